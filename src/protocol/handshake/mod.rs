@@ -1,0 +1,1 @@
+//! The opening handshake, both roles (RFC 6455 §4).
