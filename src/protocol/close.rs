@@ -148,7 +148,8 @@ pub fn parse_close_payload(payload: &[u8]) -> Result<(CloseCode, &str), Protocol
     }
     // §5.5.1: the body after the code "is not guaranteed to be human readable" but
     // §8.1 applies: "the data MUST be UTF-8" once we interpret it as text.
-    let reason = std::str::from_utf8(&payload[2..]).map_err(|_| ProtocolError::InvalidCloseReason)?;
+    let reason =
+        std::str::from_utf8(&payload[2..]).map_err(|_| ProtocolError::InvalidCloseReason)?;
     Ok((code, reason))
 }
 
@@ -182,10 +183,14 @@ mod tests {
     #[test]
     fn wire_validity_matches_rfc_7_4() {
         let valid = |raw: u16| parse_close_payload(&raw.to_be_bytes()).is_ok();
-        for raw in [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014] {
+        for raw in [
+            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014,
+        ] {
             assert!(valid(raw), "{raw} must be accepted");
         }
-        for raw in [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
+        for raw in [
+            0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+        ] {
             assert!(!valid(raw), "{raw} must be rejected");
         }
         assert!(valid(3000) && valid(3999) && valid(4000) && valid(4999));
@@ -212,7 +217,10 @@ mod tests {
     fn encode_then_parse() {
         let mut buf = [0u8; 125];
         let n = encode_close_payload(CloseCode::Private(4321), "done", &mut buf);
-        assert_eq!(parse_close_payload(&buf[..n]), Ok((CloseCode::Private(4321), "done")));
+        assert_eq!(
+            parse_close_payload(&buf[..n]),
+            Ok((CloseCode::Private(4321), "done"))
+        );
         assert_eq!(encode_close_payload(CloseCode::NoStatus, "", &mut buf), 0);
     }
 

@@ -5,4 +5,20 @@
 //! and bytes to send out.
 
 pub mod close;
+pub mod connection;
+pub mod frame;
 pub mod handshake;
+pub mod mask;
+pub mod message;
+pub mod output;
+pub mod receiver;
+pub mod sender;
+pub mod utf8;
+
+pub use close::CloseCode;
+pub use connection::{Connection, Initiator, MaskKeys, Role, State};
+pub use frame::{FrameHeader, Opcode};
+pub use message::{Chunk, DataKind, Event, Message, OwnedEvent};
+pub use output::SharedFrame;
+pub use receiver::Receiver;
+pub use sender::Sender;

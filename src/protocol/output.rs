@@ -1,0 +1,246 @@
+//! The queue of encoded bytes waiting to be written, and frames shared between connections.
+//!
+//! A server frame is not masked (RFC 6455 §5.1: "A server MUST NOT mask any frames that it
+//! sends to the client"), so one encoded frame can go to many connections: a broadcast
+//! encodes once and each receiver's queue holds a reference to the same bytes. The queue
+//! is a list of segments (owned bytes and shared frames) that the runtime writes with
+//! vectored I/O; an empty queue holds no allocation.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::protocol::frame::{FrameHeader, Opcode, MAX_HEADER_LEN};
+use crate::protocol::message::DataKind;
+
+/// New owned segments start with room for this much, so small frames share one allocation.
+const MIN_SEGMENT: usize = 512;
+/// An owned segment stops growing past this, so a big queue does not reallocate and copy.
+const MAX_GROWTH: usize = 64 << 10;
+
+/// A complete server-to-client data frame, encoded once and shareable among connections.
+///
+/// Cloning is cheap (a reference count). Built with [`SharedFrame::new`], sent with
+/// [`Sender::send_shared`](crate::protocol::Sender::send_shared).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedFrame {
+    bytes: Arc<[u8]>,
+    kind: DataKind,
+    compressed: bool,
+}
+
+impl SharedFrame {
+    /// Encodes an uncompressed, unmasked, unfragmented data frame.
+    pub fn new(kind: DataKind, payload: &[u8]) -> Self {
+        Self::from_parts(kind, payload, false)
+    }
+
+    /// Encodes a frame whose payload is already transformed (compressed when `compressed`).
+    pub(crate) fn from_parts(kind: DataKind, payload: &[u8], compressed: bool) -> Self {
+        let opcode = match kind {
+            DataKind::Text => Opcode::Text,
+            DataKind::Binary => Opcode::Binary,
+        };
+        let rsv = if compressed {
+            crate::protocol::frame::RSV1
+        } else {
+            0
+        };
+        let header = FrameHeader {
+            fin: true,
+            rsv,
+            opcode,
+            mask: None,
+            payload_len: payload.len() as u64,
+        };
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let n = header.encode(&mut head);
+        let mut bytes = Vec::with_capacity(n + payload.len());
+        bytes.extend_from_slice(&head[..n]);
+        bytes.extend_from_slice(payload);
+        Self {
+            bytes: bytes.into(),
+            kind,
+            compressed,
+        }
+    }
+
+    /// The encoded frame, header included.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The message kind.
+    pub fn kind(&self) -> DataKind {
+        self.kind
+    }
+
+    /// Whether the payload is permessage-deflate compressed (RSV1 set).
+    pub fn is_compressed(&self) -> bool {
+        self.compressed
+    }
+}
+
+#[derive(Debug)]
+enum Segment {
+    Owned(Vec<u8>),
+    Shared(Arc<[u8]>),
+}
+
+impl Segment {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Segment::Owned(v) => v,
+            Segment::Shared(s) => s,
+        }
+    }
+}
+
+/// Encoded bytes waiting for the transport, in order.
+#[derive(Debug, Default)]
+pub(crate) struct OutputQueue {
+    /// The segment being written; `None` when the queue is empty.
+    head: Option<Segment>,
+    /// Segments after the head (no allocation while there are none).
+    rest: VecDeque<Segment>,
+    /// Bytes of `head` already written.
+    head_offset: usize,
+    /// Unwritten bytes in total.
+    len: usize,
+    /// Bytes written since the connection opened.
+    written: u64,
+}
+
+impl OutputQueue {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// The owned segment at the tail with room for `additional` more bytes.
+    pub(crate) fn tail(&mut self, additional: usize) -> &mut Vec<u8> {
+        self.len += additional;
+        let reuse = match self.rest.back().or(self.head.as_ref()) {
+            Some(Segment::Owned(v)) => {
+                v.len() + additional <= v.capacity().max(MAX_GROWTH) || v.is_empty()
+            }
+            _ => false,
+        };
+        if !reuse {
+            let seg = Segment::Owned(Vec::with_capacity(additional.max(MIN_SEGMENT)));
+            if self.head.is_none() {
+                self.head = Some(seg);
+            } else {
+                self.rest.push_back(seg);
+            }
+        }
+        match self.rest.back_mut().or(self.head.as_mut()) {
+            Some(Segment::Owned(v)) => {
+                v.reserve(additional);
+                v
+            }
+            _ => unreachable!("the tail was just made an owned segment"),
+        }
+    }
+
+    pub(crate) fn push_shared(&mut self, frame: &SharedFrame) {
+        self.len += frame.bytes.len();
+        let seg = Segment::Shared(Arc::clone(&frame.bytes));
+        if self.head.is_none() {
+            self.head = Some(seg);
+        } else {
+            self.rest.push_back(seg);
+        }
+    }
+
+    /// The first contiguous run of unwritten bytes (empty when nothing is queued).
+    pub(crate) fn front(&self) -> &[u8] {
+        match &self.head {
+            Some(seg) => &seg.bytes()[self.head_offset..],
+            None => &[],
+        }
+    }
+
+    /// Every run of unwritten bytes in order, for vectored writes.
+    pub(crate) fn chunks(&self) -> impl Iterator<Item = &[u8]> {
+        std::iter::once(self.front())
+            .filter(|c| !c.is_empty())
+            .chain(self.rest.iter().map(Segment::bytes))
+    }
+
+    /// Marks `n` bytes as written. `n` larger than what is queued is clamped.
+    pub(crate) fn consume(&mut self, mut n: usize) {
+        n = n.min(self.len);
+        self.len -= n;
+        self.written += n as u64;
+        while n > 0 {
+            let head_len = self.head.as_ref().map_or(0, |s| s.bytes().len()) - self.head_offset;
+            if n < head_len {
+                self.head_offset += n;
+                return;
+            }
+            n -= head_len;
+            self.head = self.rest.pop_front();
+            self.head_offset = 0;
+        }
+        if self.len == 0 {
+            // Nothing queued: hold no memory (an idle connection costs no buffer).
+            self.head = None;
+            self.head_offset = 0;
+            if self.rest.capacity() > 0 {
+                self.rest = VecDeque::new();
+            }
+        }
+    }
+
+    /// Drops everything queued (the transport is gone).
+    pub(crate) fn clear(&mut self) {
+        let len = self.len;
+        self.consume(len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(q: &OutputQueue) -> Vec<u8> {
+        q.chunks().flatten().copied().collect()
+    }
+
+    #[test]
+    fn owned_and_shared_segments_keep_order_across_partial_writes() {
+        let mut q = OutputQueue::default();
+        q.tail(3).extend_from_slice(b"abc");
+        let shared = SharedFrame::new(DataKind::Binary, b"xyz");
+        q.push_shared(&shared);
+        q.tail(2).extend_from_slice(b"de");
+        let mut expected = b"abc".to_vec();
+        expected.extend_from_slice(shared.as_bytes());
+        expected.extend_from_slice(b"de");
+        assert_eq!(collect(&q), expected);
+        assert_eq!(q.len(), expected.len());
+        for step in [1, 2, 4, 1] {
+            q.consume(step);
+            expected.drain(..step);
+            assert_eq!(collect(&q), expected);
+            assert_eq!(q.front(), &expected[..q.front().len()]);
+        }
+        q.consume(100);
+        assert_eq!(q.len(), 0);
+        assert!(q.head.is_none() && q.rest.capacity() == 0);
+        assert_eq!(q.written(), 3 + shared.as_bytes().len() as u64 + 2);
+    }
+
+    #[test]
+    fn small_frames_share_one_segment() {
+        let mut q = OutputQueue::default();
+        for _ in 0..10 {
+            q.tail(4).extend_from_slice(b"ping");
+        }
+        assert!(q.rest.is_empty());
+        assert_eq!(q.front().len(), 40);
+    }
+}

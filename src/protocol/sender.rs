@@ -1,0 +1,293 @@
+//! The sending half of a connection: encodes messages, fragments and control frames into the
+//! output queue, and enforces what may be sent in each state.
+//!
+//! Implements the sending rules of
+//! [RFC 6455 §5.1](https://www.rfc-editor.org/rfc/rfc6455#section-5.1) (masking by role),
+//! [§5.4](https://www.rfc-editor.org/rfc/rfc6455#section-5.4) (fragmentation),
+//! [§5.5](https://www.rfc-editor.org/rfc/rfc6455#section-5.5) (control frames) and
+//! [§5.5.1](https://www.rfc-editor.org/rfc/rfc6455#section-5.5.1) (nothing after Close).
+
+use crate::error::{ProtocolError, UsageError};
+use crate::protocol::close::{encode_close_payload, CloseCode, MAX_REASON_LEN};
+use crate::protocol::connection::{Initiator, MaskKeys, Role};
+use crate::protocol::frame::{FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::protocol::mask::mask_copy;
+use crate::protocol::message::{DataKind, Message};
+use crate::protocol::output::{OutputQueue, SharedFrame};
+
+/// At most this many automatic Pongs wait unwritten; past it only the latest is kept.
+const MAX_UNWRITTEN_PONGS: u8 = 16;
+
+/// The payload of a Pong waiting for the queue to drain.
+#[derive(Debug)]
+struct PendingPong {
+    len: u8,
+    bytes: [u8; MAX_CONTROL_PAYLOAD],
+}
+
+/// Automatic Pongs, bounded so that a ping flood from a peer that never reads cannot grow
+/// memory: RFC 6455 §5.5.3 allows answering "only the most recently processed Ping frame".
+#[derive(Debug, Default)]
+struct Pongs {
+    /// Pongs queued since the queue last drained past all of them.
+    unwritten: u8,
+    /// The queue position (bytes written) at which the last queued Pong is fully written.
+    last_end: u64,
+    /// The latest Ping's payload, when too many Pongs are already waiting.
+    pending: Option<Box<PendingPong>>,
+}
+
+/// Encodes outgoing frames. Get it from [`Connection::split`](super::Connection::split) to send
+/// while holding an event, or use the same methods on [`Connection`](super::Connection).
+pub struct Sender {
+    role: Role,
+    mask_keys: Option<Box<dyn MaskKeys>>,
+    pub(crate) queue: OutputQueue,
+    /// Set once our Close frame is queued: who began the close handshake.
+    closing: Option<Initiator>,
+    /// The kind of the fragmented message we are sending, if any.
+    outgoing: Option<DataKind>,
+    pongs: Pongs,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender")
+            .field("role", &self.role)
+            .field("queued", &self.queue.len())
+            .field("closing", &self.closing)
+            .field("outgoing", &self.outgoing)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sender {
+    pub(crate) fn new(role: Role, mask_keys: Option<Box<dyn MaskKeys>>) -> Self {
+        Self {
+            role,
+            mask_keys,
+            queue: OutputQueue::default(),
+            closing: None,
+            outgoing: None,
+            pongs: Pongs::default(),
+        }
+    }
+
+    /// Sends a text message in one frame.
+    pub fn send_text(&mut self, text: &str) -> Result<(), UsageError> {
+        self.send_message(Opcode::Text, text.as_bytes())
+    }
+
+    /// Sends a binary message in one frame.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), UsageError> {
+        self.send_message(Opcode::Binary, data)
+    }
+
+    /// Sends a message (e.g. one just received, to echo it).
+    pub fn send(&mut self, message: Message<'_>) -> Result<(), UsageError> {
+        match message {
+            Message::Text(text) => self.send_text(text),
+            Message::Binary(data) => self.send_binary(data),
+        }
+    }
+
+    fn send_message(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), UsageError> {
+        self.check_open()?;
+        if self.outgoing.is_some() {
+            return Err(UsageError::MessageInProgress);
+        }
+        self.write_frame(opcode, true, payload);
+        Ok(())
+    }
+
+    /// Sends one fragment of a message streamed frame by frame (RFC 6455 §5.4).
+    ///
+    /// The first call starts a message of `kind`; later calls continue it (their `kind` must
+    /// be the same); `fin` ends it. Control frames and the close may be sent in between.
+    /// For text, the fragments together must be valid UTF-8 (each may end inside a character).
+    pub fn send_fragment(
+        &mut self,
+        kind: DataKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), UsageError> {
+        self.check_open()?;
+        let opcode = match self.outgoing {
+            None => match kind {
+                DataKind::Text => Opcode::Text,
+                DataKind::Binary => Opcode::Binary,
+            },
+            Some(current) if current == kind => Opcode::Continuation,
+            Some(_) => return Err(UsageError::MessageInProgress),
+        };
+        self.write_frame(opcode, fin, data);
+        self.outgoing = if fin { None } else { Some(kind) };
+        Ok(())
+    }
+
+    /// Queues a frame encoded once for many connections (see [`SharedFrame`]).
+    ///
+    /// Only a server may share frames: a client must mask each frame with a fresh key.
+    pub fn send_shared(&mut self, frame: &SharedFrame) -> Result<(), UsageError> {
+        self.check_open()?;
+        if self.outgoing.is_some() {
+            return Err(UsageError::MessageInProgress);
+        }
+        if self.role == Role::Client || frame.is_compressed() {
+            return Err(UsageError::IncompatibleSharedFrame);
+        }
+        self.queue.push_shared(frame);
+        Ok(())
+    }
+
+    /// Sends a Ping (RFC 6455 §5.5.2); the payload is at most 125 bytes.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), UsageError> {
+        self.send_control(Opcode::Ping, payload)
+    }
+
+    /// Sends an unsolicited Pong, a one-way heartbeat (RFC 6455 §5.5.3).
+    pub fn pong(&mut self, payload: &[u8]) -> Result<(), UsageError> {
+        self.send_control(Opcode::Pong, payload)
+    }
+
+    fn send_control(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), UsageError> {
+        self.check_open()?;
+        // §5.5: "All control frames MUST have a payload length of 125 bytes or less"
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(UsageError::ControlPayloadTooLong);
+        }
+        self.write_frame(opcode, true, payload);
+        Ok(())
+    }
+
+    /// Begins the close handshake (RFC 6455 §7.1.2) by sending a Close frame.
+    ///
+    /// `NoStatus` sends a Close frame without a body (and then `reason` must be empty). After
+    /// this, no frame may be sent; messages from the peer still arrive until its Close.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), UsageError> {
+        self.check_open()?;
+        if code != CloseCode::NoStatus && !code.is_sendable() {
+            return Err(UsageError::CloseCodeNotSendable);
+        }
+        if reason.len() > MAX_REASON_LEN || (code == CloseCode::NoStatus && !reason.is_empty()) {
+            return Err(UsageError::CloseReasonTooLong);
+        }
+        self.write_close(code, reason);
+        self.closing = Some(Initiator::Local);
+        Ok(())
+    }
+
+    /// Bytes queued and not yet written: the measure for back-pressure.
+    pub fn buffered_amount(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether a frame may still be sent (no Close frame sent yet).
+    pub fn is_open(&self) -> bool {
+        self.closing.is_none()
+    }
+
+    fn check_open(&self) -> Result<(), UsageError> {
+        match self.closing {
+            // §5.5.1: "After sending a Close frame, the endpoint MUST NOT send any more data
+            // frames." We send no control frames either: the Close is the last frame.
+            Some(_) => Err(UsageError::Closed),
+            None => Ok(()),
+        }
+    }
+
+    /// Encodes one frame into the queue, masking it in the client role.
+    fn write_frame(&mut self, opcode: Opcode, fin: bool, payload: &[u8]) {
+        // §5.3: "The masking key needs to be unpredictable; thus, the masking key MUST be
+        // derived from a strong source of entropy" — the key source is the caller's.
+        let mask = self.mask_keys.as_mut().map(|keys| keys.next_key());
+        let header = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        let mut head = [0u8; MAX_HEADER_LEN];
+        let n = header.encode(&mut head);
+        let out = self.queue.tail(n + payload.len());
+        out.extend_from_slice(&head[..n]);
+        match mask {
+            // §5.1: "A server MUST NOT mask any frames that it sends to the client."
+            None => out.extend_from_slice(payload),
+            // §5.1: "a client MUST mask all frames that it sends to the server"
+            Some(key) => {
+                let start = out.len();
+                out.resize(start + payload.len(), 0);
+                mask_copy(&mut out[start..], payload, key, 0);
+            }
+        }
+    }
+
+    fn write_close(&mut self, code: CloseCode, reason: &str) {
+        let mut body = [0u8; MAX_CONTROL_PAYLOAD];
+        let n = encode_close_payload(code, reason, &mut body);
+        self.write_frame(Opcode::Close, true, &body[..n]);
+        self.pongs.pending = None;
+    }
+
+    /// Answers a Ping (RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
+    /// Pong frame in response ... as soon as is practical"), bounded as [`Pongs`] explains.
+    pub(crate) fn answer_ping(&mut self, payload: &[u8]) {
+        if self.closing.is_some() {
+            return;
+        }
+        if self.queue.written() >= self.pongs.last_end {
+            self.pongs.unwritten = 0;
+        }
+        if self.pongs.unwritten < MAX_UNWRITTEN_PONGS {
+            self.write_frame(Opcode::Pong, true, payload);
+            self.pongs.unwritten += 1;
+            self.pongs.last_end = self.queue.written() + self.queue.len() as u64;
+        } else {
+            let mut pending = self.pongs.pending.take().unwrap_or_else(|| {
+                Box::new(PendingPong {
+                    len: 0,
+                    bytes: [0; MAX_CONTROL_PAYLOAD],
+                })
+            });
+            pending.bytes[..payload.len()].copy_from_slice(payload);
+            pending.len = payload.len() as u8;
+            self.pongs.pending = Some(pending);
+        }
+    }
+
+    /// Called after bytes were written: a Pong held back may now be queued.
+    pub(crate) fn on_written(&mut self) {
+        if self.pongs.pending.is_some() && self.queue.written() >= self.pongs.last_end {
+            if let Some(p) = self.pongs.pending.take() {
+                self.answer_ping(&p.bytes[..p.len as usize]);
+            }
+        }
+    }
+
+    /// Answers the peer's Close (RFC 6455 §5.5.1: "If an endpoint receives a Close frame and
+    /// did not previously send a Close frame, the endpoint MUST send a Close frame in
+    /// response"), echoing its status code.
+    pub(crate) fn answer_close(&mut self, code: CloseCode) {
+        if self.closing.is_none() {
+            self.write_close(code, "");
+            self.closing = Some(Initiator::Remote);
+        }
+    }
+
+    /// Fails the connection: sends a Close frame with the error's code unless one was sent
+    /// (RFC 6455 §7.1.7: the endpoint "SHOULD send a Close frame with an appropriate status
+    /// code").
+    pub(crate) fn fail(&mut self, err: ProtocolError) {
+        if self.closing.is_none() {
+            self.write_close(err.close_code(), err.reason());
+            self.closing = Some(Initiator::Local);
+        }
+        self.outgoing = None;
+    }
+
+    pub(crate) fn closing(&self) -> Option<Initiator> {
+        self.closing
+    }
+}
