@@ -34,6 +34,7 @@
 use crate::config::Config;
 use crate::error::{ProtocolError, UsageError};
 use crate::protocol::close::CloseCode;
+use crate::protocol::deflate::DeflateParams;
 use crate::protocol::message::{DataKind, Event, Message};
 use crate::protocol::output::SharedFrame;
 use crate::protocol::receiver::Receiver;
@@ -97,7 +98,7 @@ impl Connection {
     pub fn server(config: &Config) -> Self {
         Self {
             rx: Receiver::new(Role::Server, config),
-            tx: Sender::new(Role::Server, None),
+            tx: Sender::new(Role::Server, None, config.deflate.as_ref()),
         }
     }
 
@@ -105,8 +106,24 @@ impl Connection {
     pub fn client(config: &Config, mask_keys: impl MaskKeys + 'static) -> Self {
         Self {
             rx: Receiver::new(Role::Client, config),
-            tx: Sender::new(Role::Client, Some(Box::new(mask_keys))),
+            tx: Sender::new(
+                Role::Client,
+                Some(Box::new(mask_keys)),
+                config.deflate.as_ref(),
+            ),
         }
+    }
+
+    /// Turns on permessage-deflate with the parameters the handshake agreed (RFC 7692): the
+    /// compression level and threshold come from the [`Config::deflate`] this connection was
+    /// made with (or its defaults). Call before any data flows.
+    pub fn with_deflate(mut self, agreed: DeflateParams) -> Self {
+        let (send, receive) = agreed.directions(self.tx.role());
+        self.tx
+            .enable_deflate(send.window_bits, send.context_takeover);
+        self.rx
+            .enable_inflate(receive.window_bits, receive.context_takeover);
+        self
     }
 
     /// The two halves, to send while holding an event borrowed from the receiver:

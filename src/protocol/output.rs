@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use crate::protocol::deflate::codec::Compressor;
 use crate::protocol::frame::{FrameHeader, Opcode, MAX_HEADER_LEN};
 use crate::protocol::message::DataKind;
 
@@ -25,22 +26,34 @@ const MAX_GROWTH: usize = 64 << 10;
 pub struct SharedFrame {
     bytes: Arc<[u8]>,
     kind: DataKind,
-    compressed: bool,
+    /// The window it was compressed with, if compressed.
+    compressed: Option<u8>,
 }
 
 impl SharedFrame {
     /// Encodes an uncompressed, unmasked, unfragmented data frame.
     pub fn new(kind: DataKind, payload: &[u8]) -> Self {
-        Self::from_parts(kind, payload, false)
+        Self::from_parts(kind, payload, None)
     }
 
-    /// Encodes a frame whose payload is already transformed (compressed when `compressed`).
-    pub(crate) fn from_parts(kind: DataKind, payload: &[u8], compressed: bool) -> Self {
+    /// Encodes a permessage-deflate compressed data frame, compressed once on its own (no
+    /// earlier context), for every receiver whose server side has no context takeover and
+    /// a window of at least `window_bits` (RFC 7692 §7.1.1.1, §7.1.2.1).
+    pub fn compressed(kind: DataKind, payload: &[u8], window_bits: u8, level: u32) -> Self {
+        let window_bits = window_bits.clamp(8, 15);
+        let mut compressor = Compressor::new(window_bits, false, level);
+        let mut deflated = Vec::with_capacity(payload.len() / 2 + 64);
+        compressor.compress(payload, true, &mut deflated);
+        Self::from_parts(kind, &deflated, Some(window_bits))
+    }
+
+    /// Encodes a frame whose payload is already transformed (compressed with that window).
+    fn from_parts(kind: DataKind, payload: &[u8], compressed: Option<u8>) -> Self {
         let opcode = match kind {
             DataKind::Text => Opcode::Text,
             DataKind::Binary => Opcode::Binary,
         };
-        let rsv = if compressed {
+        let rsv = if compressed.is_some() {
             crate::protocol::frame::RSV1
         } else {
             0
@@ -76,6 +89,11 @@ impl SharedFrame {
 
     /// Whether the payload is permessage-deflate compressed (RSV1 set).
     pub fn is_compressed(&self) -> bool {
+        self.compressed.is_some()
+    }
+
+    /// The window a compressed frame was compressed with.
+    pub fn compressed_window(&self) -> Option<u8> {
         self.compressed
     }
 }

@@ -17,7 +17,8 @@ use crate::config::{Config, MessageDelivery};
 use crate::error::ProtocolError;
 use crate::protocol::close::parse_close_payload;
 use crate::protocol::connection::Role;
-use crate::protocol::frame::{FrameHeader, Opcode};
+use crate::protocol::deflate::codec::Decompressor;
+use crate::protocol::frame::{FrameHeader, Opcode, RSV1};
 use crate::protocol::mask::apply_mask;
 use crate::protocol::message::{Chunk, DataKind, Event, Message};
 use crate::protocol::sender::Sender;
@@ -25,6 +26,9 @@ use crate::protocol::utf8::Utf8Validator;
 
 /// The receive buffer grows by at least this much.
 const MIN_BUFFER: usize = 4096;
+
+/// In streamed delivery, a compressed message is inflated into chunks of at most this size.
+const INFLATED_CHUNK: usize = 64 << 10;
 
 /// The limits the receiver enforces, copied out of [`Config`] (kept small: one per connection).
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +53,8 @@ struct FrameProgress {
     done: usize,
     /// Payload bytes handed out as chunks so far (streamed delivery).
     delivered: usize,
+    /// Payload bytes fed to the inflater so far (compressed, streamed delivery).
+    consumed: usize,
 }
 
 /// The data message being received.
@@ -60,6 +66,10 @@ struct Incoming {
     size: usize,
     /// A chunk of it was delivered (streamed delivery).
     started: bool,
+    /// RSV1 was set on its first frame: the payload is DEFLATE data (RFC 7692 §6).
+    compressed: bool,
+    /// Bytes inflated so far (compressed messages): what the message size limit counts.
+    inflated: usize,
 }
 
 /// Where the receiver stands.
@@ -87,6 +97,11 @@ enum Ready {
         len: usize,
     },
     Assembled(DataKind),
+    AssembledChunk {
+        kind: DataKind,
+        first: bool,
+        last: bool,
+    },
     Chunk {
         kind: DataKind,
         at: usize,
@@ -126,6 +141,8 @@ pub struct Receiver {
     assembled: Vec<u8>,
     utf8: Utf8Validator,
     phase: Phase,
+    /// The permessage-deflate decompressor, when the extension was agreed.
+    inflater: Option<Box<Decompressor>>,
 }
 
 impl Receiver {
@@ -147,7 +164,14 @@ impl Receiver {
             assembled: Vec::new(),
             utf8: Utf8Validator::new(),
             phase: Phase::Open,
+            inflater: None,
         }
+    }
+
+    /// Accepts compressed messages (permessage-deflate agreed), inflating them with this
+    /// window and context takeover.
+    pub(crate) fn enable_inflate(&mut self, window_bits: u8, context_takeover: bool) {
+        self.inflater = Some(Box::new(Decompressor::new(window_bits, context_takeover)));
     }
 
     /// Spare room at the end of the receive buffer, at least `min` bytes, to read into.
@@ -319,6 +343,7 @@ impl Receiver {
             released: 0,
             done: 0,
             delivered: 0,
+            consumed: 0,
         };
         self.frame = Some(frame);
         Ok(Some(frame))
@@ -336,7 +361,14 @@ impl Receiver {
         }
         // §5.2: RSV1–3 "MUST be 0 unless an extension is negotiated that defines meanings for
         // non-zero values."
-        if header.rsv != 0 {
+        let deflate = self.inflater.is_some();
+        let first_data_frame = matches!(header.opcode, Opcode::Text | Opcode::Binary);
+        if header.rsv != 0 && !(deflate && first_data_frame && header.rsv == RSV1) {
+            if deflate && header.rsv == RSV1 {
+                // RFC 7692 §6.1: "An endpoint MUST NOT set the "Per-Message Compressed" bit of
+                // control frames and non-first fragments of a data message."
+                return Err(ProtocolError::CompressedControlOrContinuation);
+            }
             return Err(ProtocolError::ReservedBits(header.rsv << 4));
         }
         if header.opcode.is_control() {
@@ -365,6 +397,8 @@ impl Receiver {
                     fragments: 0,
                     size: 0,
                     started: false,
+                    compressed: header.rsv == RSV1,
+                    inflated: 0,
                 })
             }
         };
@@ -373,7 +407,17 @@ impl Receiver {
             return Err(ProtocolError::TooManyFragments);
         }
         message.size = message.size.saturating_add(len);
-        if message.size > self.limits.max_message {
+        // A compressed message is limited by its inflated size (checked while inflating); its
+        // wire size gets the slack incompressible data needs, so endless empty DEFLATE blocks
+        // are still bounded.
+        let max = if message.compressed {
+            self.limits
+                .max_message
+                .saturating_add(self.limits.max_message / 8 + 1024)
+        } else {
+            self.limits.max_message
+        };
+        if message.size > max {
             return Err(ProtocolError::MessageTooLarge);
         }
         Ok(())
@@ -392,17 +436,51 @@ impl Receiver {
             if let Some(key) = frame.mask {
                 apply_mask(piece, key, frame.done);
             }
-            let text = self.message.is_some_and(|m| m.kind == DataKind::Text);
-            if text && !frame.opcode.is_control() {
-                // §8.1: invalid UTF-8 "MUST _Fail the WebSocket Connection_" — checked as the
-                // bytes arrive, so the failure comes at the first invalid byte.
-                self.utf8
-                    .feed(piece)
-                    .map_err(|_| ProtocolError::InvalidUtf8)?;
-            }
             frame.done = present;
+            let Some(message) = self.message.filter(|_| !frame.opcode.is_control()) else {
+                return Ok(frame);
+            };
+            let text = message.kind == DataKind::Text;
+            if !message.compressed {
+                if text {
+                    // §8.1: invalid UTF-8 "MUST _Fail the WebSocket Connection_" — checked as
+                    // the bytes arrive, so the failure comes at the first invalid byte.
+                    self.utf8
+                        .feed(&self.buf[from..to])
+                        .map_err(|_| ProtocolError::InvalidUtf8)?;
+                }
+            } else if self.limits.delivery == MessageDelivery::Whole {
+                self.inflate_whole(from, to, text)?;
+            }
         }
         Ok(frame)
+    }
+
+    /// Inflates newly arrived compressed payload into the reassembly buffer, bounded by the
+    /// message size limit, validating text on the inflated bytes (RFC 7692 §6.2).
+    fn inflate_whole(&mut self, from: usize, to: usize, text: bool) -> Result<(), ProtocolError> {
+        let Some(inflater) = self.inflater.as_mut() else {
+            unreachable!("a compressed message needs the extension")
+        };
+        let before = self.assembled.len();
+        let cap = self.limits.max_message;
+        inflater
+            .inflate(&self.buf[from..to], &mut self.assembled, cap)
+            .map_err(|_| ProtocolError::InvalidCompressedData)?;
+        self.check_inflated(before, text)
+    }
+
+    /// The checks on bytes just inflated into `assembled[before..]`: the size limit, UTF-8.
+    fn check_inflated(&mut self, before: usize, text: bool) -> Result<(), ProtocolError> {
+        if self.assembled.len() > self.limits.max_message {
+            return Err(ProtocolError::MessageTooLarge);
+        }
+        if text {
+            self.utf8
+                .feed(&self.assembled[before..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
     }
 
     /// A complete Ping, Pong or Close.
@@ -441,6 +519,18 @@ impl Receiver {
             unreachable!("check_header starts a message for every data frame")
         };
         let (at, len) = (self.start, frame.len);
+        if message.compressed {
+            // The payload is already inflated into `assembled`.
+            self.start += len;
+            self.frame = None;
+            if !frame.fin {
+                return Ok(None);
+            }
+            self.finish_inflating(message.kind == DataKind::Text)?;
+            self.end_message(message.kind)?;
+            self.release.assembled = true;
+            return Ok(Some(Ready::Assembled(message.kind)));
+        }
         if frame.fin {
             self.end_message(message.kind)?;
         }
@@ -467,12 +557,27 @@ impl Receiver {
         Ok(None)
     }
 
+    /// Inflates the trailer at the end of a compressed message (RFC 7692 §7.2.2).
+    fn finish_inflating(&mut self, text: bool) -> Result<(), ProtocolError> {
+        let Some(inflater) = self.inflater.as_mut() else {
+            unreachable!("a compressed message needs the extension")
+        };
+        let before = self.assembled.len();
+        inflater
+            .end_message(&mut self.assembled, self.limits.max_message)
+            .map_err(|_| ProtocolError::InvalidCompressedData)?;
+        self.check_inflated(before, text)
+    }
+
     /// The newly arrived part of a data frame, in streamed delivery. Each chunk is released
     /// from the buffer at the next call, so a frame of any size streams in bounded memory.
     fn stream_chunk(&mut self, mut frame: FrameProgress) -> Result<Option<Ready>, ProtocolError> {
         let Some(mut message) = self.message else {
             unreachable!("check_header starts a message for every data frame")
         };
+        if message.compressed {
+            return self.stream_inflated(frame, message);
+        }
         let complete = frame.done == frame.len;
         let last = complete && frame.fin;
         let fresh = frame.done > frame.delivered;
@@ -507,6 +612,65 @@ impl Receiver {
         }))
     }
 
+    /// Inflates what has arrived of a compressed frame, in streamed delivery: at most
+    /// `INFLATED_CHUNK` bytes per event, resuming where the last one stopped.
+    fn stream_inflated(
+        &mut self,
+        mut frame: FrameProgress,
+        mut message: Incoming,
+    ) -> Result<Option<Ready>, ProtocolError> {
+        let Some(inflater) = self.inflater.as_mut() else {
+            unreachable!("a compressed message needs the extension")
+        };
+        let from = self.start + (frame.consumed - frame.released);
+        let to = self.start + (frame.done - frame.released);
+        self.assembled.clear();
+        let used = inflater
+            .inflate(&self.buf[from..to], &mut self.assembled, INFLATED_CHUNK - 1)
+            .map_err(|_| ProtocolError::InvalidCompressedData)?;
+        frame.consumed += used;
+        let complete = frame.consumed == frame.len;
+        let last = complete && frame.fin;
+        if last {
+            inflater
+                .end_message(&mut self.assembled, 2 * INFLATED_CHUNK)
+                .map_err(|_| ProtocolError::InvalidCompressedData)?;
+        }
+        message.inflated += self.assembled.len();
+        if message.inflated > self.limits.max_message {
+            return Err(ProtocolError::MessageTooLarge);
+        }
+        if message.kind == DataKind::Text {
+            self.utf8
+                .feed(&self.assembled)
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        // Input fed to the inflater is no longer needed.
+        let release = frame.consumed - frame.released;
+        frame.released = frame.consumed;
+        frame.delivered = frame.consumed;
+        self.frame = if complete { None } else { Some(frame) };
+        let starts_empty_message = complete && !message.started;
+        if self.assembled.is_empty() && !last && !starts_empty_message {
+            self.start += release;
+            self.message = Some(message);
+            return Ok(None);
+        }
+        self.release.frame_bytes = release;
+        let first = !message.started;
+        if last {
+            self.end_message(message.kind)?;
+        } else {
+            message.started = true;
+            self.message = Some(message);
+        }
+        Ok(Some(Ready::AssembledChunk {
+            kind: message.kind,
+            first,
+            last,
+        }))
+    }
+
     /// The message's final frame is complete: text must end on a character boundary.
     fn end_message(&mut self, kind: DataKind) -> Result<(), ProtocolError> {
         self.message = None;
@@ -522,6 +686,12 @@ impl Receiver {
                 Event::Message(message(kind, &self.buf[at..at + len]))
             }
             Ready::Assembled(kind) => Event::Message(message(kind, &self.assembled)),
+            Ready::AssembledChunk { kind, first, last } => Event::Chunk(Chunk {
+                kind,
+                data: &self.assembled,
+                first,
+                last,
+            }),
             Ready::Chunk {
                 kind,
                 at,

@@ -10,13 +10,40 @@
 use crate::error::{ProtocolError, UsageError};
 use crate::protocol::close::{encode_close_payload, CloseCode, MAX_REASON_LEN};
 use crate::protocol::connection::{Initiator, MaskKeys, Role};
-use crate::protocol::frame::{FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+use crate::protocol::deflate::codec::Compressor;
+use crate::protocol::frame::{FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, RSV1};
 use crate::protocol::mask::mask_copy;
 use crate::protocol::message::{DataKind, Message};
 use crate::protocol::output::{OutputQueue, SharedFrame};
 
 /// At most this many automatic Pongs wait unwritten; past it only the latest is kept.
 const MAX_UNWRITTEN_PONGS: u8 = 16;
+
+/// A compression scratch buffer larger than this is freed after use rather than kept.
+const MAX_KEPT_SCRATCH: usize = 1 << 20;
+
+thread_local! {
+    /// Compressed payload is built here, then framed (and masked) into the output queue.
+    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Runs `f` with the thread's (empty) compression scratch buffer.
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut scratch = SCRATCH.take();
+    scratch.clear();
+    let result = f(&mut scratch);
+    if scratch.capacity() <= MAX_KEPT_SCRATCH {
+        SCRATCH.set(scratch);
+    }
+    result
+}
+
+/// The fragmented message we are sending.
+#[derive(Debug, Clone, Copy)]
+struct Outgoing {
+    kind: DataKind,
+    compressed: bool,
+}
 
 /// The payload of a Pong waiting for the queue to drain.
 #[derive(Debug)]
@@ -45,9 +72,14 @@ pub struct Sender {
     pub(crate) queue: OutputQueue,
     /// Set once our Close frame is queued: who began the close handshake.
     closing: Option<Initiator>,
-    /// The kind of the fragmented message we are sending, if any.
-    outgoing: Option<DataKind>,
+    /// The fragmented message we are sending, if any.
+    outgoing: Option<Outgoing>,
     pongs: Pongs,
+    /// The permessage-deflate compressor, when the extension was agreed.
+    deflate: Option<Box<Compressor>>,
+    /// Compression level and the size below which messages go uncompressed.
+    level: u32,
+    min_compress: usize,
 }
 
 impl std::fmt::Debug for Sender {
@@ -62,7 +94,13 @@ impl std::fmt::Debug for Sender {
 }
 
 impl Sender {
-    pub(crate) fn new(role: Role, mask_keys: Option<Box<dyn MaskKeys>>) -> Self {
+    pub(crate) fn new(
+        role: Role,
+        mask_keys: Option<Box<dyn MaskKeys>>,
+        deflate: Option<&crate::config::DeflateConfig>,
+    ) -> Self {
+        let defaults = crate::config::DeflateConfig::default();
+        let settings = deflate.unwrap_or(&defaults);
         Self {
             role,
             mask_keys,
@@ -70,7 +108,17 @@ impl Sender {
             closing: None,
             outgoing: None,
             pongs: Pongs::default(),
+            deflate: None,
+            level: settings.level,
+            min_compress: settings.min_message_size,
         }
+    }
+
+    /// Compresses messages from now on (permessage-deflate agreed) with this window and
+    /// context takeover.
+    pub(crate) fn enable_deflate(&mut self, window_bits: u8, context_takeover: bool) {
+        let compressor = Compressor::new(window_bits, context_takeover, self.level);
+        self.deflate = Some(Box::new(compressor));
     }
 
     /// Sends a text message in one frame.
@@ -96,8 +144,31 @@ impl Sender {
         if self.outgoing.is_some() {
             return Err(UsageError::MessageInProgress);
         }
-        self.write_frame(opcode, true, payload);
+        self.write_data(opcode, true, self.compresses(payload.len()), payload);
         Ok(())
+    }
+
+    /// Whether a message starting with `len` bytes is sent compressed.
+    fn compresses(&self, len: usize) -> bool {
+        self.deflate.is_some() && len >= self.min_compress
+    }
+
+    /// Writes a data frame, compressing its payload when `compressed` (RFC 7692 §6.1: RSV1
+    /// only on the first frame of a compressed message).
+    fn write_data(&mut self, opcode: Opcode, fin: bool, compressed: bool, payload: &[u8]) {
+        let Some(mut deflate) = self.deflate.take().filter(|_| compressed) else {
+            return self.write_frame(opcode, fin, 0, payload);
+        };
+        with_scratch(|scratch| {
+            deflate.compress(payload, fin, scratch);
+            let rsv = if opcode == Opcode::Continuation {
+                0
+            } else {
+                RSV1
+            };
+            self.write_frame(opcode, fin, rsv, scratch);
+        });
+        self.deflate = Some(deflate);
     }
 
     /// Sends one fragment of a message streamed frame by frame (RFC 6455 §5.4).
@@ -112,16 +183,21 @@ impl Sender {
         fin: bool,
     ) -> Result<(), UsageError> {
         self.check_open()?;
-        let opcode = match self.outgoing {
+        let (opcode, compressed) = match self.outgoing {
+            // Whether to compress is decided by the first fragment's size.
             None => match kind {
-                DataKind::Text => Opcode::Text,
-                DataKind::Binary => Opcode::Binary,
+                DataKind::Text => (Opcode::Text, self.compresses(data.len())),
+                DataKind::Binary => (Opcode::Binary, self.compresses(data.len())),
             },
-            Some(current) if current == kind => Opcode::Continuation,
+            Some(current) if current.kind == kind => (Opcode::Continuation, current.compressed),
             Some(_) => return Err(UsageError::MessageInProgress),
         };
-        self.write_frame(opcode, fin, data);
-        self.outgoing = if fin { None } else { Some(kind) };
+        self.write_data(opcode, fin, compressed, data);
+        self.outgoing = if fin {
+            None
+        } else {
+            Some(Outgoing { kind, compressed })
+        };
         Ok(())
     }
 
@@ -133,8 +209,20 @@ impl Sender {
         if self.outgoing.is_some() {
             return Err(UsageError::MessageInProgress);
         }
-        if self.role == Role::Client || frame.is_compressed() {
+        if self.role == Role::Client {
             return Err(UsageError::IncompatibleSharedFrame);
+        }
+        if let Some(window_bits) = frame.compressed_window() {
+            // A message compressed on its own fits a receiver whose server side resets its
+            // compressor per message and allows at least that window; with context takeover
+            // our compressor would not know the message, and later ones would refer wrongly.
+            let fits = self
+                .deflate
+                .as_ref()
+                .is_some_and(|d| !d.context_takeover() && window_bits <= d.window_bits().max(9));
+            if !fits {
+                return Err(UsageError::IncompatibleSharedFrame);
+            }
         }
         self.queue.push_shared(frame);
         Ok(())
@@ -156,7 +244,7 @@ impl Sender {
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(UsageError::ControlPayloadTooLong);
         }
-        self.write_frame(opcode, true, payload);
+        self.write_frame(opcode, true, 0, payload);
         Ok(())
     }
 
@@ -175,6 +263,11 @@ impl Sender {
         self.write_close(code, reason);
         self.closing = Some(Initiator::Local);
         Ok(())
+    }
+
+    /// Which end we are.
+    pub fn role(&self) -> Role {
+        self.role
     }
 
     /// Bytes queued and not yet written: the measure for back-pressure.
@@ -197,13 +290,13 @@ impl Sender {
     }
 
     /// Encodes one frame into the queue, masking it in the client role.
-    fn write_frame(&mut self, opcode: Opcode, fin: bool, payload: &[u8]) {
+    fn write_frame(&mut self, opcode: Opcode, fin: bool, rsv: u8, payload: &[u8]) {
         // §5.3: "The masking key needs to be unpredictable; thus, the masking key MUST be
         // derived from a strong source of entropy" — the key source is the caller's.
         let mask = self.mask_keys.as_mut().map(|keys| keys.next_key());
         let header = FrameHeader {
             fin,
-            rsv: 0,
+            rsv,
             opcode,
             mask,
             payload_len: payload.len() as u64,
@@ -227,7 +320,7 @@ impl Sender {
     fn write_close(&mut self, code: CloseCode, reason: &str) {
         let mut body = [0u8; MAX_CONTROL_PAYLOAD];
         let n = encode_close_payload(code, reason, &mut body);
-        self.write_frame(Opcode::Close, true, &body[..n]);
+        self.write_frame(Opcode::Close, true, 0, &body[..n]);
         self.pongs.pending = None;
     }
 
@@ -241,7 +334,7 @@ impl Sender {
             self.pongs.unwritten = 0;
         }
         if self.pongs.unwritten < MAX_UNWRITTEN_PONGS {
-            self.write_frame(Opcode::Pong, true, payload);
+            self.write_frame(Opcode::Pong, true, 0, payload);
             self.pongs.unwritten += 1;
             self.pongs.last_end = self.queue.written() + self.queue.len() as u64;
         } else {
