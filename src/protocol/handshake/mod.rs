@@ -2,15 +2,18 @@
 //! WebSocket, as bytes in and bytes out.
 //!
 //! Implements [RFC 6455 §1.3](https://www.rfc-editor.org/rfc/rfc6455#section-1.3) (the
-//! accept key).
+//! accept key) and [RFC 6455 §9.1](https://www.rfc-editor.org/rfc/rfc6455#section-9.1)
+//! (the extension header grammar).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
+mod extensions;
 mod head;
 mod write;
 
+pub use extensions::{parse_extension_headers, parse_extensions, Extension, ExtensionParam};
 pub use head::Header;
 
 /// The GUID appended to the client's key before hashing it.
