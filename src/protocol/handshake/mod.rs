@@ -11,10 +11,12 @@ use sha1::{Digest, Sha1};
 
 mod extensions;
 mod head;
+mod request;
 mod write;
 
 pub use extensions::{parse_extension_headers, parse_extensions, Extension, ExtensionParam};
 pub use head::Header;
+pub use request::Request;
 
 /// The GUID appended to the client's key before hashing it.
 ///
