@@ -2,8 +2,9 @@
 //! WebSocket, as bytes in and bytes out.
 //!
 //! Implements [RFC 6455 §1.3](https://www.rfc-editor.org/rfc/rfc6455#section-1.3) (the
-//! accept key) and [RFC 6455 §9.1](https://www.rfc-editor.org/rfc/rfc6455#section-9.1)
-//! (the extension header grammar).
+//! accept key), [RFC 6455 §4.2](https://www.rfc-editor.org/rfc/rfc6455#section-4.2) (the server)
+//! and [RFC 6455 §9.1](https://www.rfc-editor.org/rfc/rfc6455#section-9.1) (the extension
+//! header grammar).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -12,11 +13,15 @@ use sha1::{Digest, Sha1};
 mod extensions;
 mod head;
 mod request;
+mod response;
+mod server;
 mod write;
 
 pub use extensions::{parse_extension_headers, parse_extensions, Extension, ExtensionParam};
 pub use head::Header;
 pub use request::Request;
+pub use response::{write_accept_response, write_handshake_error, write_reject_response};
+pub use server::{select_subprotocol, validate_request, ClientOffer};
 
 /// The GUID appended to the client's key before hashing it.
 ///
