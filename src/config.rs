@@ -1,10 +1,24 @@
-//! Every limit and knob of a connection, in one struct with documented defaults.
+//! Every limit and knob of a connection and of the runtime, in one struct with documented
+//! defaults.
 //!
 //! Each limit is checked **before** the memory it guards is allocated: the frame length when
 //! the header is parsed, the message size while reassembling, the handshake size while
 //! buffering (see [RFC 6455 §10.4](https://www.rfc-editor.org/rfc/rfc6455#section-10.4):
 //! "implementations SHOULD impose implementation-specific limits on frame sizes and the total
 //! message size").
+
+use std::time::Duration;
+
+/// What the runtime does with a peer that reads slower than we send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SlowConsumer {
+    /// Queue a Close frame with 1008 (policy violation) and stop sending it messages; cut the
+    /// connection if it does not drain within [`Config::close_timeout`].
+    #[default]
+    Close,
+    /// Drop the messages that find its queue full (counted in the server's statistics).
+    DropMessages,
+}
 
 /// How received data messages reach the application.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -64,6 +78,39 @@ pub struct Config {
     /// Off by default, as in the other servers of the field: compression costs CPU and, with
     /// context takeover, memory (see [`DeflateConfig`] for the table).
     pub deflate: Option<DeflateConfig>,
+
+    /// Time a new connection has to complete its opening handshake (slowloris guard).
+    /// Default: 10 s.
+    pub handshake_timeout: Duration,
+    /// Send a Ping after this long without receiving anything, to find dead peers (RFC 6455
+    /// §5.5.2 keepalive). `None` sends none. Default: 30 s.
+    pub ping_interval: Option<Duration>,
+    /// After our keepalive Ping, the peer must send something (a Pong, usually) within this
+    /// long, or the connection is dropped as dead. Default: 10 s.
+    pub pong_timeout: Duration,
+    /// Close (1001) a connection that received no message for this long, even if it answers
+    /// Pings. `None`: no limit (the default).
+    pub idle_timeout: Option<Duration>,
+    /// After our Close frame (or a failure), wait this long for the peer's Close and for the
+    /// transport to drain, then cut it (RFC 6455 §7.1.1). Default: 5 s.
+    pub close_timeout: Duration,
+    /// Bytes queued for one peer beyond which it is a slow consumer: a send that finds more
+    /// than this queued applies [`Config::slow_consumer`] (a single message larger than this
+    /// still goes). Default: 4 MiB. Memory: bounds each connection's output queue to this plus
+    /// one message.
+    pub max_outbound_queue: usize,
+    /// What to do with a slow consumer. Default: [`SlowConsumer::Close`] (1008).
+    pub slow_consumer: SlowConsumer,
+    /// Most connections a server holds (open, in handshake or closing); more are answered
+    /// 503 and closed. Default: 100 000. The process's file descriptor limit must be higher:
+    /// raise it with `ulimit -n` (e.g. `ulimit -n 200000`).
+    pub max_connections: usize,
+    /// Worker threads, each with its own event loop; 0 means one per CPU core. Default: 0.
+    pub threads: usize,
+    /// Bytes read from a socket at a time. Default: 64 KiB. Memory: buffers of this size are
+    /// lent to connections while they read and returned to a per-thread pool, so an idle
+    /// connection holds none.
+    pub read_buffer_size: usize,
 }
 
 /// What we offer or accept of permessage-deflate (RFC 7692 §7.1), and how we compress.
@@ -137,6 +184,16 @@ impl Default for Config {
             max_handshake_size: 16 << 10,
             max_headers: 64,
             deflate: None,
+            handshake_timeout: Duration::from_secs(10),
+            ping_interval: Some(Duration::from_secs(30)),
+            pong_timeout: Duration::from_secs(10),
+            idle_timeout: None,
+            close_timeout: Duration::from_secs(5),
+            max_outbound_queue: 4 << 20,
+            slow_consumer: SlowConsumer::Close,
+            max_connections: 100_000,
+            threads: 0,
+            read_buffer_size: 64 << 10,
         }
     }
 }

@@ -6,9 +6,13 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
+pub mod apps;
+pub mod client;
 pub mod config;
 pub mod error;
 pub mod protocol;
+pub mod server;
+mod transport;
 
 pub use config::Config;
 pub use error::{HandshakeError, ProtocolError, UsageError};

@@ -1,7 +1,6 @@
-//! The `fullduplex` command.
+//! The `fullduplex` command: the chat server by default, and the echo server, client,
+//! Autobahn client and load generator as subcommands.
 
-fn main() {
-    println!("fullduplex: a WebSocket stack written from the protocol up.");
-    println!("The protocol core is in place; the chat server that this command will start on");
-    println!("http://127.0.0.1:8080 arrives with the runtime and chat issues.");
+fn main() -> std::process::ExitCode {
+    fullduplex::apps::cli::main()
 }

@@ -244,6 +244,12 @@ impl Connection {
         self.tx.close(code, reason)
     }
 
+    /// Queues raw bytes ahead of any later frame: the runtime's HTTP `101` response, so that
+    /// it leaves in the same write as the first frames.
+    pub fn queue_raw(&mut self, bytes: &[u8]) {
+        self.tx.queue.tail(bytes.len()).extend_from_slice(bytes);
+    }
+
     /// The first contiguous run of bytes to write (empty when nothing is queued).
     pub fn pending_output(&self) -> &[u8] {
         self.tx.queue.front()

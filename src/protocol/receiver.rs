@@ -230,6 +230,11 @@ impl Receiver {
         }
     }
 
+    /// Whether the receiver holds no buffer (so one from a pool would be used).
+    pub fn needs_buffer(&self) -> bool {
+        self.buf.is_empty()
+    }
+
     /// Installs a buffer (e.g. from a pool) when the receiver holds none.
     pub fn provide_buffer(&mut self, mut buf: Vec<u8>) {
         if self.buf.is_empty() && self.end == 0 {

@@ -148,8 +148,9 @@ impl Sender {
         Ok(())
     }
 
-    /// Whether a message starting with `len` bytes is sent compressed.
-    fn compresses(&self, len: usize) -> bool {
+    /// Whether a message of `len` bytes would be sent compressed (permessage-deflate agreed
+    /// and `len` at least the configured threshold).
+    pub fn compresses(&self, len: usize) -> bool {
         self.deflate.is_some() && len >= self.min_compress
     }
 

@@ -6,7 +6,10 @@
 //! takeover on or off for each side, windows of 8 to 15 bits).
 
 pub(crate) mod codec;
+mod negotiate;
 mod pool;
+
+pub use negotiate::{client_accept, client_offer, negotiate_server, EXTENSION_NAME};
 
 /// The permessage-deflate parameters both ends agreed on (RFC 7692 §7.1), as the server's
 /// response names them. A window absent from the response is 15.

@@ -1,0 +1,163 @@
+//! The `fullduplex` command line: its subcommands and their options.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::DeflateConfig;
+use crate::server::{Handler, RunningServer, Server};
+use crate::Config;
+
+/// A WebSocket stack written from the protocol up (RFC 6455, RFC 7692).
+#[derive(Parser, Debug)]
+#[command(name = "fullduplex", version, about)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Echo every message back (the Autobahn testee and benchmark target).
+    Echo(EchoArgs),
+    /// Connect to a WebSocket URL: lines from stdin go out, messages received are printed.
+    Client(super::client::ClientArgs),
+}
+
+/// Where and how a server listens.
+#[derive(Args, Debug, Clone)]
+pub struct ListenArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9001")]
+    pub addr: SocketAddr,
+    /// Worker threads (0: one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Serve wss:// with a certificate generated at start (for development).
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub tls_self_signed: bool,
+    /// Serve wss:// with this PEM certificate chain (needs --tls-key).
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// `fullduplex echo` options.
+#[derive(Args, Debug)]
+pub struct EchoArgs {
+    /// Listening options.
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// Accept permessage-deflate offers (RFC 7692), honouring exactly what each asks.
+    #[arg(long)]
+    pub deflate: bool,
+}
+
+impl ListenArgs {
+    /// Binds a server with these options, printing where it listens.
+    pub fn bind<H: Handler>(
+        &self,
+        config: Config,
+        handler: H,
+        what: &str,
+    ) -> Result<RunningServer, String> {
+        let config = Config {
+            threads: self.threads,
+            ..config
+        };
+        let mut server = Server::new(config, handler);
+        let scheme = match self.tls()? {
+            Some(tls) => {
+                server = server.with_tls(tls);
+                "wss"
+            }
+            None => "ws",
+        };
+        let running = server.bind(self.addr).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AddrInUse => format!(
+                "{} is already in use: stop the program using it or choose another with --addr",
+                self.addr
+            ),
+            std::io::ErrorKind::PermissionDenied => {
+                format!(
+                    "not allowed to listen on {}: choose a port above 1023 with --addr",
+                    self.addr
+                )
+            }
+            _ => format!("cannot listen on {}: {e}", self.addr),
+        })?;
+        println!(
+            "fullduplex {what} listening on {scheme}://{}",
+            running.local_addr()
+        );
+        Ok(running)
+    }
+
+    fn tls(&self) -> Result<Option<Arc<rustls::ServerConfig>>, String> {
+        if self.tls_self_signed {
+            let generated = crate::server::tls::self_signed(&[])
+                .map_err(|e| format!("cannot make a certificate: {e}"))?;
+            return Ok(Some(generated.server));
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => crate::server::tls::server_config_from_pem(cert, key)
+                .map(Some)
+                .map_err(|e| format!("cannot load the TLS certificate or key: {e}")),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Runs `fullduplex echo` until SIGINT/SIGTERM.
+pub fn run_echo(args: &EchoArgs) -> Result<(), String> {
+    let deflate = args.deflate.then(|| DeflateConfig {
+        // The testee honours what each offer asks and imposes nothing of its own.
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        min_message_size: 0,
+        ..DeflateConfig::default()
+    });
+    // Limits large enough for the Autobahn testsuite: 16 MiB messages, 65 536 fragments.
+    let config = Config {
+        deflate,
+        max_message_size: 16 << 20,
+        max_frame_size: 16 << 20,
+        max_fragments: 65_536,
+        max_outbound_queue: 64 << 20,
+        ..Config::default()
+    };
+    let running = args.listen.bind(config, super::echo::Echo, "echo")?;
+    running.shutdown_on_signals().map_err(|e| e.to_string())?;
+    running.join();
+    Ok(())
+}
+
+/// The entry point of the `fullduplex` binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Some(Command::Echo(args)) => run_echo(args),
+        Some(Command::Client(args)) => super::client::run(args),
+        None => {
+            println!(
+                "fullduplex: the chat server (`cargo run --release`) arrives with the chat issue;"
+            );
+            println!("try `fullduplex echo` or `fullduplex client ws://127.0.0.1:9001` meanwhile.");
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("fullduplex: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}

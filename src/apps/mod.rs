@@ -1,0 +1,5 @@
+//! The applications of the `fullduplex` command: policy only, on top of the library.
+
+pub mod cli;
+pub mod client;
+pub mod echo;

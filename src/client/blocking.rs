@@ -1,0 +1,343 @@
+//! A blocking WebSocket client for simple programs and tests: connect, send, receive, close.
+//!
+//! It drives the same sans-I/O [`Connection`] as the server, over a blocking `TcpStream`
+//! (or rustls over one for `wss://`).
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::keys::OsRandom;
+use super::url::WsUrl;
+use super::ClientError;
+use crate::protocol::close::CloseCode;
+use crate::protocol::deflate::{client_accept, client_offer};
+use crate::protocol::handshake::{Accepted, ClientRequest};
+use crate::protocol::{Connection, DataKind, Message, OwnedEvent};
+use crate::Config;
+
+/// How to connect.
+#[derive(Clone)]
+pub struct ClientOptions {
+    /// Limits and permessage-deflate (set `config.deflate` to offer it).
+    pub config: Config,
+    /// Subprotocols to offer, in order of preference.
+    pub subprotocols: Vec<String>,
+    /// Extra request headers (e.g. `Cookie`, `Authorization`).
+    pub headers: Vec<(String, String)>,
+    /// The `Origin` header to send.
+    pub origin: Option<String>,
+    /// TLS for `wss://`; `None` trusts the operating system's roots.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Longest wait for the TCP connection and the handshake. Default: 10 s.
+    pub connect_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            config: Config::default(),
+            subprotocols: Vec::new(),
+            headers: Vec::new(),
+            origin: None,
+            tls: None,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// A connected WebSocket.
+pub struct WebSocket {
+    stream: Stream,
+    conn: Connection,
+    accepted: Accepted,
+    eof: bool,
+}
+
+/// Connects to a `ws://` or `wss://` URL with default options.
+pub fn connect(url: &str) -> Result<WebSocket, ClientError> {
+    connect_with(url, &ClientOptions::default())
+}
+
+/// Connects with these options: TCP (and TLS), then the opening handshake (RFC 6455 §4.1).
+pub fn connect_with(url: &str, options: &ClientOptions) -> Result<WebSocket, ClientError> {
+    let url = WsUrl::parse(url)?;
+    let deadline = Instant::now() + options.connect_timeout;
+    let tcp = connect_tcp(&url, options.connect_timeout)?;
+    tcp.set_nodelay(true)?;
+    tcp.set_read_timeout(Some(options.connect_timeout))?;
+    let mut stream = if url.secure {
+        let tls = match &options.tls {
+            Some(tls) => tls.clone(),
+            None => crate::server::tls::client_config_system_roots()?,
+        };
+        let name = rustls::pki_types::ServerName::try_from(url.host.clone())
+            .map_err(|e| ClientError::Url(super::url::UrlError(format!("{}: {e}", url.host))))?;
+        let conn = rustls::ClientConnection::new(tls, name).map_err(io::Error::other)?;
+        Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
+    } else {
+        Stream::Plain(tcp)
+    };
+    let mut random = OsRandom::new();
+    let offer = options.config.deflate.as_ref().map(client_offer);
+    let subprotocols: Vec<&str> = options.subprotocols.iter().map(String::as_str).collect();
+    let headers: Vec<(&str, &str)> = options
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let host = url.host_header();
+    let request = ClientRequest {
+        host: &host,
+        target: &url.target,
+        key: random.handshake_key(),
+        subprotocols: &subprotocols,
+        extensions: offer.as_deref(),
+        origin: options.origin.as_deref(),
+        extra_headers: &headers,
+    };
+    let mut out = Vec::with_capacity(512);
+    let handshake = request.write(&mut out);
+    stream.write_all(&out)?;
+    stream.flush()?;
+    let mut buf = Vec::with_capacity(1024);
+    let (accepted, head_len) = loop {
+        if let Some(done) = handshake.parse_response(&buf, &options.config)? {
+            break done;
+        }
+        if Instant::now() >= deadline {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "handshake timed out").into());
+        }
+        let len = buf.len();
+        buf.resize(len + 4096, 0);
+        let n = stream.read(&mut buf[len..])?;
+        buf.truncate(len + n);
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "closed during the handshake",
+            )
+            .into());
+        }
+    };
+    let mut conn = Connection::client(&options.config, random);
+    if let Some(deflate) = &options.config.deflate {
+        if let Some(params) = client_accept(&accepted.extensions, deflate)? {
+            conn = conn.with_deflate(params);
+        }
+    }
+    conn.receive(&buf[head_len..]);
+    stream.tcp().set_read_timeout(None)?;
+    Ok(WebSocket {
+        stream,
+        conn,
+        accepted,
+        eof: false,
+    })
+}
+
+fn connect_tcp(url: &WsUrl, timeout: Duration) -> io::Result<TcpStream> {
+    let mut last = io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{} did not resolve", url.host),
+    );
+    for addr in url.socket_addr_text().to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+impl WebSocket {
+    /// The subprotocol the server chose.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.accepted.subprotocol.as_deref()
+    }
+
+    /// The server's 101 response.
+    pub fn response(&self) -> &Accepted {
+        &self.accepted
+    }
+
+    /// The connection underneath (its state, buffered amounts).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Sends a text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), ClientError> {
+        self.conn.send_text(text)?;
+        self.flush()
+    }
+
+    /// Sends a binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), ClientError> {
+        self.conn.send_binary(data)?;
+        self.flush()
+    }
+
+    /// Sends a message.
+    pub fn send(&mut self, message: Message<'_>) -> Result<(), ClientError> {
+        self.conn.send(message)?;
+        self.flush()
+    }
+
+    /// Sends one fragment of a streamed message.
+    pub fn send_fragment(
+        &mut self,
+        kind: DataKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), ClientError> {
+        self.conn.send_fragment(kind, data, fin)?;
+        self.flush()
+    }
+
+    /// Sends a Ping.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), ClientError> {
+        self.conn.ping(payload)?;
+        self.flush()
+    }
+
+    /// Sends raw bytes as they are (for tests that play a misbehaving client).
+    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        self.flush()?;
+        self.stream.write_all(bytes)?;
+        Ok(self.stream.flush()?)
+    }
+
+    /// Writes everything queued.
+    pub fn flush(&mut self) -> Result<(), ClientError> {
+        while self.conn.wants_write() {
+            let n = self.stream.write(self.conn.pending_output())?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::WriteZero).into());
+            }
+            self.conn.consume_output(n);
+        }
+        Ok(self.stream.flush()?)
+    }
+
+    /// Waits at most this long in [`recv`](Self::recv) (`None`: forever).
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<(), ClientError> {
+        Ok(self.stream.tcp().set_read_timeout(timeout)?)
+    }
+
+    /// The next event: a message, a Ping (already answered), a Pong, or the server's Close.
+    /// After the Close, or when the connection ended, returns [`ClientError::Closed`].
+    pub fn recv(&mut self) -> Result<OwnedEvent, ClientError> {
+        loop {
+            let event = self.conn.poll_event().map(|e| e.map(|e| e.to_owned()));
+            self.flush()?;
+            match event? {
+                Some(event) => return Ok(event),
+                None if self.eof || self.conn.is_closed() => return Err(ClientError::Closed),
+                None => self.read_some()?,
+            }
+        }
+    }
+
+    fn read_some(&mut self) -> Result<(), ClientError> {
+        let space = self.conn.read_space(64 << 10);
+        match self.stream.read(space) {
+            Ok(0) => {
+                self.eof = true;
+                Ok(())
+            }
+            Ok(n) => {
+                self.conn.commit_read(n);
+                Ok(())
+            }
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                self.eof = true;
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Sends a Close frame without waiting: messages already on their way still arrive from
+    /// [`recv`](Self::recv), then the server's Close.
+    pub fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), ClientError> {
+        if self.conn.state() == crate::protocol::State::Open {
+            self.conn.close(code, reason)?;
+        }
+        self.flush()
+    }
+
+    /// Closes: sends a Close frame, waits (at most `timeout`) for the server's, then for the
+    /// server to close the TCP connection (RFC 6455 §7.1.1: the client "SHOULD wait for the
+    /// server to close the connection"). Returns the server's close code and reason.
+    pub fn close(
+        &mut self,
+        code: CloseCode,
+        reason: &str,
+        timeout: Duration,
+    ) -> Result<(CloseCode, String), ClientError> {
+        if self.conn.state() == crate::protocol::State::Open {
+            self.conn.close(code, reason)?;
+        }
+        self.flush()?;
+        self.set_read_timeout(Some(timeout))?;
+        let mut peer = (CloseCode::Abnormal, String::new());
+        loop {
+            match self.recv() {
+                Ok(OwnedEvent::Closed { code, reason }) => peer = (code, reason),
+                Ok(_) => {}
+                Err(ClientError::Closed) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        // Wait for the server's FIN, briefly.
+        while !self.eof {
+            let mut sink = [0u8; 1024];
+            match self.stream.read(&mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        Ok(peer)
+    }
+}

@@ -1,0 +1,79 @@
+//! The WebSocket client: connect to `ws://` and `wss://` URLs, then the same sans-I/O
+//! [`Connection`](crate::protocol::Connection) as the server, in the client role.
+//!
+//! [`connect`] gives a blocking [`WebSocket`] for simple programs and tests.
+
+use std::fmt;
+use std::io;
+
+mod blocking;
+mod keys;
+pub mod url;
+
+pub use blocking::{connect, connect_with, ClientOptions, WebSocket};
+pub use keys::OsRandom;
+pub use url::{UrlError, WsUrl};
+
+use crate::{HandshakeError, ProtocolError, UsageError};
+
+/// Why a client operation failed.
+#[derive(Debug)]
+pub enum ClientError {
+    /// The URL is not a usable `ws://` or `wss://` URL.
+    Url(UrlError),
+    /// The network (or TLS) failed.
+    Io(io::Error),
+    /// The server refused the handshake or answered it wrongly.
+    Handshake(HandshakeError),
+    /// The server broke the protocol; our Close frame was sent.
+    Protocol(ProtocolError),
+    /// We asked for something the connection's state forbids.
+    Usage(UsageError),
+    /// The connection is closed.
+    Closed,
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Url(e) => write!(f, "invalid URL: {e}"),
+            Self::Io(e) => write!(f, "{e}"),
+            Self::Handshake(e) => write!(f, "handshake failed: {e}"),
+            Self::Protocol(e) => write!(f, "protocol error: {e}"),
+            Self::Usage(e) => write!(f, "{e}"),
+            Self::Closed => f.write_str("the connection is closed"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+impl From<io::Error> for ClientError {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+impl From<UrlError> for ClientError {
+    fn from(e: UrlError) -> Self {
+        Self::Url(e)
+    }
+}
+
+impl From<HandshakeError> for ClientError {
+    fn from(e: HandshakeError) -> Self {
+        Self::Handshake(e)
+    }
+}
+
+impl From<ProtocolError> for ClientError {
+    fn from(e: ProtocolError) -> Self {
+        Self::Protocol(e)
+    }
+}
+
+impl From<UsageError> for ClientError {
+    fn from(e: UsageError) -> Self {
+        Self::Usage(e)
+    }
+}

@@ -1,0 +1,312 @@
+//! The application's side of the server: a [`Handler`] with upgrade, open, message and close
+//! callbacks, and the [`Conn`] and [`Context`] it acts through.
+//!
+//! Each worker thread has its own clone of the handler, so callbacks take `&mut self` without
+//! locks; state shared between workers goes behind an `Arc` inside it. Sends from a callback
+//! are queued on the connection and written at the end of the event loop's tick, together
+//! with everything else queued in that tick (one write per connection per tick).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::protocol::close::CloseCode;
+use crate::protocol::handshake::{ClientOffer, Request};
+use crate::protocol::{Chunk, DataKind, Message, Sender};
+use crate::server::http::HttpResponse;
+use crate::server::outbound::{admit, Outbound};
+use crate::server::stats::Stats;
+use crate::server::{Command, ServerHandle};
+use crate::{Config, UsageError};
+
+/// A connection's identity, unique for the server's lifetime (never reused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub(crate) u64);
+
+impl ConnId {
+    pub(crate) fn new(worker: usize, generation: u32, slot: usize) -> Self {
+        Self((worker as u64) << 56 | ((generation as u64) & 0xFF_FFFF) << 32 | slot as u64)
+    }
+
+    pub(crate) fn worker(self) -> usize {
+        (self.0 >> 56) as usize
+    }
+
+    pub(crate) fn slot(self) -> usize {
+        (self.0 & 0xFFFF_FFFF) as usize
+    }
+
+    /// The id as a number (for logs and maps).
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for ConnId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.worker(), self.0 & 0x00FF_FFFF_FFFF_FFFF)
+    }
+}
+
+/// The answer to an upgrade request.
+#[derive(Debug)]
+pub enum Upgrade<S> {
+    /// Open the WebSocket connection with this session state.
+    Accept {
+        /// The application's per-connection state.
+        session: S,
+        /// The subprotocol to name in the response: one the client offered.
+        subprotocol: Option<String>,
+        /// Extra response headers (e.g. `Set-Cookie`).
+        headers: Vec<(String, String)>,
+    },
+    /// Refuse it with this HTTP response (e.g. 401, 403).
+    Reject(HttpResponse),
+}
+
+impl<S> Upgrade<S> {
+    /// Accepts with this session and no subprotocol.
+    pub fn accept(session: S) -> Self {
+        Upgrade::Accept {
+            session,
+            subprotocol: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// Names the subprotocol chosen (see
+    /// [`select_subprotocol`](crate::protocol::handshake::select_subprotocol)).
+    pub fn with_subprotocol(mut self, chosen: Option<&str>) -> Self {
+        if let Upgrade::Accept { subprotocol, .. } = &mut self {
+            *subprotocol = chosen.map(str::to_owned);
+        }
+        self
+    }
+
+    /// Refuses with a plain-text response.
+    pub fn reject(status: u16, reason: &str) -> Self {
+        Upgrade::Reject(HttpResponse::text(status, reason))
+    }
+}
+
+/// How a connection ended, as given to [`Handler::on_close`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseInfo {
+    /// The peer's close code; `Abnormal` (1006) when the connection ended without a Close frame
+    /// (dropped, timed out, reset); the error's code when the peer broke the protocol.
+    pub code: CloseCode,
+    /// The peer's reason, or what went wrong.
+    pub reason: String,
+    /// Whether the close handshake completed (RFC 6455 §7.1.4 "cleanly").
+    pub clean: bool,
+}
+
+/// The application: what the server does with requests, connections and messages.
+pub trait Handler: Clone + Send + 'static {
+    /// Per-connection state, created by [`upgrade`](Handler::upgrade).
+    type Session: Send + 'static;
+
+    /// Decides on an upgrade request: accept (with a session and maybe a subprotocol) or
+    /// reject with an HTTP status. The request gives the path, query, headers, cookies and
+    /// `Origin`; the offer gives the subprotocols and extensions the client asked for.
+    fn upgrade(&mut self, request: &Request, offer: &ClientOffer) -> Upgrade<Self::Session>;
+
+    /// The connection is open.
+    fn on_open(&mut self, conn: &mut Conn<'_, Self::Session>) {
+        let _ = conn;
+    }
+
+    /// A whole message arrived.
+    fn on_message(&mut self, conn: &mut Conn<'_, Self::Session>, message: Message<'_>);
+
+    /// Part of a message arrived ([`MessageDelivery::Streamed`](crate::config::MessageDelivery)).
+    fn on_chunk(&mut self, conn: &mut Conn<'_, Self::Session>, chunk: Chunk<'_>) {
+        let _ = (conn, chunk);
+    }
+
+    /// The connection ended; its session is handed back. Called once per opened connection.
+    fn on_close(
+        &mut self,
+        ctx: &mut Context<'_>,
+        id: ConnId,
+        session: Self::Session,
+        info: &CloseInfo,
+    ) {
+        let _ = (ctx, id, session, info);
+    }
+
+    /// A plain HTTP request (not an upgrade): serve a page, a health check, metrics. Default:
+    /// 404.
+    fn on_http(&mut self, request: &Request) -> HttpResponse {
+        let _ = request;
+        HttpResponse::not_found()
+    }
+}
+
+/// What a callback can do beyond its own connection: publish to topics, send to others.
+pub struct Context<'a> {
+    pub(crate) handle: &'a ServerHandle,
+    pub(crate) outbox: &'a mut Vec<Command>,
+}
+
+impl Context<'_> {
+    /// Sends a message to every connection subscribed to `topic`, on every worker.
+    pub fn publish(&mut self, topic: &str, kind: DataKind, payload: &[u8]) {
+        self.publish_except(topic, kind, payload, None);
+    }
+
+    /// Like [`publish`](Self::publish), leaving out one connection (e.g. the sender).
+    pub fn publish_except(
+        &mut self,
+        topic: &str,
+        kind: DataKind,
+        payload: &[u8],
+        except: Option<ConnId>,
+    ) {
+        let message = Outbound::new(kind, payload.to_vec(), &self.handle.shared.config);
+        Stats::add(&self.handle.shared.stats.broadcasts, 1);
+        let topic: Arc<str> = topic.into();
+        self.outbox.push(Command::Publish {
+            topic: topic.clone(),
+            message: message.clone(),
+            except,
+        });
+        self.handle
+            .to_other_workers(self.worker(), |_| Command::Publish {
+                topic: topic.clone(),
+                message: message.clone(),
+                except,
+            });
+    }
+
+    /// Sends a message to one connection (on any worker).
+    pub fn send_to(&mut self, to: ConnId, kind: DataKind, payload: &[u8]) {
+        let message = Outbound::new(kind, payload.to_vec(), &self.handle.shared.config);
+        let command = Command::Send { to, message };
+        if to.worker() == self.worker() {
+            self.outbox.push(command);
+        } else {
+            self.handle.to_worker(to.worker(), command);
+        }
+    }
+
+    /// The server's handle, to keep for use from other threads.
+    pub fn handle(&self) -> &ServerHandle {
+        self.handle
+    }
+
+    fn worker(&self) -> usize {
+        self.handle.worker.unwrap_or(usize::MAX)
+    }
+}
+
+/// One open connection, as a callback sees it.
+pub struct Conn<'a, S> {
+    pub(crate) id: ConnId,
+    pub(crate) tx: &'a mut Sender,
+    pub(crate) session: &'a mut S,
+    pub(crate) subscriptions: &'a mut Vec<Arc<str>>,
+    pub(crate) peer_addr: SocketAddr,
+    pub(crate) subprotocol: Option<&'a str>,
+    pub(crate) ctx: Context<'a>,
+    pub(crate) config: &'a Config,
+    pub(crate) stats: &'a Stats,
+}
+
+impl<'a, S> Conn<'a, S> {
+    /// This connection's id.
+    pub fn id(&self) -> ConnId {
+        self.id
+    }
+
+    /// The application's state for this connection.
+    pub fn session(&mut self) -> &mut S {
+        self.session
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer_addr
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol
+    }
+
+    /// Server-wide actions (publish, send to others).
+    pub fn ctx(&mut self) -> &mut Context<'a> {
+        &mut self.ctx
+    }
+
+    /// Sends a text message (subject to the slow-consumer policy).
+    pub fn send_text(&mut self, text: &str) -> Result<(), UsageError> {
+        self.send(Message::Text(text))
+    }
+
+    /// Sends a binary message (subject to the slow-consumer policy).
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), UsageError> {
+        self.send(Message::Binary(data))
+    }
+
+    /// Sends a message (e.g. echoes one), subject to the slow-consumer policy.
+    pub fn send(&mut self, message: Message<'_>) -> Result<(), UsageError> {
+        if !admit(self.tx, self.config, self.stats) {
+            return Err(UsageError::Closed);
+        }
+        self.tx.send(message)?;
+        Stats::add(&self.stats.messages_out, 1);
+        Stats::add(&self.stats.bytes_out, message.as_bytes().len() as u64);
+        Ok(())
+    }
+
+    /// Sends one fragment of a streamed message (see [`Sender::send_fragment`]).
+    pub fn send_fragment(
+        &mut self,
+        kind: DataKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), UsageError> {
+        self.tx.send_fragment(kind, data, fin)
+    }
+
+    /// Sends a Ping.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), UsageError> {
+        self.tx.ping(payload)
+    }
+
+    /// Begins the close handshake.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), UsageError> {
+        self.tx.close(code, reason)
+    }
+
+    /// Bytes queued for this connection and not yet written.
+    pub fn buffered_amount(&self) -> usize {
+        self.tx.buffered_amount()
+    }
+
+    /// Subscribes this connection to a topic (see [`Context::publish`]).
+    pub fn subscribe(&mut self, topic: &str) {
+        if !self.subscriptions.iter().any(|t| &**t == topic) {
+            let topic: Arc<str> = topic.into();
+            self.subscriptions.push(topic.clone());
+            self.ctx
+                .outbox
+                .push(Command::Subscribe { id: self.id, topic });
+        }
+    }
+
+    /// Unsubscribes this connection from a topic.
+    pub fn unsubscribe(&mut self, topic: &str) {
+        if let Some(at) = self.subscriptions.iter().position(|t| &**t == topic) {
+            let topic = self.subscriptions.swap_remove(at);
+            self.ctx
+                .outbox
+                .push(Command::Unsubscribe { id: self.id, topic });
+        }
+    }
+
+    /// The topics this connection is subscribed to.
+    pub fn subscriptions(&self) -> &[Arc<str>] {
+        self.subscriptions
+    }
+}

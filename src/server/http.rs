@@ -1,0 +1,117 @@
+//! Plain HTTP responses: what the server answers to requests that are not upgrades (a page,
+//! a health check, metrics) and to upgrades it refuses.
+
+use std::fmt::Write as _;
+
+/// An HTTP/1.1 response. The server adds `Content-Length` and `Connection: close`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    /// The status code.
+    pub status: u16,
+    /// Header fields (name, value). CR and LF are removed from both when written.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// A response with a body of the given content type.
+    pub fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Self {
+            status,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: body.into(),
+        }
+    }
+
+    /// A plain-text response (the body ends with a newline).
+    pub fn text(status: u16, text: &str) -> Self {
+        Self::new(status, "text/plain; charset=utf-8", format!("{text}\n"))
+    }
+
+    /// 404 Not Found.
+    pub fn not_found() -> Self {
+        Self::text(404, "not found")
+    }
+
+    /// Adds a header field.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Appends the encoded response to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let mut head = String::with_capacity(128);
+        let _ = write!(
+            head,
+            "HTTP/1.1 {} {}\r\n",
+            self.status,
+            reason_phrase(self.status)
+        );
+        for (name, value) in &self.headers {
+            let _ = write!(head, "{}: {}\r\n", clean(name), clean(value));
+        }
+        let _ = write!(
+            head,
+            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            self.body.len()
+        );
+        out.extend_from_slice(head.as_bytes());
+        out.extend_from_slice(&self.body);
+    }
+}
+
+/// A header name or value with CR and LF removed (no response splitting).
+fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains(['\r', '\n']) {
+        s.replace(['\r', '\n'], "").into()
+    } else {
+        s.into()
+    }
+}
+
+/// The standard reason phrase of a status code (RFC 9110 §15).
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        101 => "Switching Protocols",
+        200 => "OK",
+        204 => "No Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_with_length_and_without_injected_lines() {
+        let mut out = Vec::new();
+        HttpResponse::text(200, "ok")
+            .with_header("X-Evil", "a\r\nSet-Cookie: x=1")
+            .encode(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"));
+        assert!(text.contains("X-Evil: aSet-Cookie: x=1\r\n"));
+        assert!(text.contains("Content-Length: 3\r\n"));
+        assert!(text.ends_with("\r\n\r\nok\n"));
+    }
+}

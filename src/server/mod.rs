@@ -1,0 +1,368 @@
+//! The WebSocket server: worker threads, each running a mio event loop over its share of the
+//! connections, driving the sans-I/O [`Connection`](crate::protocol::Connection).
+//!
+//! # Architecture
+//!
+//! - **Workers.** [`Config::threads`] threads (default: one per core), each with its own
+//!   `Poll`, connections, read-buffer pool and topic table. Nothing is locked on the data
+//!   path: a connection lives and dies on one worker.
+//! - **Accepting.** One listening socket, shared: each worker registers a clone of it and
+//!   accepts until `WouldBlock` when it becomes readable. On the 2-core machines this project
+//!   runs on, one connection's accept wakes both workers and one gets it; measured with
+//!   `fullduplex bench connect` this costs nothing visible next to the handshake, and it
+//!   spreads connections by who is least busy (an idle worker wins the race), where
+//!   `SO_REUSEPORT` spreads them by a hash of the address regardless of load.
+//! - **Cross-thread work.** [`ServerHandle`] sends commands (send to a connection, publish
+//!   to a topic, broadcast, close, shutdown) to a worker's mailbox and wakes it with a
+//!   `mio::Waker`. A message for many receivers is encoded once
+//!   ([`SharedFrame`](crate::protocol::SharedFrame)) and shared by their queues.
+//! - **Limits.** Everything is bounded by [`Config`]: handshake size and time, read buffer,
+//!   output queue per connection (slow consumers are closed with 1008 or have messages
+//!   dropped), keepalive, close deadline, connection count (503 above it). The file
+//!   descriptor limit must allow `max_connections`: raise it with `ulimit -n`.
+//!
+//! # Example: an echo server
+//!
+//! ```no_run
+//! use fullduplex::protocol::handshake::{ClientOffer, Request};
+//! use fullduplex::protocol::Message;
+//! use fullduplex::server::{Conn, Handler, Server, Upgrade};
+//!
+//! #[derive(Clone)]
+//! struct Echo;
+//!
+//! impl Handler for Echo {
+//!     type Session = ();
+//!     fn upgrade(&mut self, _: &Request, _: &ClientOffer) -> Upgrade<()> {
+//!         Upgrade::accept(())
+//!     }
+//!     fn on_message(&mut self, conn: &mut Conn<'_, ()>, message: Message<'_>) {
+//!         let _ = conn.send(message);
+//!     }
+//! }
+//!
+//! let server = Server::new(Default::default(), Echo).bind("127.0.0.1:9001")?;
+//! server.join();
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use mio::{Poll, Waker};
+
+use crate::protocol::close::CloseCode;
+use crate::protocol::DataKind;
+use crate::Config;
+
+mod handler;
+mod http;
+mod outbound;
+mod peer;
+mod stats;
+pub mod tls;
+mod worker;
+
+pub use handler::{CloseInfo, Conn, ConnId, Context, Handler, Upgrade};
+pub use http::{reason_phrase, HttpResponse};
+pub use stats::{Stats, StatsSnapshot};
+
+use outbound::Outbound;
+
+/// Work sent to a worker.
+pub(crate) enum Command {
+    Send {
+        to: ConnId,
+        message: Arc<Outbound>,
+    },
+    Publish {
+        topic: Arc<str>,
+        message: Arc<Outbound>,
+        except: Option<ConnId>,
+    },
+    Broadcast {
+        message: Arc<Outbound>,
+        except: Option<ConnId>,
+    },
+    Close {
+        to: ConnId,
+        code: CloseCode,
+        reason: String,
+    },
+    Subscribe {
+        id: ConnId,
+        topic: Arc<str>,
+    },
+    Unsubscribe {
+        id: ConnId,
+        topic: Arc<str>,
+    },
+    Shutdown,
+}
+
+/// A worker's queue of commands and the waker that interrupts its poll.
+pub(crate) struct Mailbox {
+    pub(crate) queue: Mutex<Vec<Command>>,
+    waker: Waker,
+}
+
+/// What every thread of a server shares.
+pub(crate) struct Shared {
+    pub(crate) mailboxes: Vec<Mailbox>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) stats: Arc<Stats>,
+    shutting_down: AtomicBool,
+    local_addr: SocketAddr,
+}
+
+/// Acts on a running server from any thread: send, publish, broadcast, close, shut down.
+#[derive(Clone)]
+pub struct ServerHandle {
+    pub(crate) shared: Arc<Shared>,
+    /// The worker this handle belongs to, for handles given to callbacks.
+    pub(crate) worker: Option<usize>,
+}
+
+impl ServerHandle {
+    pub(crate) fn to_worker(&self, worker: usize, command: Command) {
+        let Some(mailbox) = self.shared.mailboxes.get(worker) else {
+            return;
+        };
+        let was_empty = match mailbox.queue.lock() {
+            Ok(mut queue) => {
+                queue.push(command);
+                queue.len() == 1
+            }
+            Err(_) => return,
+        };
+        // One wake-up per batch: a worker that has mail pending will take all of it.
+        if was_empty {
+            let _ = mailbox.waker.wake();
+        }
+    }
+
+    pub(crate) fn to_other_workers(
+        &self,
+        except: usize,
+        mut command: impl FnMut(usize) -> Command,
+    ) {
+        for worker in (0..self.shared.mailboxes.len()).filter(|w| *w != except) {
+            self.to_worker(worker, command(worker));
+        }
+    }
+
+    fn to_all_workers(&self, mut command: impl FnMut() -> Command) {
+        self.to_other_workers(usize::MAX, |_| command());
+    }
+
+    /// Sends a message to one connection.
+    pub fn send(&self, to: ConnId, kind: DataKind, payload: &[u8]) {
+        let message = Outbound::new(kind, payload.to_vec(), &self.shared.config);
+        self.to_worker(to.worker(), Command::Send { to, message });
+    }
+
+    /// Sends a message to every connection subscribed to `topic`.
+    pub fn publish(&self, topic: &str, kind: DataKind, payload: &[u8]) {
+        let message = Outbound::new(kind, payload.to_vec(), &self.shared.config);
+        let topic: Arc<str> = topic.into();
+        Stats::add(&self.shared.stats.broadcasts, 1);
+        self.to_all_workers(|| Command::Publish {
+            topic: topic.clone(),
+            message: message.clone(),
+            except: None,
+        });
+    }
+
+    /// Sends a message to every open connection.
+    pub fn broadcast(&self, kind: DataKind, payload: &[u8]) {
+        let message = Outbound::new(kind, payload.to_vec(), &self.shared.config);
+        Stats::add(&self.shared.stats.broadcasts, 1);
+        self.to_all_workers(|| Command::Broadcast {
+            message: message.clone(),
+            except: None,
+        });
+    }
+
+    /// Begins closing one connection with this code and reason.
+    pub fn close(&self, to: ConnId, code: CloseCode, reason: &str) {
+        let reason = reason.to_owned();
+        self.to_worker(to.worker(), Command::Close { to, code, reason });
+    }
+
+    /// Subscribes a connection to a topic from outside its callbacks.
+    pub fn subscribe(&self, id: ConnId, topic: &str) {
+        self.to_worker(
+            id.worker(),
+            Command::Subscribe {
+                id,
+                topic: topic.into(),
+            },
+        );
+    }
+
+    /// Graceful shutdown: stop accepting, send every connection a Close with 1001, wait up to
+    /// `close_timeout` for them to end, then stop the workers.
+    pub fn shutdown(&self) {
+        if !self.shared.shutting_down.swap(true, Ordering::SeqCst) {
+            self.to_all_workers(|| Command::Shutdown);
+        }
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shared.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// The server's counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.shared.stats.snapshot()
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+}
+
+/// A server ready to bind: a configuration, an application, optionally TLS.
+pub struct Server<H: Handler> {
+    config: Config,
+    handler: H,
+    tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl<H: Handler> Server<H> {
+    /// A server with this configuration and application.
+    pub fn new(config: Config, handler: H) -> Self {
+        Self {
+            config,
+            handler,
+            tls: None,
+        }
+    }
+
+    /// Serves `wss://` with this TLS configuration (see [`tls`]).
+    pub fn with_tls(mut self, tls: Arc<rustls::ServerConfig>) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Binds `addr` and starts the worker threads.
+    pub fn bind(self, addr: impl ToSocketAddrs) -> io::Result<RunningServer> {
+        let addr = addr
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))?;
+        let listener = listen(addr)?;
+        let local_addr = listener.local_addr()?;
+        let threads = match self.config.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let mut polls = Vec::with_capacity(threads);
+        let mut mailboxes = Vec::with_capacity(threads);
+        for _ in 0..threads {
+            let poll = Poll::new()?;
+            let waker = Waker::new(poll.registry(), worker::WAKER)?;
+            mailboxes.push(Mailbox {
+                queue: Mutex::new(Vec::new()),
+                waker,
+            });
+            polls.push(poll);
+        }
+        let shared = Arc::new(Shared {
+            mailboxes,
+            config: Arc::new(self.config),
+            stats: Arc::new(Stats::default()),
+            shutting_down: AtomicBool::new(false),
+            local_addr,
+        });
+        let mut joins = Vec::with_capacity(threads);
+        for (index, poll) in polls.into_iter().enumerate() {
+            let listener = mio::net::TcpListener::from_std(listener.try_clone()?);
+            let handle = ServerHandle {
+                shared: shared.clone(),
+                worker: Some(index),
+            };
+            let worker = worker::Worker::new(
+                index,
+                poll,
+                listener,
+                handle,
+                self.handler.clone(),
+                self.tls.clone(),
+            )?;
+            let join = std::thread::Builder::new()
+                .name(format!("fullduplex-worker-{index}"))
+                .spawn(move || worker.run())?;
+            joins.push(join);
+        }
+        Ok(RunningServer {
+            handle: ServerHandle {
+                shared,
+                worker: None,
+            },
+            joins,
+        })
+    }
+}
+
+/// Binds a non-blocking listening socket with a backlog deep enough for bursts of connects.
+fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// A server whose workers are running.
+pub struct RunningServer {
+    handle: ServerHandle,
+    joins: Vec<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// The address it listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle.local_addr()
+    }
+
+    /// A handle to act on it from any thread.
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Shuts down gracefully on SIGINT or SIGTERM (see [`ServerHandle::shutdown`]).
+    pub fn shutdown_on_signals(&self) -> io::Result<()> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+        let handle = self.handle();
+        std::thread::Builder::new()
+            .name("fullduplex-signals".into())
+            .spawn(move || {
+                if signals.forever().next().is_some() {
+                    handle.shutdown();
+                }
+            })?;
+        Ok(())
+    }
+
+    /// Waits for every worker to finish (after a shutdown).
+    pub fn join(self) {
+        for join in self.joins {
+            let _ = join.join();
+        }
+    }
+
+    /// Shuts down and waits.
+    pub fn stop(self) {
+        self.handle.shutdown();
+        self.join();
+    }
+}

@@ -1,0 +1,154 @@
+//! One TCP connection held by a worker, through its phases: the opening handshake, a plain
+//! HTTP response, the open WebSocket connection, and draining before the socket is closed.
+
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::protocol::Connection;
+use crate::server::handler::{CloseInfo, ConnId};
+use crate::transport::Transport;
+
+/// Most output chunks handed to one vectored write.
+const MAX_IOVECS: usize = 64;
+
+/// Where a connection stands.
+pub(crate) enum Phase<S> {
+    /// Reading the HTTP request head (bounded by `max_handshake_size`).
+    Handshake { buf: Vec<u8>, since: Instant },
+    /// Writing an HTTP response (a page, or a refused upgrade), then closing.
+    Respond {
+        out: Vec<u8>,
+        written: usize,
+        since: Instant,
+    },
+    /// The WebSocket connection.
+    Open(Box<Open<S>>),
+    /// Our side is done and shut for writing; reading until the peer closes or `until`
+    /// (RFC 6455 §7.1.1: the server closes the TCP connection first, without losing the
+    /// peer's last bytes to a reset).
+    Draining { until: Instant },
+}
+
+/// An open WebSocket connection and the application's state for it.
+pub(crate) struct Open<S> {
+    pub(crate) conn: Connection,
+    /// Taken when the application is told the connection ended.
+    pub(crate) session: Option<S>,
+    pub(crate) subprotocol: Option<Box<str>>,
+    pub(crate) subscriptions: Vec<Arc<str>>,
+    /// Last time anything arrived (keepalive).
+    pub(crate) last_rx: Instant,
+    /// Last data message (idle timeout).
+    pub(crate) last_message: Instant,
+    /// Our keepalive Ping waiting for an answer.
+    pub(crate) ping_sent: Option<Instant>,
+    /// When our Close frame was queued.
+    pub(crate) closing_since: Option<Instant>,
+    /// What the peer's Close frame, or its protocol error, said.
+    pub(crate) ended: Option<CloseInfo>,
+}
+
+/// A connection held by a worker.
+pub(crate) struct Peer<S> {
+    pub(crate) transport: Transport,
+    pub(crate) id: ConnId,
+    pub(crate) addr: SocketAddr,
+    pub(crate) phase: Phase<S>,
+    /// Registered for WRITABLE (only while output is stuck).
+    pub(crate) writable: bool,
+    /// In the worker's list of connections to write at the end of the tick.
+    pub(crate) dirty: bool,
+    /// In the worker's list of connections to remove at the end of the tick.
+    pub(crate) dead: bool,
+}
+
+/// What a flush achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flushed {
+    /// Everything queued was written.
+    All,
+    /// The socket is full: wait for WRITABLE.
+    Blocked,
+}
+
+impl<S> Peer<S> {
+    /// Writes whatever this connection has queued, until done or the socket is full.
+    pub(crate) fn flush(&mut self) -> io::Result<Flushed> {
+        let flushed = match &mut self.phase {
+            Phase::Respond { out, written, .. } => {
+                while *written < out.len() {
+                    match self
+                        .transport
+                        .write_vectored(&[IoSlice::new(&out[*written..])])
+                    {
+                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                        Ok(n) => *written += n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            return Ok(Flushed::Blocked)
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Flushed::All
+            }
+            Phase::Open(open) => write_connection(&mut self.transport, &mut open.conn)?,
+            Phase::Handshake { .. } | Phase::Draining { .. } => Flushed::All,
+        };
+        if flushed == Flushed::All && !self.transport.flush()? {
+            return Ok(Flushed::Blocked);
+        }
+        Ok(flushed)
+    }
+
+    /// Whether everything of ours has been said: time to shut the write side and drain.
+    pub(crate) fn finished(&self) -> bool {
+        match &self.phase {
+            Phase::Respond { out, written, .. } => *written == out.len(),
+            Phase::Open(open) => open.conn.is_closed() && !open.conn.wants_write(),
+            _ => false,
+        }
+    }
+
+    /// Shuts our direction and waits (until `until`) for the peer to close its own.
+    pub(crate) fn begin_draining(&mut self, until: Instant) {
+        self.transport.shutdown_write();
+        self.phase = Phase::Draining { until };
+    }
+}
+
+/// Writes a connection's queued frames with vectored writes until done or blocked.
+fn write_connection(transport: &mut Transport, conn: &mut Connection) -> io::Result<Flushed> {
+    while conn.wants_write() {
+        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+        let mut count = 0;
+        for chunk in conn.output_chunks().take(MAX_IOVECS) {
+            slices[count] = IoSlice::new(chunk);
+            count += 1;
+        }
+        match transport.write_vectored(&slices[..count]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => conn.consume_output(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Flushed::All)
+}
+
+/// Reads and discards what a closing peer still sends; `Ok(true)` once it has closed.
+pub(crate) fn discard_input(transport: &mut Transport) -> io::Result<bool> {
+    let mut sink = [0u8; 4096];
+    loop {
+        match transport.read(&mut sink) {
+            Ok(0) => return Ok(true),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! One worker thread: a mio event loop over its share of the connections.
+//!
+//! Each tick: wait for events; read every readable connection until its socket is drained
+//! (a short read proves it, so no extra `read` that would only say `EAGAIN`), handing the
+//! events to the application; run commands from other threads (sends, publishes); run the
+//! timers; then write every connection that has output, once, with a vectored write; then
+//! remove connections that ended. A connection registers for WRITABLE only while its output
+//! is stuck, and is removed only at the end of a tick, so no event of this tick can name a
+//! removed or reused token (tokens carry a slot, and ids a generation besides).
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpListener;
+use mio::{event::Event as MioEvent, Events, Interest, Poll, Token};
+
+use crate::server::handler::{ConnId, Handler};
+use crate::server::peer::{discard_input, Peer, Phase};
+use crate::server::stats::Stats;
+use crate::server::{Command, ServerHandle};
+use crate::transport::{TlsStream, Transport};
+use crate::Config;
+
+pub(crate) const LISTENER: Token = Token(0);
+pub(crate) const WAKER: Token = Token(1);
+const FIRST_PEER: usize = 2;
+/// Reads per connection per tick before others get their turn.
+const MAX_READS: usize = 16;
+/// Read buffers kept for reuse per worker.
+const POOLED_BUFFERS: usize = 256;
+
+struct Slot<S> {
+    generation: u32,
+    peer: Option<Peer<S>>,
+}
+
+/// A worker's state. Fields are split so that callbacks can borrow a connection, the
+/// handler and the outbox at once.
+pub(crate) struct Worker<H: Handler> {
+    index: usize,
+    poll: Poll,
+    listener: Option<TcpListener>,
+    handle: ServerHandle,
+    handler: H,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    config: Arc<Config>,
+    stats: Arc<Stats>,
+    slots: Vec<Slot<H::Session>>,
+    free: Vec<usize>,
+    dirty: Vec<usize>,
+    dead: Vec<usize>,
+    more_to_read: Vec<usize>,
+    buffers: Vec<Vec<u8>>,
+    topics: HashMap<Arc<str>, Vec<ConnId>>,
+    outbox: Vec<Command>,
+    shutdown_deadline: Option<Instant>,
+    accept_paused_until: Option<Instant>,
+}
+
+impl<H: Handler> Worker<H> {
+    pub(crate) fn new(
+        index: usize,
+        poll: Poll,
+        mut listener: TcpListener,
+        handle: ServerHandle,
+        handler: H,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> io::Result<Self> {
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        let config = handle.shared.config.clone();
+        let stats = handle.shared.stats.clone();
+        Ok(Self {
+            index,
+            poll,
+            listener: Some(listener),
+            handle,
+            handler,
+            tls,
+            config,
+            stats,
+            slots: Vec::new(),
+            free: Vec::new(),
+            dirty: Vec::new(),
+            dead: Vec::new(),
+            more_to_read: Vec::new(),
+            buffers: Vec::new(),
+            topics: HashMap::new(),
+            outbox: Vec::new(),
+            shutdown_deadline: None,
+            accept_paused_until: None,
+        })
+    }
+
+    /// Runs the event loop until the server shuts down.
+    pub(crate) fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        let tick = tick_interval(&self.config);
+        let mut next_tick = Instant::now() + tick;
+        loop {
+            let now = Instant::now();
+            let timeout = if self.more_to_read.is_empty() {
+                next_tick.saturating_duration_since(now)
+            } else {
+                Duration::ZERO
+            };
+            if let Err(err) = self.poll.poll(&mut events, Some(timeout)) {
+                if err.kind() != io::ErrorKind::Interrupted {
+                    eprintln!("fullduplex: worker {}: poll failed: {err}", self.index);
+                    break;
+                }
+            }
+            let now = Instant::now();
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(now),
+                    WAKER => self.take_mail(),
+                    Token(token) => self.on_event(token - FIRST_PEER, event, now),
+                }
+            }
+            self.read_more(now);
+            self.run_commands(now);
+            if now >= next_tick {
+                self.on_tick(now);
+                next_tick = now + tick;
+            }
+            self.flush_dirty(now);
+            self.remove_dead();
+            if self.shutdown_done(now) {
+                break;
+            }
+        }
+        self.kill_all();
+    }
+
+    fn live_peer(&mut self, slot: usize) -> Option<&mut Peer<H::Session>> {
+        live(&mut self.slots, slot)
+    }
+
+    fn peer_by_id(&mut self, id: ConnId) -> Option<usize> {
+        let slot = id.slot();
+        let entry = self.slots.get(slot)?;
+        let peer = entry.peer.as_ref()?;
+        (peer.id == id && !peer.dead).then_some(slot)
+    }
+
+    fn mark_dirty(&mut self, slot: usize) {
+        if let Some(peer) = self.live_peer(slot) {
+            if !peer.dirty {
+                peer.dirty = true;
+                self.dirty.push(slot);
+            }
+        }
+    }
+
+    fn accept(&mut self, now: Instant) {
+        if self.accept_paused_until.is_some_and(|until| now < until) {
+            return;
+        }
+        self.accept_paused_until = None;
+        loop {
+            let Some(listener) = self.listener.as_ref() else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, addr)) => self.admit(stream, addr, now),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if is_resource_exhausted(&e) => {
+                    // Out of file descriptors: retry at the next tick rather than spin.
+                    eprintln!("fullduplex: accept failed ({e}); raise `ulimit -n`");
+                    self.accept_paused_until = Some(now + Duration::from_millis(100));
+                    return;
+                }
+                Err(_) => {}
+            }
+        }
+    }
+
+    fn admit(&mut self, mut stream: mio::net::TcpStream, addr: std::net::SocketAddr, now: Instant) {
+        use std::io::Write;
+        if self.stats.snapshot_connections() >= self.config.max_connections as u64 {
+            let body = "server at capacity, try again later\n";
+            let response = format!(
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n\
+                 Content-Length: {}\r\nConnection: close\r\nRetry-After: 1\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write(response.as_bytes());
+            Stats::add(&self.stats.refused_over_limit, 1);
+            return;
+        }
+        let _ = stream.set_nodelay(true);
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(Slot {
+                generation: 0,
+                peer: None,
+            });
+            self.slots.len() - 1
+        });
+        let token = Token(slot + FIRST_PEER);
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, token, Interest::READABLE)
+            .is_err()
+        {
+            self.free.push(slot);
+            return;
+        }
+        let transport = match &self.tls {
+            None => Transport::Plain(stream),
+            Some(tls) => match rustls::ServerConnection::new(tls.clone()) {
+                Ok(conn) => Transport::Tls(Box::new(TlsStream {
+                    tcp: stream,
+                    tls: conn.into(),
+                })),
+                Err(_) => {
+                    self.free.push(slot);
+                    return;
+                }
+            },
+        };
+        let id = ConnId::new(self.index, self.slots[slot].generation, slot);
+        self.slots[slot].peer = Some(Peer {
+            transport,
+            id,
+            addr,
+            phase: Phase::Handshake {
+                buf: Vec::new(),
+                since: now,
+            },
+            writable: false,
+            dirty: false,
+            dead: false,
+        });
+        Stats::add(&self.stats.connections, 1);
+        Stats::add(&self.stats.accepted, 1);
+    }
+
+    fn on_event(&mut self, slot: usize, event: &MioEvent, now: Instant) {
+        if self.live_peer(slot).is_none() {
+            return;
+        }
+        if event.is_readable() || event.is_read_closed() || event.is_error() {
+            self.on_readable(slot, event.is_read_closed(), now);
+        }
+        if event.is_writable() {
+            self.mark_dirty(slot);
+        }
+    }
+
+    fn on_readable(&mut self, slot: usize, read_closed: bool, now: Instant) {
+        let Some(peer) = self.live_peer(slot) else {
+            return;
+        };
+        match &peer.phase {
+            Phase::Handshake { .. } => self.read_handshake(slot, now),
+            Phase::Open(_) => self.read_open(slot, read_closed, now),
+            Phase::Respond { .. } | Phase::Draining { .. } => {
+                match discard_input(&mut peer.transport) {
+                    Ok(false) => {}
+                    Ok(true) | Err(_) => self.kill(slot, None),
+                }
+            }
+        }
+    }
+
+    fn read_more(&mut self, now: Instant) {
+        for slot in std::mem::take(&mut self.more_to_read) {
+            self.on_readable(slot, false, now);
+        }
+    }
+
+    fn take_mail(&mut self) {
+        let mailbox = &self.handle.shared.mailboxes[self.index];
+        if let Ok(mut queue) = mailbox.queue.lock() {
+            self.outbox.append(&mut queue);
+        }
+    }
+}
+
+/// The connection in `slot`, unless it is gone or ending (borrows only the slots).
+fn live<S>(slots: &mut [Slot<S>], slot: usize) -> Option<&mut Peer<S>> {
+    slots.get_mut(slot)?.peer.as_mut().filter(|p| !p.dead)
+}
+
+/// The timer granularity: a quarter of the shortest timeout, between 5 ms and 1 s.
+fn tick_interval(config: &Config) -> Duration {
+    let mut shortest = config
+        .handshake_timeout
+        .min(config.close_timeout)
+        .min(config.pong_timeout);
+    if let Some(ping) = config.ping_interval {
+        shortest = shortest.min(ping);
+    }
+    if let Some(idle) = config.idle_timeout {
+        shortest = shortest.min(idle);
+    }
+    (shortest / 4).clamp(Duration::from_millis(5), Duration::from_secs(1))
+}
+
+fn is_resource_exhausted(e: &io::Error) -> bool {
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM
+    matches!(e.raw_os_error(), Some(24) | Some(23) | Some(105) | Some(12))
+}
+
+mod lifecycle;
+mod open;

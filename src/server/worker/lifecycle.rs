@@ -1,0 +1,362 @@
+//! The worker's handling of everything but input: commands from other threads, timers,
+//! writing, and the end of connections.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use mio::{Interest, Token};
+
+use super::{Worker, FIRST_PEER};
+use crate::protocol::close::CloseCode;
+use crate::protocol::State;
+use crate::server::handler::{CloseInfo, ConnId, Context, Handler};
+use crate::server::outbound::Outbound;
+use crate::server::peer::{Flushed, Phase};
+use crate::server::stats::Stats;
+use crate::server::Command;
+
+impl<H: Handler> Worker<H> {
+    /// Runs queued commands: this worker's own (from callbacks) and other threads'.
+    pub(super) fn run_commands(&mut self, now: Instant) {
+        while !self.outbox.is_empty() {
+            for command in std::mem::take(&mut self.outbox) {
+                self.run_command(command, now);
+            }
+        }
+    }
+
+    fn run_command(&mut self, command: Command, now: Instant) {
+        match command {
+            Command::Send { to, message } => {
+                if let Some(slot) = self.peer_by_id(to) {
+                    self.deliver(slot, &message);
+                }
+            }
+            Command::Publish {
+                topic,
+                message,
+                except,
+            } => {
+                let receivers = self.topics.get(&topic).cloned().unwrap_or_default();
+                for id in receivers.into_iter().filter(|id| Some(*id) != except) {
+                    if let Some(slot) = self.peer_by_id(id) {
+                        self.deliver(slot, &message);
+                    }
+                }
+            }
+            Command::Broadcast { message, except } => {
+                for slot in 0..self.slots.len() {
+                    let is_target = self.slots[slot].peer.as_ref().is_some_and(|p| {
+                        !p.dead && Some(p.id) != except && matches!(p.phase, Phase::Open(_))
+                    });
+                    if is_target {
+                        self.deliver(slot, &message);
+                    }
+                }
+            }
+            Command::Close { to, code, reason } => {
+                if let Some(slot) = self.peer_by_id(to) {
+                    if let Some(Phase::Open(open)) = self.live_peer(slot).map(|p| &mut p.phase) {
+                        let _ = open.conn.close(code, &reason);
+                    }
+                    self.mark_dirty(slot);
+                }
+            }
+            Command::Subscribe { id, topic } => {
+                if self.peer_by_id(id).is_some() {
+                    let members = self.topics.entry(topic).or_default();
+                    if !members.contains(&id) {
+                        members.push(id);
+                    }
+                }
+            }
+            Command::Unsubscribe { id, topic } => self.leave_topic(id, &topic),
+            Command::Shutdown => self.begin_shutdown(now),
+        }
+    }
+
+    fn deliver(&mut self, slot: usize, message: &Arc<Outbound>) {
+        let Some(peer) = super::live(&mut self.slots, slot) else {
+            return;
+        };
+        if let Phase::Open(open) = &mut peer.phase {
+            message.deliver(open.conn.sender(), &self.config, &self.stats);
+            self.mark_dirty(slot);
+        }
+    }
+
+    fn leave_topic(&mut self, id: ConnId, topic: &Arc<str>) {
+        if let Some(members) = self.topics.get_mut(topic) {
+            members.retain(|m| *m != id);
+            if members.is_empty() {
+                self.topics.remove(topic);
+            }
+        }
+    }
+
+    /// Deadlines: handshakes, keepalive, idle connections, closes that get no answer.
+    pub(super) fn on_tick(&mut self, now: Instant) {
+        if self.accept_paused_until.is_some_and(|until| now >= until) {
+            self.accept(now);
+        }
+        for slot in 0..self.slots.len() {
+            match self.tick_peer(slot, now) {
+                Tick::Nothing => {}
+                Tick::Write => self.mark_dirty(slot),
+                Tick::Kill(info) => {
+                    self.kill(slot, info);
+                }
+            }
+        }
+    }
+
+    fn tick_peer(&mut self, slot: usize, now: Instant) -> Tick {
+        let config = self.config.clone();
+        let Some(peer) = self.live_peer(slot) else {
+            return Tick::Nothing;
+        };
+        match &mut peer.phase {
+            Phase::Handshake { since, .. } if now - *since >= config.handshake_timeout => {
+                Tick::Kill(None)
+            }
+            Phase::Respond { since, .. } if now - *since >= config.close_timeout => {
+                Tick::Kill(None)
+            }
+            Phase::Draining { until } if now >= *until => Tick::Kill(None),
+            Phase::Open(open) => {
+                let state = open.conn.state();
+                if state == State::Closing || (open.conn.is_closed() && open.conn.wants_write()) {
+                    // RFC 6455 §7.1.1: after a reasonable time without the peer's Close (or
+                    // without it reading ours), the connection is cut.
+                    let since = *open.closing_since.get_or_insert(now);
+                    if now - since >= config.close_timeout {
+                        let info = open
+                            .ended
+                            .take()
+                            .unwrap_or_else(|| abnormal("no answer to our close frame"));
+                        return Tick::Kill(Some(info));
+                    }
+                    return Tick::Nothing;
+                }
+                if open.conn.is_closed() {
+                    return Tick::Nothing;
+                }
+                if let Some(sent) = open.ping_sent {
+                    if open.last_rx > sent {
+                        open.ping_sent = None;
+                    } else if now - sent >= config.pong_timeout {
+                        Stats::add(&self.stats.keepalive_timeouts, 1);
+                        return Tick::Kill(Some(abnormal("no answer to the keepalive ping")));
+                    }
+                }
+                let mut write = false;
+                if let Some(interval) = config.ping_interval {
+                    if open.ping_sent.is_none()
+                        && now - open.last_rx >= interval
+                        && open.conn.ping(b"").is_ok()
+                    {
+                        open.ping_sent = Some(now);
+                        write = true;
+                    }
+                }
+                if let Some(idle) = config.idle_timeout {
+                    if now - open.last_message >= idle
+                        && open
+                            .conn
+                            .close(CloseCode::GoingAway, "idle timeout")
+                            .is_ok()
+                    {
+                        write = true;
+                    }
+                }
+                if write {
+                    Tick::Write
+                } else {
+                    Tick::Nothing
+                }
+            }
+            _ => Tick::Nothing,
+        }
+    }
+
+    /// Writes every connection with output, once; shuts the ones that are done.
+    pub(super) fn flush_dirty(&mut self, now: Instant) {
+        for slot in std::mem::take(&mut self.dirty) {
+            let close_timeout = self.config.close_timeout;
+            let Some(peer) = self.live_peer(slot) else {
+                continue;
+            };
+            peer.dirty = false;
+            let result = peer.flush();
+            match result {
+                Err(_) => {
+                    let info = match &mut peer.phase {
+                        Phase::Open(open) => Some(
+                            open.ended
+                                .take()
+                                .unwrap_or_else(|| abnormal("write failed")),
+                        ),
+                        _ => None,
+                    };
+                    self.kill(slot, info);
+                }
+                Ok(Flushed::Blocked) => self.set_writable(slot, true),
+                Ok(Flushed::All) => {
+                    self.set_writable(slot, false);
+                    let Some(peer) = self.live_peer(slot) else {
+                        continue;
+                    };
+                    if peer.finished() {
+                        self.end_session(slot);
+                        if let Some(peer) = self.live_peer(slot) {
+                            peer.begin_draining(now + close_timeout);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn set_writable(&mut self, slot: usize, writable: bool) {
+        let Some(peer) = self.slots.get_mut(slot).and_then(|s| s.peer.as_mut()) else {
+            return;
+        };
+        if peer.writable == writable || peer.dead {
+            return;
+        }
+        let interest = if writable {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        let token = Token(slot + FIRST_PEER);
+        if self
+            .poll
+            .registry()
+            .reregister(peer.transport.tcp(), token, interest)
+            .is_ok()
+        {
+            peer.writable = writable;
+        }
+    }
+
+    /// Tells the application the connection ended (once), and leaves its topics.
+    fn end_session(&mut self, slot: usize) {
+        let Some(peer) = self.slots.get_mut(slot).and_then(|s| s.peer.as_mut()) else {
+            return;
+        };
+        let Phase::Open(open) = &mut peer.phase else {
+            return;
+        };
+        let Some(session) = open.session.take() else {
+            return;
+        };
+        let id = peer.id;
+        let info = open
+            .ended
+            .take()
+            .unwrap_or_else(|| match open.conn.state() {
+                State::Failed(err) => CloseInfo {
+                    code: err.close_code(),
+                    reason: err.to_string(),
+                    clean: false,
+                },
+                _ => abnormal("closed"),
+            });
+        let topics = std::mem::take(&mut open.subscriptions);
+        Stats::sub(&self.stats.open, 1);
+        for topic in &topics {
+            self.leave_topic(id, topic);
+        }
+        let mut ctx = Context {
+            handle: &self.handle,
+            outbox: &mut self.outbox,
+        };
+        self.handler.on_close(&mut ctx, id, session, &info);
+    }
+
+    /// Ends a connection now; it is removed at the end of the tick.
+    pub(super) fn kill(&mut self, slot: usize, info: Option<CloseInfo>) {
+        if let Some(Phase::Open(open)) = self.live_peer(slot).map(|p| &mut p.phase) {
+            if open.ended.is_none() {
+                open.ended = info;
+            }
+        }
+        self.end_session(slot);
+        if let Some(peer) = self.live_peer(slot) {
+            peer.dead = true;
+            self.dead.push(slot);
+        }
+    }
+
+    /// Removes the connections that ended this tick (their tokens can be reused from now on).
+    pub(super) fn remove_dead(&mut self) {
+        for slot in std::mem::take(&mut self.dead) {
+            let entry = &mut self.slots[slot];
+            if let Some(mut peer) = entry.peer.take() {
+                let _ = self.poll.registry().deregister(peer.transport.tcp());
+                Stats::sub(&self.stats.connections, 1);
+            }
+            entry.generation = entry.generation.wrapping_add(1);
+            self.free.push(slot);
+        }
+    }
+
+    /// Stops accepting and sends every open connection a Close with 1001 (RFC 6455 §7.4.1:
+    /// "an endpoint is "going away", such as a server going down").
+    fn begin_shutdown(&mut self, now: Instant) {
+        if self.shutdown_deadline.is_some() {
+            return;
+        }
+        self.shutdown_deadline = Some(now + self.config.close_timeout);
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        for slot in 0..self.slots.len() {
+            let Some(peer) = self.live_peer(slot) else {
+                continue;
+            };
+            match &mut peer.phase {
+                Phase::Open(open) => {
+                    let _ = open
+                        .conn
+                        .close(CloseCode::GoingAway, "server shutting down");
+                    self.mark_dirty(slot);
+                }
+                Phase::Handshake { .. } => self.kill(slot, None),
+                _ => {}
+            }
+        }
+    }
+
+    /// Whether a shutdown has finished: every connection gone, or the deadline passed.
+    pub(super) fn shutdown_done(&self, now: Instant) -> bool {
+        let Some(deadline) = self.shutdown_deadline else {
+            return false;
+        };
+        now >= deadline || self.slots.iter().all(|s| s.peer.is_none())
+    }
+
+    /// Ends every remaining connection (at exit).
+    pub(super) fn kill_all(&mut self) {
+        for slot in 0..self.slots.len() {
+            self.kill(slot, Some(abnormal("server stopped")));
+        }
+        self.remove_dead();
+    }
+}
+
+/// What a timer check asks for.
+enum Tick {
+    Nothing,
+    Write,
+    Kill(Option<CloseInfo>),
+}
+
+fn abnormal(reason: &str) -> CloseInfo {
+    CloseInfo {
+        code: CloseCode::Abnormal,
+        reason: reason.into(),
+        clean: false,
+    }
+}

@@ -1,0 +1,378 @@
+//! The worker's handling of a connection's input: the opening handshake, then frames.
+
+use std::io;
+use std::time::Instant;
+
+use super::{Worker, MAX_READS, POOLED_BUFFERS};
+use crate::error::HandshakeError;
+use crate::protocol::close::CloseCode;
+use crate::protocol::deflate::negotiate_server;
+use crate::protocol::handshake::{
+    validate_request, write_accept_response, write_handshake_error, ClientOffer, Request,
+};
+use crate::protocol::{Connection, Event};
+use crate::server::handler::{CloseInfo, Conn, Context, Handler, Upgrade};
+use crate::server::peer::{Open, Phase};
+use crate::server::stats::Stats;
+
+/// Bytes read at a time while the request head arrives.
+const HANDSHAKE_READ: usize = 4096;
+
+impl<H: Handler> Worker<H> {
+    /// Reads the request head (at most `max_handshake_size` bytes) and acts on it once whole.
+    pub(super) fn read_handshake(&mut self, slot: usize, now: Instant) {
+        let limit = self.config.max_handshake_size;
+        let Some(peer) = self.live_peer(slot) else {
+            return;
+        };
+        let Phase::Handshake { buf, .. } = &mut peer.phase else {
+            return;
+        };
+        let mut closed = false;
+        while buf.len() < limit {
+            let len = buf.len();
+            let want = (limit - len).min(HANDSHAKE_READ);
+            buf.resize(len + want, 0);
+            match peer.transport.read(&mut buf[len..]) {
+                Ok(0) => {
+                    buf.truncate(len);
+                    closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    buf.truncate(len + n);
+                    if n < want && peer.transport.short_read_drains() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    buf.truncate(len);
+                    match e.kind() {
+                        io::ErrorKind::WouldBlock => break,
+                        io::ErrorKind::Interrupted => continue,
+                        _ => {
+                            closed = true;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        if peer.transport.has_pending_output() {
+            self.mark_dirty(slot);
+        }
+        if closed {
+            self.kill(slot, None);
+        } else {
+            self.try_handshake(slot, now);
+        }
+    }
+
+    /// Answers the request once its head is complete: a page, a refusal, or an upgrade.
+    fn try_handshake(&mut self, slot: usize, now: Instant) {
+        let Some(peer) = super::live(&mut self.slots, slot) else {
+            return;
+        };
+        let Phase::Handshake { buf, .. } = &peer.phase else {
+            return;
+        };
+        let (request, head_len) = match Request::parse(buf, &self.config) {
+            Ok(None) => return,
+            Ok(Some(parsed)) => parsed,
+            Err(err) => return self.refuse(slot, &err, now),
+        };
+        // Bytes after the head belong to the WebSocket connection (RFC 6455 §4.1: the client
+        // may send frames right after its handshake).
+        let leftover = buf[head_len..].to_vec();
+        if !request.is_websocket_upgrade() {
+            Stats::add(&self.stats.http_requests, 1);
+            let response = self.handler.on_http(&request);
+            let mut out = Vec::with_capacity(response.body.len() + 128);
+            response.encode(&mut out);
+            return self.respond(slot, out, now);
+        }
+        let offer = match validate_request(&request) {
+            Ok(offer) => offer,
+            Err(err) => return self.refuse(slot, &err, now),
+        };
+        match self.handler.upgrade(&request, &offer) {
+            Upgrade::Reject(response) => {
+                self.stats
+                    .reject(response.status, "refused by the application");
+                let mut out = Vec::new();
+                response.encode(&mut out);
+                self.respond(slot, out, now);
+            }
+            Upgrade::Accept {
+                session,
+                subprotocol,
+                headers,
+            } => {
+                self.open(slot, &offer, session, subprotocol, &headers, &leftover, now);
+            }
+        }
+    }
+
+    fn refuse(&mut self, slot: usize, err: &HandshakeError, now: Instant) {
+        self.stats.reject(err.status(), err.reason());
+        let mut out = Vec::new();
+        write_handshake_error(&mut out, err);
+        self.respond(slot, out, now);
+    }
+
+    fn respond(&mut self, slot: usize, out: Vec<u8>, now: Instant) {
+        if let Some(peer) = self.live_peer(slot) {
+            peer.phase = Phase::Respond {
+                out,
+                written: 0,
+                since: now,
+            };
+            self.mark_dirty(slot);
+        }
+    }
+
+    /// Writes the 101 response and opens the connection (RFC 6455 §4.2.2).
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        &mut self,
+        slot: usize,
+        offer: &ClientOffer,
+        session: H::Session,
+        subprotocol: Option<String>,
+        headers: &[(String, String)],
+        leftover: &[u8],
+        now: Instant,
+    ) {
+        // §4.2.2 /subprotocol/: "the value chosen MUST be derived from the client's handshake".
+        let subprotocol = subprotocol.filter(|p| offer.subprotocols.iter().any(|o| o == p));
+        let deflate = self
+            .config
+            .deflate
+            .as_ref()
+            .and_then(|d| negotiate_server(&offer.extensions, d));
+        let extra: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let mut response = Vec::with_capacity(256);
+        write_accept_response(
+            &mut response,
+            &offer.key,
+            subprotocol.as_deref(),
+            deflate.as_ref().map(|(_, header)| header.as_str()),
+            &extra,
+        );
+        let mut conn = Connection::server(&self.config);
+        if let Some((params, _)) = deflate {
+            conn = conn.with_deflate(params);
+        }
+        conn.queue_raw(&response);
+        conn.receive(leftover);
+        let Some(peer) = self.live_peer(slot) else {
+            return;
+        };
+        peer.phase = Phase::Open(Box::new(Open {
+            conn,
+            session: Some(session),
+            subprotocol: subprotocol.map(Into::into),
+            subscriptions: Vec::new(),
+            last_rx: now,
+            last_message: now,
+            ping_sent: None,
+            closing_since: None,
+            ended: None,
+        }));
+        Stats::add(&self.stats.open, 1);
+        self.with_conn(slot, |handler, conn| handler.on_open(conn));
+        self.dispatch(slot, now);
+        self.mark_dirty(slot);
+    }
+
+    /// Runs `f` with the handler and a [`Conn`] for an open connection.
+    pub(super) fn with_conn(
+        &mut self,
+        slot: usize,
+        f: impl FnOnce(&mut H, &mut Conn<'_, H::Session>),
+    ) {
+        let Some(peer) = self.slots.get_mut(slot).and_then(|s| s.peer.as_mut()) else {
+            return;
+        };
+        let Phase::Open(open) = &mut peer.phase else {
+            return;
+        };
+        let open = &mut **open;
+        let Some(session) = open.session.as_mut() else {
+            return;
+        };
+        let mut conn = Conn {
+            id: peer.id,
+            tx: open.conn.sender(),
+            session,
+            subscriptions: &mut open.subscriptions,
+            peer_addr: peer.addr,
+            subprotocol: open.subprotocol.as_deref(),
+            ctx: Context {
+                handle: &self.handle,
+                outbox: &mut self.outbox,
+            },
+            config: &self.config,
+            stats: &self.stats,
+        };
+        f(&mut self.handler, &mut conn);
+    }
+
+    /// Reads an open connection until its socket is drained, handing events out as they come.
+    pub(super) fn read_open(&mut self, slot: usize, read_closed: bool, now: Instant) {
+        let read_size = self.config.read_buffer_size;
+        for round in 0..MAX_READS {
+            let pooled = self.buffers.pop();
+            let Some(peer) = self.live_peer(slot) else {
+                return;
+            };
+            let Phase::Open(open) = &mut peer.phase else {
+                return;
+            };
+            let receiver = open.conn.receiver();
+            match pooled {
+                Some(buf) if receiver.needs_buffer() => receiver.provide_buffer(buf),
+                Some(buf) => self.buffers.push(buf),
+                None => {}
+            }
+            let Some(peer) = self.live_peer(slot) else {
+                return;
+            };
+            let Phase::Open(open) = &mut peer.phase else {
+                return;
+            };
+            let space = open.conn.read_space(read_size);
+            let want = space.len();
+            match peer.transport.read(space) {
+                Ok(0) => return self.on_eof(slot),
+                Ok(n) => {
+                    open.conn.commit_read(n);
+                    open.last_rx = now;
+                    let drained = n < want && peer.transport.short_read_drains() && !read_closed;
+                    self.dispatch(slot, now);
+                    if drained {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.on_eof(slot),
+            }
+            if round + 1 == MAX_READS {
+                self.more_to_read.push(slot);
+            }
+        }
+        self.return_buffer(slot);
+        self.mark_dirty(slot);
+    }
+
+    /// Takes back an open connection's read buffer when it holds nothing.
+    fn return_buffer(&mut self, slot: usize) {
+        let read_size = self.config.read_buffer_size;
+        let Some(peer) = self.live_peer(slot) else {
+            return;
+        };
+        let Phase::Open(open) = &mut peer.phase else {
+            return;
+        };
+        if let Some(buf) = open.conn.receiver().take_idle_buffer() {
+            if buf.len() <= 2 * read_size && self.buffers.len() < POOLED_BUFFERS {
+                self.buffers.push(buf);
+            }
+        }
+    }
+
+    /// Hands every event the connection has ready to the application.
+    pub(super) fn dispatch(&mut self, slot: usize, now: Instant) {
+        let Some(peer) = self.slots.get_mut(slot).and_then(|s| s.peer.as_mut()) else {
+            return;
+        };
+        let Phase::Open(open) = &mut peer.phase else {
+            return;
+        };
+        let open = &mut **open;
+        let Some(session) = open.session.as_mut() else {
+            return;
+        };
+        let (rx, tx) = open.conn.split();
+        loop {
+            let event = match rx.poll_event(tx) {
+                Ok(Some(event)) => event,
+                Ok(None) => break,
+                Err(err) => {
+                    Stats::add(&self.stats.protocol_errors, 1);
+                    let reason = err.to_string();
+                    open.ended = Some(CloseInfo {
+                        code: err.close_code(),
+                        reason,
+                        clean: false,
+                    });
+                    break;
+                }
+            };
+            let mut conn = Conn {
+                id: peer.id,
+                tx: &mut *tx,
+                session: &mut *session,
+                subscriptions: &mut open.subscriptions,
+                peer_addr: peer.addr,
+                subprotocol: open.subprotocol.as_deref(),
+                ctx: Context {
+                    handle: &self.handle,
+                    outbox: &mut self.outbox,
+                },
+                config: &self.config,
+                stats: &self.stats,
+            };
+            match event {
+                Event::Message(message) => {
+                    Stats::add(&self.stats.messages_in, 1);
+                    Stats::add(&self.stats.bytes_in, message.as_bytes().len() as u64);
+                    open.last_message = now;
+                    self.handler.on_message(&mut conn, message);
+                }
+                Event::Chunk(chunk) => {
+                    if chunk.last {
+                        Stats::add(&self.stats.messages_in, 1);
+                        open.last_message = now;
+                    }
+                    Stats::add(&self.stats.bytes_in, chunk.data.len() as u64);
+                    self.handler.on_chunk(&mut conn, chunk);
+                }
+                Event::Ping(_) | Event::Pong(_) => {}
+                Event::Closed { code, reason } => {
+                    let reason = reason.to_owned();
+                    open.ended = Some(CloseInfo {
+                        code,
+                        reason,
+                        clean: true,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The peer closed its side (or reset the connection).
+    fn on_eof(&mut self, slot: usize) {
+        let Some(peer) = self.live_peer(slot) else {
+            return;
+        };
+        if !matches!(peer.phase, Phase::Open(_)) {
+            return self.kill(slot, None);
+        }
+        // A last attempt to send what is queued (the peer may only have half-closed).
+        let _ = peer.flush();
+        let Phase::Open(open) = &mut peer.phase else {
+            return;
+        };
+        let info = open.ended.take().unwrap_or_else(|| CloseInfo {
+            code: CloseCode::Abnormal,
+            reason: "the connection closed without a close frame".into(),
+            clean: false,
+        });
+        self.kill(slot, Some(info));
+    }
+}
