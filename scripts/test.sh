@@ -1,11 +1,37 @@
 #!/usr/bin/env bash
 # Runs every test of the project, installing what the tests need first.
-# Usage: scripts/test.sh
+#
+#   scripts/test.sh [STAGE ...]     stages: cargo autobahn   (default: all of them)
+#
+#   cargo     unit, integration and property tests (`cargo test --release --all-targets`)
+#   autobahn  the Autobahn testsuite, server and client roles, every case (autobahn/run.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-stage() { printf '== %s\n' "$*"; }
+ALL_STAGES=(cargo autobahn)
+STAGES=("$@")
+[[ ${#STAGES[@]} -eq 0 ]] && STAGES=("${ALL_STAGES[@]}")
 
-stage "cargo test (unit, integration, property tests)"
-cargo test --release --all-targets 2>&1 | tail -n 200
-echo "test.sh: all stages passed"
+stage() { printf '== test.sh: %s\n' "$*"; }
+
+run_stage() {
+    case "$1" in
+    cargo)
+        stage "cargo test (unit, integration, property tests)"
+        cargo test --release --all-targets 2>&1 | tail -n 200
+        ;;
+    autobahn)
+        stage "Autobahn testsuite, both roles (autobahn/run.sh all)"
+        autobahn/run.sh all
+        ;;
+    *)
+        echo "test.sh: unknown stage '$1' (stages: ${ALL_STAGES[*]})" >&2
+        exit 2
+        ;;
+    esac
+}
+
+for s in "${STAGES[@]}"; do
+    run_stage "$s"
+done
+echo "test.sh: all stages passed (${STAGES[*]})"

@@ -184,6 +184,28 @@ fn fragment_count_is_limited() {
     assert_fails(make, &bytes, CloseCode::TooBig);
 }
 
+/// Found by Autobahn 9.3.1 / 9.4.1: 4 MiB sent in 64-byte fragments and then an empty final
+/// fragment is 65 537 frames; the default limit must admit it.
+#[test]
+fn default_fragment_limit_admits_autobahn_9_3_1() {
+    let mut conn = server();
+    let chunk = [b'*'; 64];
+    let mut bytes = client_frame(TEXT, &chunk);
+    for _ in 1..(4 << 20) / 64 {
+        bytes.extend(client_frame(0, &chunk));
+    }
+    bytes.extend(client_frame(FIN, b""));
+    let (events, error) = feed(&mut conn, &bytes);
+    assert_eq!(error, None);
+    match events.as_slice() {
+        [OwnedEvent::Text(text)] => assert_eq!(text.len(), 4 << 20),
+        other => panic!(
+            "expected one 4 MiB text message, got {} events",
+            other.len()
+        ),
+    }
+}
+
 #[test]
 fn invalid_utf8_fails_with_1007_in_one_frame() {
     assert_fails(

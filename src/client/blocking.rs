@@ -330,14 +330,26 @@ impl WebSocket {
                 Err(e) => return Err(e),
             }
         }
-        // Wait for the server's FIN, briefly.
+        self.wait_for_server_close(timeout);
+        Ok(peer)
+    }
+
+    /// Waits at most `timeout` for the server to close the TCP connection, discarding what
+    /// still arrives: after the close handshake the client "SHOULD wait for the server to
+    /// close the connection" (RFC 6455 §7.1.1). Returns whether the server closed it.
+    pub fn wait_for_server_close(&mut self, timeout: Duration) -> bool {
+        if self.set_read_timeout(Some(timeout)).is_err() {
+            return false;
+        }
+        let mut sink = [0u8; 1024];
         while !self.eof {
-            let mut sink = [0u8; 1024];
             match self.stream.read(&mut sink) {
-                Ok(0) | Err(_) => break,
+                Ok(0) => self.eof = true,
                 Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => self.eof = true,
+                Err(_) => break,
             }
         }
-        Ok(peer)
+        self.eof
     }
 }

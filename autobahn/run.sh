@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Runs the Autobahn testsuite against fullduplex and checks every case.
+#
+#   autobahn/run.sh [server|client|all]      (default: all)
+#
+# server role: `wstest -m fuzzingclient` against `fullduplex echo --deflate`;
+# client role: `wstest -m fuzzingserver`, played by `fullduplex autobahn-client`.
+# Both run every case ("*", none excluded) on loopback ports chosen free at start. The HTML
+# reports land in autobahn/reports/{server,client}/index.html; the results are compared with
+# autobahn/expected-results.json case by case, and the script exits non-zero on any
+# difference, on a missing case, or when the testee died.
+#
+# Environment: UPDATE_EXPECTED=1 rewrites expected-results.json from this run instead of
+# comparing (review the diff before committing it).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+ROOT="$(dirname "$HERE")"
+ROLE="${1:-all}"
+REPORTS="$HERE/reports"
+BIN="$ROOT/target/release/fullduplex"
+PIDS=()
+
+case "$ROLE" in
+server | client | all) ;;
+*)
+    echo "usage: autobahn/run.sh [server|client|all]   ('$ROLE' is not a role)" >&2
+    exit 2
+    ;;
+esac
+
+say() { printf 'autobahn: %s\n' "$*"; }
+
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+
+free_port() {
+    "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Waits (bounded) until a log file has a line matching a pattern; fails if the process died.
+wait_for_line() {
+    local log="$1" pattern="$2" pid="$3"
+    for _ in $(seq 1 300); do
+        grep -q "$pattern" "$log" 2>/dev/null && return 0
+        kill -0 "$pid" 2>/dev/null || { say "process $pid died:"; cat "$log" >&2; return 1; }
+        sleep 0.1
+    done
+    say "timed out waiting for '$pattern' in $log"
+    return 1
+}
+
+write_spec() {
+    # $1 = file, $2 = "url" value, $3 = outdir, $4 = agent key ("servers" entry or none)
+    "$PY" - "$@" <<'PY'
+import json, sys
+path, url, outdir, mode = sys.argv[1:5]
+spec = {"options": {"failByDrop": False}, "outdir": outdir, "cases": ["*"],
+        "exclude-cases": [], "exclude-agent-cases": {}}
+if mode == "fuzzingclient":
+    spec["servers"] = [{"agent": "fullduplex", "url": url}]
+else:
+    spec["url"] = url
+json.dump(spec, open(path, "w"), indent=1)
+PY
+}
+
+run_server_role() {
+    local port log start
+    rm -rf "$REPORTS/server" && mkdir -p "$REPORTS/server"
+    log="$REPORTS/server/testee.log"
+    "$BIN" echo --addr 127.0.0.1:0 --deflate >"$log" 2>&1 &
+    local echo_pid=$!
+    PIDS+=("$echo_pid")
+    wait_for_line "$log" "listening on ws://" "$echo_pid"
+    port="$(sed -n 's|.*listening on ws://127.0.0.1:\([0-9]*\).*|\1|p' "$log" | head -1)"
+    write_spec "$REPORTS/server/spec.json" "ws://127.0.0.1:$port" "$REPORTS/server" fuzzingclient
+    say "server role: wstest -m fuzzingclient against fullduplex echo --deflate on port $port"
+    start=$SECONDS
+    (cd "$REPORTS/server" && "$WSTEST" -m fuzzingclient -s spec.json >wstest.log 2>&1)
+    say "server role: wstest ran for $((SECONDS - start)) s"
+    if ! kill -0 "$echo_pid" 2>/dev/null; then
+        say "server role: the testee died during the run:"
+        tail -20 "$log" >&2
+        return 1
+    fi
+    "$PY" "$HERE/summarize.py" server "$REPORTS/server" $EXPECT_FLAG
+}
+
+run_client_role() {
+    local port log start
+    rm -rf "$REPORTS/client" && mkdir -p "$REPORTS/client"
+    port="$(free_port)"
+    log="$REPORTS/client/wstest.log"
+    write_spec "$REPORTS/client/spec.json" "ws://127.0.0.1:$port" "$REPORTS/client" fuzzingserver
+    (cd "$REPORTS/client" && exec "$PY" "$HERE/wstest_loopback.py" -m fuzzingserver -s spec.json -u 0 >"$log" 2>&1) &
+    local server_pid=$!
+    PIDS+=("$server_pid")
+    wait_for_line "$log" "will run" "$server_pid"
+    say "client role: fullduplex autobahn-client against wstest -m fuzzingserver on port $port"
+    start=$SECONDS
+    "$BIN" autobahn-client --url "ws://127.0.0.1:$port" --agent fullduplex \
+        2>"$REPORTS/client/testee.log"
+    say "client role: the cases ran for $((SECONDS - start)) s"
+    "$PY" "$HERE/summarize.py" client "$REPORTS/client" $EXPECT_FLAG
+}
+
+EXPECT_FLAG=""
+[[ "${UPDATE_EXPECTED:-}" == 1 ]] && EXPECT_FLAG="--write-expected"
+
+say "building fullduplex (release)"
+(cd "$ROOT" && cargo build --release --quiet)
+WSTEST="$("$HERE/install.sh" | tail -1)"
+PY="$(dirname "$WSTEST")/python"
+export PYTHONWARNINGS=ignore
+
+status=0
+if [[ "$ROLE" == server || "$ROLE" == all ]]; then
+    run_server_role || status=1
+fi
+if [[ "$ROLE" == client || "$ROLE" == all ]]; then
+    run_client_role || status=1
+fi
+say "reports: $REPORTS/server/index.html, $REPORTS/client/index.html"
+exit $status

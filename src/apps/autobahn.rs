@@ -1,0 +1,165 @@
+//! `fullduplex autobahn-client`: the project's client as the testee of the Autobahn
+//! testsuite's `wstest -m fuzzingserver` (the client role of the compliance report).
+//!
+//! The fuzzing server is driven over three URLs: `/getCaseCount` answers with one text
+//! message, the number of cases; `/runCase?case=N&agent=A` plays case N, in which the testee
+//! echoes every message back with its opcode; `/updateReports?agent=A` writes the reports.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::client::{connect_with, ClientError, ClientOptions, WebSocket};
+use crate::config::DeflateConfig;
+use crate::protocol::{CloseCode, Message, OwnedEvent};
+use crate::Config;
+
+/// `fullduplex autobahn-client` options.
+#[derive(Args, Debug)]
+pub struct AutobahnArgs {
+    /// The fuzzing server's URL (`wstest -m fuzzingserver`).
+    #[arg(long, default_value = "ws://127.0.0.1:9002")]
+    pub url: String,
+    /// The agent name the reports list the results under.
+    #[arg(long, default_value = "fullduplex")]
+    pub agent: String,
+    /// Run only these cases (1-based case numbers, repeatable); default: all.
+    #[arg(long = "case", value_name = "N")]
+    pub cases: Vec<usize>,
+    /// Longest a single case may take, in seconds, before the client gives up on it.
+    #[arg(long, default_value_t = 120)]
+    pub case_timeout: u64,
+    /// Print how each case that failed the connection ended (many cases exist to make the
+    /// testee fail it: a protocol error is their expected outcome).
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+/// The client's options: deflate offered and honoured as the server answers, limits as large
+/// as the testsuite's biggest cases (16 MiB messages; the default fragment limit).
+fn options(case_timeout: Duration) -> ClientOptions {
+    let deflate = DeflateConfig {
+        // Offer no restriction: the fuzzing server chooses per case what it imposes.
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        min_message_size: 0,
+        ..DeflateConfig::default()
+    };
+    ClientOptions {
+        config: Config {
+            deflate: Some(deflate),
+            max_message_size: 16 << 20,
+            max_frame_size: 16 << 20,
+            ..Config::default()
+        },
+        connect_timeout: case_timeout.min(Duration::from_secs(10)),
+        ..ClientOptions::default()
+    }
+}
+
+/// Runs every case (or those chosen), then asks the fuzzing server to write its reports.
+pub fn run(args: &AutobahnArgs) -> Result<(), String> {
+    let base = args.url.trim_end_matches('/');
+    let timeout = Duration::from_secs(args.case_timeout.max(1));
+    let options = options(timeout);
+    let count = case_count(base, &options)?;
+    let cases: Vec<usize> = if args.cases.is_empty() {
+        (1..=count).collect()
+    } else {
+        args.cases.clone()
+    };
+    if let Some(bad) = cases.iter().find(|&&n| n == 0 || n > count) {
+        return Err(format!(
+            "--case {bad}: the fuzzing server has cases 1 to {count}"
+        ));
+    }
+    let mut failed = 0;
+    for (done, case) in cases.iter().enumerate() {
+        let url = format!("{base}/runCase?case={case}&agent={}", args.agent);
+        if let Err(e) = run_case(&url, &options, timeout) {
+            failed += 1;
+            if args.verbose {
+                eprintln!("case {case}: {e}");
+            }
+        }
+        if (done + 1) % 50 == 0 || done + 1 == cases.len() {
+            eprintln!("autobahn-client: {}/{} cases run", done + 1, cases.len());
+        }
+    }
+    eprintln!(
+        "autobahn-client: {failed} cases ended in an error (a protocol error is what many \
+         cases test; --verbose lists them); the report tells which were right"
+    );
+    let url = format!("{base}/updateReports?agent={}", args.agent);
+    let mut ws = connect_with(&url, &options).map_err(|e| format!("{url}: {e}"))?;
+    drain(&mut ws, timeout);
+    Ok(())
+}
+
+fn case_count(base: &str, options: &ClientOptions) -> Result<usize, String> {
+    let url = format!("{base}/getCaseCount");
+    let mut ws = connect_with(&url, options).map_err(|e| {
+        format!(
+            "cannot reach the fuzzing server at {url}: {e} (is `wstest -m fuzzingserver` running?)"
+        )
+    })?;
+    ws.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    loop {
+        match ws.recv() {
+            Ok(OwnedEvent::Text(text)) => {
+                let count = text
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("{url} answered {text:?}, not a case count"))?;
+                drain(&mut ws, Duration::from_secs(5));
+                return Ok(count);
+            }
+            Ok(_) => {}
+            Err(e) => return Err(format!("{url}: {e} before the case count arrived")),
+        }
+    }
+}
+
+/// Plays one case: echo every message (and streamed chunk) back with its opcode until the
+/// close handshake ends.
+fn run_case(url: &str, options: &ClientOptions, timeout: Duration) -> Result<(), ClientError> {
+    let mut ws = connect_with(url, options)?;
+    ws.set_read_timeout(Some(timeout))?;
+    loop {
+        let echoed = match ws.recv() {
+            Ok(OwnedEvent::Text(text)) => ws.send(Message::Text(&text)),
+            Ok(OwnedEvent::Binary(data)) => ws.send(Message::Binary(&data)),
+            Ok(OwnedEvent::Chunk {
+                kind, data, last, ..
+            }) => ws.send_fragment(kind, &data, last),
+            Ok(OwnedEvent::Ping(_) | OwnedEvent::Pong(_)) => Ok(()),
+            Ok(OwnedEvent::Closed { .. }) => Ok(()),
+            Err(ClientError::Closed) => break,
+            Err(e) => {
+                // Our close frame (with the failure's code) has been sent; let the server
+                // close the TCP connection as RFC 6455 §7.1.1 asks.
+                drain(&mut ws, Duration::from_secs(2));
+                return Err(e);
+            }
+        };
+        if let Err(e) = echoed {
+            // The peer may have closed while we echoed (e.g. after a protocol failure).
+            if !matches!(e, ClientError::Closed) {
+                let _ = ws.start_close(CloseCode::Normal, "");
+            }
+        }
+    }
+    drain(&mut ws, Duration::from_secs(2));
+    Ok(())
+}
+
+/// Ends a connection politely: answer what remains, then wait (bounded) for the server to
+/// close TCP first, as RFC 6455 §7.1.1 says the client should.
+fn drain(ws: &mut WebSocket, timeout: Duration) {
+    if ws.set_read_timeout(Some(timeout)).is_err() {
+        return;
+    }
+    while ws.recv().is_ok() {}
+    ws.wait_for_server_close(timeout);
+}
