@@ -27,6 +27,8 @@ pub enum Command {
     Echo(EchoArgs),
     /// Connect to a WebSocket URL: lines from stdin go out, messages received are printed.
     Client(super::client::ClientArgs),
+    /// Relay every message to every connected client, the sender included (fan-out testee).
+    Broadcast(EchoArgs),
     /// Be the client testee of the Autobahn testsuite (`wstest -m fuzzingserver`).
     AutobahnClient(super::autobahn::AutobahnArgs),
 }
@@ -51,7 +53,7 @@ pub struct ListenArgs {
     pub tls_key: Option<PathBuf>,
 }
 
-/// `fullduplex echo` options.
+/// `fullduplex echo` and `fullduplex broadcast` options.
 #[derive(Args, Debug)]
 pub struct EchoArgs {
     /// Listening options.
@@ -117,25 +119,32 @@ impl ListenArgs {
     }
 }
 
-/// Runs `fullduplex echo` until SIGINT/SIGTERM.
-pub fn run_echo(args: &EchoArgs) -> Result<(), String> {
-    let deflate = args.deflate.then(|| DeflateConfig {
+/// The testees' configuration: deflate as each offer asks, limits large enough for the
+/// Autobahn testsuite.
+fn testee_config(deflate: bool) -> Config {
+    let deflate = deflate.then(|| DeflateConfig {
         // The testee honours what each offer asks and imposes nothing of its own.
         server_no_context_takeover: false,
         client_no_context_takeover: false,
         min_message_size: 0,
         ..DeflateConfig::default()
     });
-    // Limits large enough for the Autobahn testsuite: 16 MiB messages (the default
-    // fragment limit already admits 9.3.1's 65 537 frames).
-    let config = Config {
+    // 16 MiB messages; the default fragment limit already admits Autobahn 9.3.1's 65 537
+    // frames.
+    Config {
         deflate,
         max_message_size: 16 << 20,
         max_frame_size: 16 << 20,
         max_outbound_queue: 64 << 20,
         ..Config::default()
-    };
-    let running = args.listen.bind(config, super::echo::Echo, "echo")?;
+    }
+}
+
+/// Runs a testee until SIGINT/SIGTERM.
+fn run_testee<H: Handler>(args: &EchoArgs, handler: H, what: &str) -> Result<(), String> {
+    let running = args
+        .listen
+        .bind(testee_config(args.deflate), handler, what)?;
     running.shutdown_on_signals().map_err(|e| e.to_string())?;
     running.join();
     Ok(())
@@ -145,7 +154,10 @@ pub fn run_echo(args: &EchoArgs) -> Result<(), String> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Some(Command::Echo(args)) => run_echo(args),
+        Some(Command::Echo(args)) => run_testee(args, super::echo::Echo, "echo"),
+        Some(Command::Broadcast(args)) => {
+            run_testee(args, super::broadcast::Broadcast, "broadcast")
+        }
         Some(Command::Client(args)) => super::client::run(args),
         Some(Command::AutobahnClient(args)) => super::autobahn::run(args),
         None => {

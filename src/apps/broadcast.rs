@@ -1,0 +1,34 @@
+//! `fullduplex broadcast`: relays every message it receives, with the same opcode, to every
+//! connected client, the sender included (what uWebSockets' `app.publish` does). The
+//! benchmarks' fan-out testee.
+
+use crate::protocol::handshake::{ClientOffer, Request};
+use crate::protocol::{DataKind, Message};
+use crate::server::{Conn, Handler, Upgrade};
+
+/// The topic every connection joins.
+const EVERYONE: &str = "everyone";
+
+/// Relays each message to all connections; the frame is encoded once for all of them.
+#[derive(Clone, Default)]
+pub struct Broadcast;
+
+impl Handler for Broadcast {
+    type Session = ();
+
+    fn upgrade(&mut self, _: &Request, _: &ClientOffer) -> Upgrade<()> {
+        Upgrade::accept(())
+    }
+
+    fn on_open(&mut self, conn: &mut Conn<'_, ()>) {
+        conn.subscribe(EVERYONE);
+    }
+
+    fn on_message(&mut self, conn: &mut Conn<'_, ()>, message: Message<'_>) {
+        let (kind, payload) = match message {
+            Message::Text(text) => (DataKind::Text, text.as_bytes()),
+            Message::Binary(data) => (DataKind::Binary, data),
+        };
+        conn.ctx().publish(EVERYONE, kind, payload);
+    }
+}
