@@ -1,5 +1,6 @@
 //! The applications of the `fullduplex` command: policy only, on top of the library.
 
+pub mod chat;
 pub mod cli;
 pub mod client;
 pub mod echo;

@@ -105,6 +105,14 @@ pub trait Handler: Clone + Send + 'static {
     /// Per-connection state, created by [`upgrade`](Handler::upgrade).
     type Session: Send + 'static;
 
+    /// The worker thread that owns this clone of the handler is starting, before it accepts
+    /// or serves anything. Keep the handle to act on the server later, e.g. to read its
+    /// [`stats`](ServerHandle::stats) in [`on_http`](Handler::on_http) for a metrics page.
+    /// Called once per worker.
+    fn on_start(&mut self, handle: &ServerHandle) {
+        let _ = handle;
+    }
+
     /// Decides on an upgrade request: accept (with a session and maybe a subprotocol) or
     /// reject with an HTTP status. The request gives the path, query, headers, cookies and
     /// `Origin`; the offer gives the subprotocols and extensions the client asked for.
