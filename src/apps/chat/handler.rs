@@ -13,6 +13,7 @@ use super::{access, routes, validate, ChatOptions};
 use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::{ClientOffer, Request};
 use crate::protocol::{DataKind, Message};
+use crate::server::prometheus::Exposition;
 use crate::server::{
     CloseInfo, Conn, ConnId, Context, Handler, HttpResponse, ServerHandle, Upgrade,
 };
@@ -40,6 +41,38 @@ pub(crate) struct Counters {
     pub(crate) rate_limited: AtomicU64,
     pub(crate) abuse_closes: AtomicU64,
     pub(crate) bad_input: AtomicU64,
+}
+
+impl Counters {
+    /// Writes the chat's counters for `/metrics`.
+    pub(crate) fn write_prometheus(&self, metrics: &mut Exposition) {
+        let rows = [
+            (
+                "chat_messages_total",
+                "Chat messages relayed.",
+                &self.chat_messages,
+            ),
+            ("chat_files_total", "Files relayed.", &self.files),
+            (
+                "chat_rate_limited_total",
+                "Messages over the rate limit.",
+                &self.rate_limited,
+            ),
+            (
+                "chat_abuse_closes_total",
+                "Closes (1008) for flooding.",
+                &self.abuse_closes,
+            ),
+            (
+                "chat_bad_input_total",
+                "Messages refused with an error.",
+                &self.bad_input,
+            ),
+        ];
+        for (name, help, counter) in rows {
+            metrics.counter(name, help, counter.load(Relaxed));
+        }
+    }
 }
 
 /// One connection's state.

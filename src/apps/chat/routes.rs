@@ -1,8 +1,6 @@
 //! The chat's plain HTTP routes: the page and its assets (embedded in the binary), `/healthz`,
 //! `/metrics`, and `/ws` asked for without an upgrade.
 
-use std::sync::atomic::Ordering::Relaxed;
-
 use super::access::{self, TOKEN_NAME};
 use super::handler::Shared;
 use crate::protocol::handshake::Request;
@@ -79,44 +77,9 @@ fn metrics(shared: &Shared, handle: Option<&ServerHandle>) -> HttpResponse {
     let mut metrics = Exposition::new("fullduplex_");
     handle.stats().write_prometheus(&mut metrics);
     let census = shared.options.hub.census();
-    let counters = &shared.counters;
-    let get = |c: &std::sync::atomic::AtomicU64| c.load(Relaxed);
     metrics.gauge("chat_users", "Users in a room now.", census.users as u64);
-    metrics.gauge(
-        "chat_rooms",
-        "Rooms with at least one user.",
-        census.rooms as u64,
-    );
-    let totals = [
-        (
-            "chat_messages_total",
-            "Chat messages relayed to a room.",
-            get(&counters.chat_messages),
-        ),
-        (
-            "chat_files_total",
-            "Files relayed to a room.",
-            get(&counters.files),
-        ),
-        (
-            "chat_rate_limited_total",
-            "Client messages dropped by the rate limit.",
-            get(&counters.rate_limited),
-        ),
-        (
-            "chat_abuse_closes_total",
-            "Clients disconnected (1008) for exceeding the rate limit persistently.",
-            get(&counters.abuse_closes),
-        ),
-        (
-            "chat_bad_input_total",
-            "Client messages refused with an error.",
-            get(&counters.bad_input),
-        ),
-    ];
-    for (name, help, value) in totals {
-        metrics.counter(name, help, value);
-    }
+    metrics.gauge("chat_rooms", "Rooms with a user now.", census.rooms as u64);
+    shared.counters.write_prometheus(&mut metrics);
     HttpResponse::new(200, CONTENT_TYPE, metrics.into_string())
 }
 
