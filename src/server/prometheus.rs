@@ -113,96 +113,7 @@ impl StatsSnapshot {
     /// and out, broadcasts, slow consumers, keepalive timeouts, protocol errors, HTTP requests
     /// and refused handshakes (labelled by status and reason).
     pub fn write_prometheus(&self, metrics: &mut Exposition) {
-        use MetricKind::{Counter, Gauge};
-        let rows: [(&str, MetricKind, &str, u64); 14] = [
-            (
-                "connections",
-                Gauge,
-                "TCP connections held now.",
-                self.connections,
-            ),
-            (
-                "open_connections",
-                Gauge,
-                "WebSocket connections open now.",
-                self.open,
-            ),
-            (
-                "accepted_total",
-                Counter,
-                "TCP connections accepted.",
-                self.accepted,
-            ),
-            (
-                "refused_over_limit_total",
-                Counter,
-                "Connections refused with 503 at max_connections.",
-                self.refused_over_limit,
-            ),
-            (
-                "messages_in_total",
-                Counter,
-                "Data messages received.",
-                self.messages_in,
-            ),
-            (
-                "messages_out_total",
-                Counter,
-                "Data messages queued for sending, once per receiver.",
-                self.messages_out,
-            ),
-            (
-                "bytes_in_total",
-                Counter,
-                "Payload bytes received in data messages.",
-                self.bytes_in,
-            ),
-            (
-                "bytes_out_total",
-                Counter,
-                "Payload bytes queued in data messages.",
-                self.bytes_out,
-            ),
-            (
-                "broadcasts_total",
-                Counter,
-                "Broadcasts and publishes made.",
-                self.broadcasts,
-            ),
-            (
-                "slow_consumer_drops_total",
-                Counter,
-                "Messages dropped because the receiver's queue was full.",
-                self.slow_consumer_drops,
-            ),
-            (
-                "slow_consumer_closes_total",
-                Counter,
-                "Connections closed with 1008 because their queue was full.",
-                self.slow_consumer_closes,
-            ),
-            (
-                "keepalive_timeouts_total",
-                Counter,
-                "Connections dropped for not answering a keepalive ping.",
-                self.keepalive_timeouts,
-            ),
-            (
-                "protocol_errors_total",
-                Counter,
-                "Connections failed because the peer broke the protocol.",
-                self.protocol_errors,
-            ),
-            (
-                "http_requests_total",
-                Counter,
-                "Plain HTTP requests answered.",
-                self.http_requests,
-            ),
-        ];
-        for (name, kind, help, value) in rows {
-            metrics.family(name, kind, help, [(&[][..], value)]);
-        }
+        self.write_gauges_and_totals(metrics);
         let rejects: Vec<([(&str, &str); 2], u64)> = self
             .handshake_rejects
             .iter()
@@ -213,9 +124,72 @@ impl StatsSnapshot {
             .collect();
         metrics.family(
             "handshake_rejects_total",
-            Counter,
+            MetricKind::Counter,
             "Opening handshakes refused, by HTTP status and reason.",
             rejects.iter().map(|(labels, count)| (&labels[..], *count)),
+        );
+    }
+}
+
+impl StatsSnapshot {
+    /// The gauges and totals without labels, one family each.
+    fn write_gauges_and_totals(&self, m: &mut Exposition) {
+        m.gauge("connections", "TCP connections held now.", self.connections);
+        m.gauge(
+            "open_connections",
+            "WebSocket connections open now.",
+            self.open,
+        );
+        m.counter("accepted_total", "TCP connections accepted.", self.accepted);
+        let over_limit = self.refused_over_limit;
+        m.counter(
+            "refused_over_limit_total",
+            "Refused with 503 at max_connections.",
+            over_limit,
+        );
+        m.counter(
+            "messages_in_total",
+            "Data messages received.",
+            self.messages_in,
+        );
+        m.counter(
+            "messages_out_total",
+            "Data messages queued, once per receiver.",
+            self.messages_out,
+        );
+        m.counter("bytes_in_total", "Payload bytes received.", self.bytes_in);
+        m.counter("bytes_out_total", "Payload bytes queued.", self.bytes_out);
+        m.counter(
+            "broadcasts_total",
+            "Broadcasts and publishes made.",
+            self.broadcasts,
+        );
+        let (drops, closes) = (self.slow_consumer_drops, self.slow_consumer_closes);
+        m.counter(
+            "slow_consumer_drops_total",
+            "Messages dropped: queue full.",
+            drops,
+        );
+        m.counter(
+            "slow_consumer_closes_total",
+            "Closed with 1008: queue full.",
+            closes,
+        );
+        let timeouts = self.keepalive_timeouts;
+        m.counter(
+            "keepalive_timeouts_total",
+            "Dropped: no answer to a ping.",
+            timeouts,
+        );
+        m.counter(
+            "protocol_errors_total",
+            "Failed: the peer broke the protocol.",
+            self.protocol_errors,
+        );
+        m.counter(
+            "http_requests_total",
+            "Plain HTTP requests answered.",
+            self.http_requests,
         );
     }
 }
