@@ -8,6 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::{ClientOffer, Request};
@@ -218,12 +219,19 @@ pub struct Conn<'a, S> {
     pub(crate) ctx: Context<'a>,
     pub(crate) config: &'a Config,
     pub(crate) stats: &'a Stats,
+    pub(crate) now: Instant,
 }
 
 impl<'a, S> Conn<'a, S> {
     /// This connection's id.
     pub fn id(&self) -> ConnId {
         self.id
+    }
+
+    /// The time of the event loop's tick that delivered this event (read once per tick, so
+    /// an application needs no clock of its own for rate limits and timeouts).
+    pub fn now(&self) -> Instant {
+        self.now
     }
 
     /// The application's state for this connection.

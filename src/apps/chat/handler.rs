@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::files::{self, Relay};
 use super::hub::{topic, Hub};
@@ -116,7 +116,8 @@ impl Chat {
     /// Applies the rate limit; `false` if the message must be dropped.
     fn admit(&self, conn: &mut Conn<'_, Session>, bytes: usize) -> bool {
         let counters = &self.shared.counters;
-        match conn.session().limiter.check(Instant::now(), bytes) {
+        let now = conn.now();
+        match conn.session().limiter.check(now, bytes) {
             Verdict::Pass => true,
             Verdict::Limited { notify } => {
                 counters.rate_limited.fetch_add(1, Relaxed);
@@ -271,7 +272,7 @@ impl Handler for Chat {
         {
             return Upgrade::reject(denied.status(), denied.reason());
         }
-        let limiter = RateLimiter::new(&options.rate, options.max_message_size, Instant::now());
+        let limiter = RateLimiter::new(&options.rate, options.max_message_size);
         Upgrade::accept(Session {
             user: User {
                 id: String::new(),

@@ -1,7 +1,8 @@
 //! Per-client rate limits: token buckets for messages and bytes per second, and a penalty
 //! score that turns persistent excess into a disconnection.
 //!
-//! The limiter reads no clock: the caller passes the time, so tests drive it exactly.
+//! The limiter reads no clock: the caller passes the time (the server's
+//! [`Conn::now`](crate::server::Conn::now)), so tests drive it exactly.
 
 use std::time::Instant;
 
@@ -76,28 +77,30 @@ pub struct RateLimiter {
     /// Grows by one per refused message, shrinks by one per second.
     penalty: f64,
     threshold: f64,
-    last: Instant,
+    /// The time of the last check; the buckets are full before the first.
+    last: Option<Instant>,
     limited: bool,
 }
 
 impl RateLimiter {
-    /// A limiter with full buckets at `now`; `max_message` is the largest message allowed.
-    pub fn new(limits: &RateLimits, max_message: usize, now: Instant) -> Self {
+    /// A limiter with full buckets; `max_message` is the largest message allowed.
+    pub fn new(limits: &RateLimits, max_message: usize) -> Self {
         let byte_burst = limits.bytes_per_sec.max(max_message as f64);
         Self {
             messages: Bucket::full(limits.message_burst, limits.messages_per_sec),
             bytes: Bucket::full(byte_burst, limits.bytes_per_sec),
             penalty: 0.0,
             threshold: limits.abuse_threshold,
-            last: now,
+            last: None,
             limited: false,
         }
     }
 
     /// Judges a message of `bytes` bytes arriving at `now`.
     pub fn check(&mut self, now: Instant, bytes: usize) -> Verdict {
-        let seconds = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = self.last.max(now);
+        let last = *self.last.get_or_insert(now);
+        let seconds = now.saturating_duration_since(last).as_secs_f64();
+        self.last = Some(last.max(now));
         self.messages.refill(seconds);
         self.bytes.refill(seconds);
         self.penalty = (self.penalty - seconds).max(0.0);
@@ -135,7 +138,7 @@ mod tests {
     #[test]
     fn burst_then_refill() {
         let t0 = Instant::now();
-        let mut limiter = RateLimiter::new(&limits(), 10, t0);
+        let mut limiter = RateLimiter::new(&limits(), 10);
         for _ in 0..3 {
             assert_eq!(limiter.check(t0, 1), Verdict::Pass);
         }
@@ -150,7 +153,7 @@ mod tests {
     #[test]
     fn bytes_are_limited_and_the_largest_message_fits() {
         let t0 = Instant::now();
-        let mut limiter = RateLimiter::new(&limits(), 250, t0);
+        let mut limiter = RateLimiter::new(&limits(), 250);
         assert_eq!(limiter.check(t0, 250), Verdict::Pass);
         assert_eq!(limiter.check(t0, 50), Verdict::Limited { notify: true });
         let t1 = t0 + Duration::from_millis(600);
@@ -160,12 +163,12 @@ mod tests {
     #[test]
     fn persistent_excess_is_abuse_but_occasional_excess_is_forgiven() {
         let t0 = Instant::now();
-        let mut limiter = RateLimiter::new(&limits(), 10, t0);
+        let mut limiter = RateLimiter::new(&limits(), 10);
         let verdicts: Vec<Verdict> = (0..8).map(|_| limiter.check(t0, 1)).collect();
         assert_eq!(verdicts[..3], [Verdict::Pass; 3]);
         assert_eq!(verdicts[7], Verdict::Abuse);
 
-        let mut patient = RateLimiter::new(&limits(), 10, t0);
+        let mut patient = RateLimiter::new(&limits(), 10);
         let mut now = t0;
         for _ in 0..100 {
             // Three messages a second against a limit of two: refused now and then, forgiven.
