@@ -23,6 +23,9 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// The demo chat: a web page and its WebSocket on one port (the default command).
+    #[command(mut_arg("addr", |a| a.default_value(CHAT_ADDR)))]
+    Chat(super::chat::args::ChatArgs),
     /// Echo every message back (the Autobahn testee and benchmark target).
     Echo(EchoArgs),
     /// Connect to a WebSocket URL: lines from stdin go out, messages received are printed.
@@ -31,6 +34,21 @@ pub enum Command {
     Broadcast(EchoArgs),
     /// Be the client testee of the Autobahn testsuite (`wstest -m fuzzingserver`).
     AutobahnClient(super::autobahn::AutobahnArgs),
+}
+
+/// Where the chat listens unless told otherwise.
+pub const CHAT_ADDR: &str = "127.0.0.1:8080";
+
+impl Cli {
+    /// The command to run: the one named, or the chat with its defaults when none is.
+    pub fn command(self) -> Command {
+        match self.command {
+            Some(command) => command,
+            None => Cli::parse_from(["fullduplex", "chat"])
+                .command
+                .expect("`chat` parses as a command"),
+        }
+    }
 }
 
 /// Where and how a server listens.
@@ -104,6 +122,11 @@ impl ListenArgs {
         Ok(running)
     }
 
+    /// Whether these options ask for TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls_self_signed || self.tls_cert.is_some()
+    }
+
     fn tls(&self) -> Result<Option<Arc<rustls::ServerConfig>>, String> {
         if self.tls_self_signed {
             let generated = crate::server::tls::self_signed(&[])
@@ -152,21 +175,12 @@ fn run_testee<H: Handler>(args: &EchoArgs, handler: H, what: &str) -> Result<(),
 
 /// The entry point of the `fullduplex` binary.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match &cli.command {
-        Some(Command::Echo(args)) => run_testee(args, super::echo::Echo, "echo"),
-        Some(Command::Broadcast(args)) => {
-            run_testee(args, super::broadcast::Broadcast, "broadcast")
-        }
-        Some(Command::Client(args)) => super::client::run(args),
-        Some(Command::AutobahnClient(args)) => super::autobahn::run(args),
-        None => {
-            println!(
-                "fullduplex: the chat server (`cargo run --release`) arrives with the chat issue;"
-            );
-            println!("try `fullduplex echo` or `fullduplex client ws://127.0.0.1:9001` meanwhile.");
-            Ok(())
-        }
+    let result = match Cli::parse().command() {
+        Command::Chat(args) => super::chat::args::run(&args),
+        Command::Echo(args) => run_testee(&args, super::echo::Echo, "echo"),
+        Command::Broadcast(args) => run_testee(&args, super::broadcast::Broadcast, "broadcast"),
+        Command::Client(args) => super::client::run(&args),
+        Command::AutobahnClient(args) => super::autobahn::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -174,5 +188,26 @@ pub fn main() -> ExitCode {
             eprintln!("fullduplex: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_subcommand_runs_the_chat_on_port_8080() {
+        let Command::Chat(args) = Cli::try_parse_from(["fullduplex"]).unwrap().command() else {
+            panic!("the default command is the chat");
+        };
+        assert_eq!(args.listen.addr.to_string(), CHAT_ADDR);
+        assert!(!args.listen.is_tls());
+        let Command::Echo(args) = Cli::try_parse_from(["fullduplex", "echo"])
+            .unwrap()
+            .command()
+        else {
+            panic!("echo parses");
+        };
+        assert_eq!(args.listen.addr.to_string(), "127.0.0.1:9001");
     }
 }

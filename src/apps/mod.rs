@@ -2,6 +2,7 @@
 
 pub mod autobahn;
 pub mod broadcast;
+pub mod chat;
 pub mod cli;
 pub mod client;
 pub mod echo;

@@ -294,6 +294,8 @@ impl WebSocket {
                 self.eof = true;
                 Ok(())
             }
+            // A signal arrived during the read: nothing was read, read again.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
             Err(e) => Err(e.into()),
         }
     }

@@ -8,6 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::{ClientOffer, Request};
@@ -104,6 +105,14 @@ pub struct CloseInfo {
 pub trait Handler: Clone + Send + 'static {
     /// Per-connection state, created by [`upgrade`](Handler::upgrade).
     type Session: Send + 'static;
+
+    /// The worker thread that owns this clone of the handler is starting, before it accepts
+    /// or serves anything. Keep the handle to act on the server later, e.g. to read its
+    /// [`stats`](ServerHandle::stats) in [`on_http`](Handler::on_http) for a metrics page.
+    /// Called once per worker.
+    fn on_start(&mut self, handle: &ServerHandle) {
+        let _ = handle;
+    }
 
     /// Decides on an upgrade request: accept (with a session and maybe a subprotocol) or
     /// reject with an HTTP status. The request gives the path, query, headers, cookies and
@@ -210,12 +219,19 @@ pub struct Conn<'a, S> {
     pub(crate) ctx: Context<'a>,
     pub(crate) config: &'a Config,
     pub(crate) stats: &'a Stats,
+    pub(crate) now: Instant,
 }
 
 impl<'a, S> Conn<'a, S> {
     /// This connection's id.
     pub fn id(&self) -> ConnId {
         self.id
+    }
+
+    /// The time of the event loop's tick that delivered this event (read once per tick, so
+    /// an application needs no clock of its own for rate limits and timeouts).
+    pub fn now(&self) -> Instant {
+        self.now
     }
 
     /// The application's state for this connection.

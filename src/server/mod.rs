@@ -62,12 +62,14 @@ mod handler;
 mod http;
 mod outbound;
 mod peer;
+pub mod prometheus;
 mod stats;
 pub mod tls;
 mod worker;
 
 pub use handler::{CloseInfo, Conn, ConnId, Context, Handler, Upgrade};
 pub use http::{reason_phrase, HttpResponse};
+pub use prometheus::{Exposition, MetricKind};
 pub use stats::{Stats, StatsSnapshot};
 
 use outbound::Outbound;

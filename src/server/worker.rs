@@ -96,6 +96,7 @@ impl<H: Handler> Worker<H> {
 
     /// Runs the event loop until the server shuts down.
     pub(crate) fn run(mut self) {
+        self.handler.on_start(&self.handle);
         let mut events = Events::with_capacity(1024);
         let tick = tick_interval(&self.config);
         let mut next_tick = Instant::now() + tick;

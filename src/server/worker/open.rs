@@ -183,7 +183,7 @@ impl<H: Handler> Worker<H> {
             ended: None,
         }));
         Stats::add(&self.stats.open, 1);
-        self.with_conn(slot, |handler, conn| handler.on_open(conn));
+        self.with_conn(slot, now, |handler, conn| handler.on_open(conn));
         self.dispatch(slot, now);
         self.mark_dirty(slot);
     }
@@ -192,6 +192,7 @@ impl<H: Handler> Worker<H> {
     pub(super) fn with_conn(
         &mut self,
         slot: usize,
+        now: Instant,
         f: impl FnOnce(&mut H, &mut Conn<'_, H::Session>),
     ) {
         let Some(peer) = self.slots.get_mut(slot).and_then(|s| s.peer.as_mut()) else {
@@ -217,6 +218,7 @@ impl<H: Handler> Worker<H> {
             },
             config: &self.config,
             stats: &self.stats,
+            now,
         };
         f(&mut self.handler, &mut conn);
     }
@@ -326,6 +328,7 @@ impl<H: Handler> Worker<H> {
                 },
                 config: &self.config,
                 stats: &self.stats,
+                now,
             };
             match event {
                 Event::Message(message) => {

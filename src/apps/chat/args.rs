@@ -1,0 +1,159 @@
+//! `fullduplex chat` (and `fullduplex` alone): the command-line options and the run loop.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{access, handler::max_file_bytes, Chat, ChatOptions, RateLimits};
+use crate::apps::cli::ListenArgs;
+
+/// `fullduplex chat` options.
+#[derive(Args, Debug, Clone)]
+pub struct ChatArgs {
+    /// Listening options (the chat's default address is 127.0.0.1:8080).
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// Require this token from clients, as `?token=` or the `token` cookie (else 401).
+    #[arg(long, value_name = "SECRET", value_parser = parse_token)]
+    pub token: Option<String>,
+    /// Allow pages from this origin to connect, e.g. https://chat.example.com (repeatable).
+    /// Default: only the server's own origin.
+    #[arg(long = "allowed-origin", value_name = "ORIGIN", value_parser = parse_origin)]
+    pub allowed_origins: Vec<String>,
+    /// Messages per second one client may send (sustained; bursts of twice as many pass).
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rate_messages: u32,
+    /// Bytes per second one client may send (sustained), e.g. 1M or 512K.
+    #[arg(long, default_value = "1M", value_name = "BYTES", value_parser = parse_size)]
+    pub rate_bytes: usize,
+    /// Largest message a client may send (files travel in one), e.g. 2M.
+    #[arg(long, default_value = "2M", value_name = "BYTES", value_parser = parse_size)]
+    pub max_message_size: usize,
+    /// Refuse permessage-deflate (it is accepted by default).
+    #[arg(long)]
+    pub no_deflate: bool,
+    /// Seconds of silence before the server pings a client.
+    #[arg(long, default_value_t = 20, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub ping_interval: u64,
+    /// Seconds a client has to answer a ping before it is dropped from the chat.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub pong_timeout: u64,
+    /// Do not log connects and disconnects.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl ChatArgs {
+    /// The chat options these arguments ask for.
+    pub fn options(&self) -> ChatOptions {
+        let defaults = RateLimits::default();
+        let per_sec = f64::from(self.rate_messages);
+        ChatOptions {
+            token: self.token.clone(),
+            allowed_origins: self.allowed_origins.clone(),
+            rate: RateLimits {
+                messages_per_sec: per_sec,
+                message_burst: 2.0 * per_sec,
+                bytes_per_sec: self.rate_bytes as f64,
+                abuse_threshold: defaults.abuse_threshold.max(3.0 * per_sec),
+            },
+            max_message_size: self.max_message_size,
+            deflate: !self.no_deflate,
+            ping_interval: Duration::from_secs(self.ping_interval),
+            pong_timeout: Duration::from_secs(self.pong_timeout),
+            threads: self.listen.threads,
+            log: !self.quiet,
+            ..ChatOptions::default()
+        }
+    }
+}
+
+/// Runs the chat until SIGINT or SIGTERM, then closes every client with 1001.
+pub fn run(args: &ChatArgs) -> Result<(), String> {
+    let options = args.options();
+    let config = options.config();
+    let max_file = max_file_bytes(options.max_message_size);
+    let running = args.listen.bind(config, Chat::new(options), "chat")?;
+    let scheme = if args.listen.is_tls() {
+        "https"
+    } else {
+        "http"
+    };
+    let addr = running.local_addr();
+    let query = match &args.token {
+        Some(_) => "?token=SECRET (the --token value)",
+        None => "",
+    };
+    println!("fullduplex chat: open {scheme}://{addr}/{query} in a browser");
+    println!("fullduplex chat: files up to {max_file} bytes; Ctrl-C stops the server");
+    running.shutdown_on_signals().map_err(|e| e.to_string())?;
+    running.join();
+    println!("fullduplex chat: stopped");
+    Ok(())
+}
+
+/// A token: 1 to 256 visible ASCII characters that need no quoting in a cookie or a URL.
+fn parse_token(text: &str) -> Result<String, String> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
+    if (1..=256).contains(&text.len()) && text.bytes().all(allowed) {
+        Ok(text.to_owned())
+    } else {
+        Err("a token is 1 to 256 letters, digits, '-', '.', '_' or '~'".into())
+    }
+}
+
+fn parse_origin(text: &str) -> Result<String, String> {
+    access::normalize_origin(text).ok_or_else(|| {
+        format!("{text:?} is not an origin: write it as http(s)://host[:port], without a path")
+    })
+}
+
+/// A byte count: digits with an optional K or M suffix (KiB, MiB), between 1 KiB and 64 MiB.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    let (digits, unit) = match upper.trim_end_matches("IB").trim_end_matches('B') {
+        s if s.ends_with('K') => (&s[..s.len() - 1], 1 << 10),
+        s if s.ends_with('M') => (&s[..s.len() - 1], 1 << 20),
+        s => (s, 1),
+    };
+    let size = digits
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| format!("{text:?} is not a size: write e.g. 65536, 512K or 2M"))?;
+    if (1 << 10..=64 << 20).contains(&size) {
+        Ok(size)
+    } else {
+        Err(format!("{text:?} is out of range: between 1K and 64M"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("2M"), Ok(2 << 20));
+        assert_eq!(parse_size("2MiB"), Ok(2 << 20));
+        assert!(parse_size("12").unwrap_err().contains("between 1K and 64M"));
+        assert!(parse_size("lots").unwrap_err().contains("not a size"));
+        assert!(parse_size("99999999999999999999M").is_err());
+    }
+
+    #[test]
+    fn tokens_and_origins() {
+        assert!(parse_token("s3cret-token_1.0~").is_ok());
+        assert!(parse_token("").is_err());
+        assert!(parse_token("a;b").is_err());
+        assert_eq!(
+            parse_origin("HTTPS://Chat.Example:443"),
+            Ok("https://chat.example".into())
+        );
+        assert!(parse_origin("chat.example").is_err());
+        assert!(parse_origin("http://chat.example/path").is_err());
+    }
+}

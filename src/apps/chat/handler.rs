@@ -1,0 +1,368 @@
+//! The chat as a [`Handler`]: who may connect, what each message does, and who is told when
+//! someone comes and goes.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::files::{self, Relay};
+use super::hub::{topic, Hub};
+use super::limit::{RateLimiter, Verdict};
+use super::protocol::{self, ClientMessage, ErrorCode, PageLimits, Rejection, ServerMessage, User};
+use super::{access, routes, validate, ChatOptions};
+use crate::protocol::close::CloseCode;
+use crate::protocol::handshake::{ClientOffer, Request};
+use crate::protocol::{DataKind, Message};
+use crate::server::prometheus::Exposition;
+use crate::server::{
+    CloseInfo, Conn, ConnId, Context, Handler, HttpResponse, ServerHandle, Upgrade,
+};
+
+/// The chat application: one clone per worker thread, sharing its options and counters.
+#[derive(Clone)]
+pub struct Chat {
+    shared: Arc<Shared>,
+    handle: Option<ServerHandle>,
+}
+
+/// What every worker's clone shares.
+pub(crate) struct Shared {
+    pub(crate) options: ChatOptions,
+    pub(crate) counters: Counters,
+    /// The last user id given out.
+    next_user: AtomicU64,
+}
+
+/// The chat's own counters, beside the server's (see `/metrics`).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) chat_messages: AtomicU64,
+    pub(crate) files: AtomicU64,
+    pub(crate) rate_limited: AtomicU64,
+    pub(crate) abuse_closes: AtomicU64,
+    pub(crate) bad_input: AtomicU64,
+}
+
+impl Counters {
+    /// Writes the chat's counters for `/metrics`.
+    pub(crate) fn write_prometheus(&self, metrics: &mut Exposition) {
+        let rows = [
+            (
+                "chat_messages_total",
+                "Chat messages relayed.",
+                &self.chat_messages,
+            ),
+            ("chat_files_total", "Files relayed.", &self.files),
+            (
+                "chat_rate_limited_total",
+                "Messages over the rate limit.",
+                &self.rate_limited,
+            ),
+            (
+                "chat_abuse_closes_total",
+                "Closes (1008) for flooding.",
+                &self.abuse_closes,
+            ),
+            (
+                "chat_bad_input_total",
+                "Messages refused with an error.",
+                &self.bad_input,
+            ),
+        ];
+        for (name, help, counter) in rows {
+            metrics.counter(name, help, counter.load(Relaxed));
+        }
+    }
+}
+
+/// One connection's state.
+pub struct Session {
+    user: User,
+    room: Option<String>,
+    limiter: RateLimiter,
+}
+
+impl Chat {
+    /// A chat with these options.
+    pub fn new(options: ChatOptions) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                options,
+                counters: Counters::default(),
+                next_user: AtomicU64::new(0),
+            }),
+            handle: None,
+        }
+    }
+
+    fn hub(&self) -> &dyn Hub {
+        &*self.shared.options.hub
+    }
+
+    fn log(&self, line: std::fmt::Arguments<'_>) {
+        if self.shared.options.log {
+            eprintln!("chat: {line}");
+        }
+    }
+
+    fn limits(&self) -> PageLimits {
+        PageLimits {
+            max_file_bytes: max_file_bytes(self.shared.options.max_message_size),
+            max_text_chars: validate::MAX_TEXT_CHARS,
+            max_nick_chars: validate::MAX_NICK_CHARS,
+        }
+    }
+
+    /// Applies the rate limit; `false` if the message must be dropped.
+    fn admit(&self, conn: &mut Conn<'_, Session>, bytes: usize) -> bool {
+        let counters = &self.shared.counters;
+        let now = conn.now();
+        match conn.session().limiter.check(now, bytes) {
+            Verdict::Pass => true,
+            Verdict::Limited { notify } => {
+                counters.rate_limited.fetch_add(1, Relaxed);
+                if notify {
+                    let why = "you are sending too fast: slow down";
+                    send_error(conn, &Rejection::new(ErrorCode::RateLimited, why));
+                }
+                false
+            }
+            Verdict::Abuse => {
+                // RFC 6455 §7.4.1: 1008 "a message that violates its policy". Messages
+                // already on their way find the close begun and are dropped.
+                if conn
+                    .close(CloseCode::PolicyViolation, "rate limit exceeded")
+                    .is_ok()
+                {
+                    counters.abuse_closes.fetch_add(1, Relaxed);
+                    let who = &conn.session().user;
+                    self.log(format_args!(
+                        "#{} {:?} closed: rate limit exceeded",
+                        who.id, who.nick
+                    ));
+                }
+                false
+            }
+        }
+    }
+
+    fn on_text(&self, conn: &mut Conn<'_, Session>, text: &str) -> Result<(), Rejection> {
+        match protocol::parse(text)? {
+            ClientMessage::Join { nick, room } => self.join(conn, &nick, &room),
+            ClientMessage::Message { text } => self.say(conn, &text),
+            ClientMessage::Typing => {
+                let (user, room) = joined(conn)?;
+                let json = ServerMessage::Typing { user: &user }.to_json();
+                let except = Some(conn.id());
+                self.hub()
+                    .publish(conn.ctx(), &room, DataKind::Text, json.as_bytes(), except);
+                Ok(())
+            }
+        }
+    }
+
+    fn join(&self, conn: &mut Conn<'_, Session>, nick: &str, room: &str) -> Result<(), Rejection> {
+        let nick = validate::nick(nick)?;
+        let room = validate::room(room)?;
+        self.leave_room(conn);
+        let session = conn.session();
+        session.user.nick = nick;
+        session.room = Some(room.clone());
+        let user = session.user.clone();
+        conn.subscribe(&topic(&room));
+        let users = self.hub().enter(&room, &user);
+        let welcome = ServerMessage::Welcome {
+            you: &user,
+            room: &room,
+            users: &users,
+            text: greeting(&user.nick, &room, users.len()),
+            limits: self.limits(),
+        };
+        let _ = conn.send_text(&welcome.to_json());
+        let joined = ServerMessage::Joined {
+            user: &user,
+            time: now_millis(),
+        };
+        let except = Some(conn.id());
+        let json = joined.to_json();
+        self.hub()
+            .publish(conn.ctx(), &room, DataKind::Text, json.as_bytes(), except);
+        self.log(format_args!(
+            "#{} joined #{room} as {:?}",
+            user.id, user.nick
+        ));
+        Ok(())
+    }
+
+    fn leave_room(&self, conn: &mut Conn<'_, Session>) {
+        let session = conn.session();
+        let Some(room) = session.room.take() else {
+            return;
+        };
+        let user = session.user.clone();
+        conn.unsubscribe(&topic(&room));
+        self.announce_leave(conn.ctx(), &room, &user);
+    }
+
+    fn announce_leave(&self, ctx: &mut Context<'_>, room: &str, user: &User) {
+        if self.hub().leave(room, &user.id) {
+            let left = ServerMessage::Left {
+                user,
+                time: now_millis(),
+            };
+            let json = left.to_json();
+            self.hub()
+                .publish(ctx, room, DataKind::Text, json.as_bytes(), None);
+        }
+    }
+
+    fn say(&self, conn: &mut Conn<'_, Session>, text: &str) -> Result<(), Rejection> {
+        let (user, room) = joined(conn)?;
+        let text = validate::text(text)?;
+        let message = ServerMessage::Message {
+            from: &user,
+            text,
+            time: now_millis(),
+        };
+        let json = message.to_json();
+        self.hub()
+            .publish(conn.ctx(), &room, DataKind::Text, json.as_bytes(), None);
+        self.shared.counters.chat_messages.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    fn on_file(&self, conn: &mut Conn<'_, Session>, data: &[u8]) -> Result<(), Rejection> {
+        let (user, room) = joined(conn)?;
+        let (upload, bytes) = files::parse_upload(data)?;
+        let max = max_file_bytes(self.shared.options.max_message_size);
+        if bytes.len() > max {
+            let why = format!("files are limited to {max} bytes");
+            return Err(Rejection::new(ErrorCode::TooLarge, why));
+        }
+        let relay = Relay {
+            kind: "file",
+            from: &user,
+            name: &upload.name,
+            mime: files::trusted_mime(&upload.mime, bytes),
+            size: bytes.len(),
+            time: now_millis(),
+        };
+        let message = files::encode_relay(&relay, bytes);
+        self.hub()
+            .publish(conn.ctx(), &room, DataKind::Binary, &message, None);
+        self.shared.counters.files.fetch_add(1, Relaxed);
+        Ok(())
+    }
+}
+
+impl Handler for Chat {
+    type Session = Session;
+
+    fn on_start(&mut self, handle: &ServerHandle) {
+        self.handle = Some(handle.clone());
+    }
+
+    fn upgrade(&mut self, request: &Request, _: &ClientOffer) -> Upgrade<Session> {
+        if request.path() != routes::WEBSOCKET_PATH {
+            return Upgrade::Reject(HttpResponse::not_found());
+        }
+        let options = &self.shared.options;
+        if let Err(denied) =
+            access::check(request, options.token.as_deref(), &options.allowed_origins)
+        {
+            return Upgrade::reject(denied.status(), denied.reason());
+        }
+        let limiter = RateLimiter::new(&options.rate, options.max_message_size);
+        Upgrade::accept(Session {
+            user: User {
+                id: String::new(),
+                nick: String::new(),
+            },
+            room: None,
+            limiter,
+        })
+    }
+
+    fn on_open(&mut self, conn: &mut Conn<'_, Session>) {
+        let number = self.shared.next_user.fetch_add(1, Relaxed) + 1;
+        conn.session().user.id = number.to_string();
+        self.log(format_args!(
+            "#{number} connected from {}",
+            conn.peer_addr()
+        ));
+    }
+
+    fn on_message(&mut self, conn: &mut Conn<'_, Session>, message: Message<'_>) {
+        if !self.admit(conn, message.as_bytes().len()) {
+            return;
+        }
+        let result = match message {
+            Message::Text(text) => self.on_text(conn, text),
+            Message::Binary(data) => self.on_file(conn, data),
+        };
+        if let Err(rejection) = result {
+            self.shared.counters.bad_input.fetch_add(1, Relaxed);
+            send_error(conn, &rejection);
+        }
+    }
+
+    fn on_close(&mut self, ctx: &mut Context<'_>, _: ConnId, session: Session, info: &CloseInfo) {
+        if let Some(room) = &session.room {
+            self.announce_leave(ctx, room, &session.user);
+        }
+        let User { id, nick } = &session.user;
+        let reason = match info.reason.as_str() {
+            "" => String::new(),
+            reason => format!(": {reason}"),
+        };
+        self.log(format_args!(
+            "#{id} {nick:?} disconnected ({}{reason})",
+            info.code
+        ));
+    }
+
+    fn on_http(&mut self, request: &Request) -> HttpResponse {
+        routes::respond(request, &self.shared, self.handle.as_ref())
+    }
+}
+
+/// The user and room of a connection that has joined one.
+fn joined(conn: &mut Conn<'_, Session>) -> Result<(User, String), Rejection> {
+    let session = conn.session();
+    match &session.room {
+        Some(room) => Ok((session.user.clone(), room.clone())),
+        None => Err(Rejection::new(
+            ErrorCode::NotJoined,
+            "join a room first: {\"type\":\"join\",\"nick\":...,\"room\":...}",
+        )),
+    }
+}
+
+fn send_error(conn: &mut Conn<'_, Session>, rejection: &Rejection) {
+    let error = ServerMessage::Error {
+        code: rejection.code,
+        message: &rejection.message,
+    };
+    let _ = conn.send_text(&error.to_json());
+}
+
+/// The largest file that fits a message of `max_message` bytes with its header.
+pub fn max_file_bytes(max_message: usize) -> usize {
+    max_message.saturating_sub(2 + files::MAX_HEADER_BYTES)
+}
+
+fn greeting(nick: &str, room: &str, present: usize) -> String {
+    let others = match present.saturating_sub(1) {
+        0 => "You are the first one here.".to_owned(),
+        1 => "1 other person is here.".to_owned(),
+        n => format!("{n} other people are here."),
+    };
+    format!("Welcome to #{room}, {nick}! {others}")
+}
+
+/// The wall-clock time in milliseconds since the Unix epoch (for timestamps people read).
+fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,139 @@
+//! Rooms and presence behind one seam: who is in each room, and how a room's events reach
+//! its members.
+//!
+//! [`LocalHub`] keeps both in this process: presence in a map, delivery through the server's
+//! topics (each connection in a room is subscribed to [`topic`]`(room)`, and a publish is
+//! encoded once for all of them). A hub shared by several servers (presence in a shared store,
+//! events relayed between servers, each delivering to its own subscribers through the same
+//! topics) implements the same trait; the handler does not change.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::protocol::User;
+use crate::protocol::DataKind;
+use crate::server::{ConnId, Context};
+
+/// How many users and rooms there are (for `/metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Census {
+    /// Users in a room.
+    pub users: usize,
+    /// Rooms with at least one user.
+    pub rooms: usize,
+}
+
+/// Room membership and delivery.
+pub trait Hub: Send + Sync + 'static {
+    /// Adds `user` to `room` and returns everyone in it now, them included, in order of
+    /// arrival.
+    fn enter(&self, room: &str, user: &User) -> Vec<User>;
+
+    /// Removes the user with this id from `room`; whether they were in it.
+    fn leave(&self, room: &str, user_id: &str) -> bool;
+
+    /// Delivers a message to every member of `room` but `except`.
+    fn publish(
+        &self,
+        ctx: &mut Context<'_>,
+        room: &str,
+        kind: DataKind,
+        payload: &[u8],
+        except: Option<ConnId>,
+    );
+
+    /// How many users and rooms there are.
+    fn census(&self) -> Census;
+}
+
+/// The server topic a room's members are subscribed to.
+pub fn topic(room: &str) -> String {
+    format!("room:{room}")
+}
+
+/// A hub for one server process.
+#[derive(Debug, Default)]
+pub struct LocalHub {
+    rooms: Mutex<HashMap<String, Vec<User>>>,
+}
+
+impl LocalHub {
+    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<User>>> {
+        // A panic while holding the lock leaves the map consistent (every change is one
+        // push or retain), so a poisoned lock is still usable.
+        self.rooms
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Hub for LocalHub {
+    fn enter(&self, room: &str, user: &User) -> Vec<User> {
+        let mut rooms = self.rooms();
+        let members = rooms.entry(room.to_owned()).or_default();
+        if !members.iter().any(|m| m.id == user.id) {
+            members.push(user.clone());
+        }
+        members.clone()
+    }
+
+    fn leave(&self, room: &str, user_id: &str) -> bool {
+        let mut rooms = self.rooms();
+        let Some(members) = rooms.get_mut(room) else {
+            return false;
+        };
+        let before = members.len();
+        members.retain(|m| m.id != user_id);
+        let left = members.len() < before;
+        if members.is_empty() {
+            rooms.remove(room);
+        }
+        left
+    }
+
+    fn publish(
+        &self,
+        ctx: &mut Context<'_>,
+        room: &str,
+        kind: DataKind,
+        payload: &[u8],
+        except: Option<ConnId>,
+    ) {
+        ctx.publish_except(&topic(room), kind, payload, except);
+    }
+
+    fn census(&self) -> Census {
+        let rooms = self.rooms();
+        Census {
+            users: rooms.values().map(Vec::len).sum(),
+            rooms: rooms.len(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str) -> User {
+        User {
+            id: id.into(),
+            nick: format!("nick-{id}"),
+        }
+    }
+
+    #[test]
+    fn presence_per_room_in_order_of_arrival() {
+        let hub = LocalHub::default();
+        assert_eq!(hub.enter("a", &user("1")), [user("1")]);
+        assert_eq!(hub.enter("a", &user("2")), [user("1"), user("2")]);
+        assert_eq!(hub.enter("a", &user("2")).len(), 2);
+        assert_eq!(hub.enter("b", &user("3")), [user("3")]);
+        assert_eq!(hub.census(), Census { users: 3, rooms: 2 });
+        assert!(hub.leave("a", "1"));
+        assert!(!hub.leave("a", "1"));
+        assert!(hub.leave("b", "3"));
+        assert_eq!(hub.census(), Census { users: 1, rooms: 1 });
+        assert_eq!(hub.enter("a", &user("4")), [user("2"), user("4")]);
+    }
+}

@@ -1,0 +1,95 @@
+//! The chat's plain HTTP routes: the page and its assets (embedded in the binary), `/healthz`,
+//! `/metrics`, and `/ws` asked for without an upgrade.
+
+use super::access::{self, TOKEN_NAME};
+use super::handler::Shared;
+use crate::protocol::handshake::Request;
+use crate::server::prometheus::{Exposition, CONTENT_TYPE};
+use crate::server::{HttpResponse, ServerHandle};
+
+/// Where the WebSocket endpoint is.
+pub const WEBSOCKET_PATH: &str = "/ws";
+
+const INDEX_HTML: &str = include_str!("page/index.html");
+const APP_JS: &str = include_str!("page/app.js");
+const STYLE_CSS: &str = include_str!("page/style.css");
+const ICON_SVG: &str = include_str!("page/icon.svg");
+
+/// What the page may load and connect to: only this server (`'self'` covers `ws:` and `wss:`
+/// to the same host), images also from `blob:` URLs (received files).
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+    img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
+    frame-ancestors 'none'";
+
+/// Answers a plain HTTP request.
+pub(crate) fn respond(
+    request: &Request,
+    shared: &Shared,
+    handle: Option<&ServerHandle>,
+) -> HttpResponse {
+    if request.method() != "GET" {
+        return HttpResponse::text(405, "only GET is served here").with_header("Allow", "GET");
+    }
+    match request.path() {
+        "/" | "/index.html" => page(request, shared),
+        "/app.js" => asset("text/javascript; charset=utf-8", APP_JS),
+        "/style.css" => asset("text/css; charset=utf-8", STYLE_CSS),
+        "/icon.svg" => asset("image/svg+xml", ICON_SVG),
+        "/healthz" => health(handle),
+        "/metrics" => metrics(shared, handle),
+        WEBSOCKET_PATH => websocket_without_upgrade(request, shared),
+        _ => HttpResponse::not_found(),
+    }
+}
+
+/// The page. A request that carries the right `?token=` also gets it as a cookie, so the
+/// page's WebSocket presents it by itself.
+fn page(request: &Request, shared: &Shared) -> HttpResponse {
+    let response = asset("text/html; charset=utf-8", INDEX_HTML);
+    match &shared.options.token {
+        Some(token) if access::presents_token(request, token) => response.with_header(
+            "Set-Cookie",
+            &format!("{TOKEN_NAME}={token}; Path=/; HttpOnly; SameSite=Strict"),
+        ),
+        _ => response,
+    }
+}
+
+fn asset(content_type: &str, body: &str) -> HttpResponse {
+    HttpResponse::new(200, content_type, body)
+        .with_header("Cache-Control", "no-cache")
+        .with_header("X-Content-Type-Options", "nosniff")
+        .with_header("Referrer-Policy", "no-referrer")
+        .with_header("Content-Security-Policy", CSP)
+}
+
+fn health(handle: Option<&ServerHandle>) -> HttpResponse {
+    match handle {
+        Some(handle) if !handle.is_shutting_down() => HttpResponse::text(200, "ok"),
+        _ => HttpResponse::text(503, "shutting down"),
+    }
+}
+
+fn metrics(shared: &Shared, handle: Option<&ServerHandle>) -> HttpResponse {
+    let Some(handle) = handle else {
+        return HttpResponse::text(503, "starting");
+    };
+    let mut metrics = Exposition::new("fullduplex_");
+    handle.stats().write_prometheus(&mut metrics);
+    let census = shared.options.hub.census();
+    metrics.gauge("chat_users", "Users in a room now.", census.users as u64);
+    metrics.gauge("chat_rooms", "Rooms with a user now.", census.rooms as u64);
+    shared.counters.write_prometheus(&mut metrics);
+    HttpResponse::new(200, CONTENT_TYPE, metrics.into_string())
+}
+
+/// `/ws` without an upgrade: what an upgrade would get, so the page can learn why its
+/// WebSocket failed (a browser does not show the handshake's status to scripts).
+fn websocket_without_upgrade(request: &Request, shared: &Shared) -> HttpResponse {
+    let options = &shared.options;
+    match access::check(request, options.token.as_deref(), &options.allowed_origins) {
+        Err(denied) => HttpResponse::text(denied.status(), denied.reason()),
+        Ok(()) => HttpResponse::text(426, "this is the chat's WebSocket endpoint")
+            .with_header("Upgrade", "websocket"),
+    }
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The chat page in a real browser: installs Chromium (Debian package) and playwright-core
+# (npm, pinned), builds the binary, and runs chat.spec.mjs, which starts, restarts and stops
+# `fullduplex chat` on a free loopback port itself. Screenshots: tests/browser/output/.
+# Usage: tests/browser/run.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT="$(cd ../.. && pwd)"
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if [ ! -x /usr/bin/chromium ]; then
+    echo "== installing chromium (apt-get)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+if ! command -v node >/dev/null; then
+    echo "== installing nodejs and npm (apt-get)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+
+echo "== npm ci (playwright-core, pinned in package-lock.json)"
+npm ci --no-audit --no-fund --loglevel=error
+
+echo "== cargo build --release"
+(cd "$ROOT" && cargo build --release --bin fullduplex)
+
+echo "== chat in headless $(/usr/bin/chromium --version 2>/dev/null || echo chromium)"
+rm -rf output
+FULLDUPLEX_BIN="$ROOT/target/release/fullduplex" CHROMIUM=/usr/bin/chromium \
+    node --test --test-concurrency=1 chat.spec.mjs
