@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test of the project, installing what the tests need first.
 #
-#   scripts/test.sh [STAGE ...]     stages: cargo autobahn   (default: all of them)
+#   scripts/test.sh [STAGE ...]     stages: cargo browser autobahn   (default: all of them)
 #
 #   cargo     unit, integration and property tests (`cargo test --release --all-targets`)
+#   browser   the chat page in headless Chromium (tests/browser/run.sh: apt chromium, npm)
 #   autobahn  the Autobahn testsuite, server and client roles, every case (autobahn/run.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL_STAGES=(cargo autobahn)
+ALL_STAGES=(cargo browser autobahn)
 STAGES=("$@")
 [[ ${#STAGES[@]} -eq 0 ]] && STAGES=("${ALL_STAGES[@]}")
 
@@ -19,6 +20,10 @@ run_stage() {
     cargo)
         stage "cargo test (unit, integration, property tests)"
         cargo test --release --all-targets 2>&1 | tail -n 200
+        ;;
+    browser)
+        stage "the chat in headless Chromium (tests/browser/run.sh)"
+        tests/browser/run.sh
         ;;
     autobahn)
         stage "Autobahn testsuite, both roles (autobahn/run.sh all)"
