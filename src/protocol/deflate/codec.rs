@@ -38,9 +38,10 @@ impl Compressor {
         }
     }
 
-    /// zlib's window and level for the agreed window: zlib cannot deflate with 8 bits, so
-    /// with 8 we store (level 0 emits stored blocks, which reference no earlier data and
-    /// therefore decode with any window).
+    /// zlib's window and level for the agreed window. zlib and zlib-rs refuse a raw deflate
+    /// window of 8 bits (flate2 takes 9 to 15), and compressing with 9 would break the agreed
+    /// limit (RFC 7692 §7.1.2.1), so with 8 we use window 9 at level 0: stored blocks, which
+    /// reference no earlier data and therefore decode with any window.
     fn zlib_params(&self) -> (u8, u32) {
         if self.window_bits < 9 {
             (9, 0)
@@ -143,7 +144,7 @@ pub(crate) struct Decompressor {
 
 impl Decompressor {
     pub(crate) fn new(window_bits: u8, context_takeover: bool) -> Self {
-        // zlib inflates with windows of 9 to 15 bits; a larger window decodes any stream made
+        // flate2 takes windows of 9 to 15 bits only; a larger window decodes any stream made
         // with a smaller one, so an agreed 8 inflates with 9.
         Self {
             state: None,
@@ -280,9 +281,9 @@ mod tests {
         for window in 8..=15u8 {
             for takeover in [false, true] {
                 let mut c = Compressor::new(window, takeover, 6);
-                // The decompressor uses exactly the agreed window: a stream referring further
-                // back would fail here.
-                let mut d = Decompressor::new(window.max(8), takeover);
+                // The decompressor uses exactly the agreed window (9 for 8): a stream
+                // referring further back would fail here.
+                let mut d = Decompressor::new(window, takeover);
                 for _ in 0..3 {
                     let wire = compress_message(&mut c, &text);
                     assert_eq!(

@@ -193,15 +193,16 @@ pub fn client_accept(
         return Err(refuse);
     }
     let parsed = Parsed::from(extension).map_err(|_| refuse.clone())?;
-    // §7.1.2.2: a response's client_max_window_bits must carry a value.
+    // §7.1.2.2: a response's client_max_window_bits must carry a value. Our offer always
+    // carries the parameter, so any value limits us; with a value in our offer, the client "is
+    // not going to use an LZ77 sliding window size greater than the size specified by the
+    // value in the extension negotiation offer", whatever larger value the response names.
+    let offered_client_bits = config.client_max_window_bits.clamp(8, 15);
     let client_bits = match parsed.client_max_window_bits {
         Some(None) => return Err(refuse),
-        Some(Some(bits)) => bits,
-        None => config.client_max_window_bits.clamp(8, 15),
+        Some(Some(bits)) => bits.min(offered_client_bits),
+        None => offered_client_bits,
     };
-    if client_bits > config.client_max_window_bits.clamp(8, 15) {
-        return Err(refuse);
-    }
     // §7.1.1.1: a server accepting an offer with server_no_context_takeover MUST include it.
     if config.server_no_context_takeover && !parsed.server_no_context_takeover {
         return Err(refuse);

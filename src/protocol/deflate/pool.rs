@@ -49,7 +49,7 @@ pub(crate) fn give_compressor(window_bits: u8, level: u32, mut state: Box<Compre
     });
 }
 
-/// A reset raw-inflate decompressor with this window (8–15).
+/// A reset raw-inflate decompressor with this window (9–15: an agreed 8 inflates with 9).
 pub(crate) fn take_decompressor(window_bits: u8) -> Box<Decompress> {
     let pooled = DECOMPRESSORS.with_borrow_mut(|pool| {
         let at = pool.iter().rposition(|(w, _)| *w == window_bits)?;
