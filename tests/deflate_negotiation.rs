@@ -94,6 +94,7 @@ const QUOTED: &str = "RFC 6455 §9.1: \"When using the quoted-string syntax vari
 
 fn server_cases() -> Vec<ServerCase> {
     let pmd = "permessage-deflate";
+    #[rustfmt::skip]
     let mut cases = vec![
         server(ACCEPT, open(), pmd, Some(pmd)),
         server(ACCEPT, open(), "PerMessage-Deflate", Some(pmd)),
@@ -147,55 +148,28 @@ fn server_cases() -> Vec<ServerCase> {
         server(PICK, open(), "x-webkit-deflate-frame, permessage-deflate; client_max_window_bits=12", Some("permessage-deflate; client_max_window_bits=12")),
         server(PICK, open(), "x-webkit-deflate-frame; no_context_takeover", None),
     ];
+    let windows = [
+        ("server_max_window_bits", SMWB_ACCEPT),
+        ("client_max_window_bits", CMWB_HINT),
+    ];
     for bits in 8..=15 {
-        let offer = format!("permessage-deflate; server_max_window_bits={bits}");
-        cases.push(ServerCase {
-            rfc: SMWB_ACCEPT,
-            config: open(),
-            response: Some(offer.clone()),
-            offers: offer,
-        });
-        let offer = format!("permessage-deflate; client_max_window_bits={bits}");
-        cases.push(ServerCase {
-            rfc: CMWB_HINT,
-            config: open(),
-            response: Some(offer.clone()),
-            offers: offer,
-        });
+        for (param, rfc) in windows {
+            let offer = format!("permessage-deflate; {param}={bits}");
+            cases.push(server(rfc, open(), &offer, Some(&offer)));
+        }
     }
-    for bad in [
-        "7",
-        "16",
-        "08",
-        "0",
-        "00",
-        "015",
-        "-9",
-        "+9",
-        "9.0",
-        "1a",
-        "255",
-        "256",
-        "99999999999999999999",
-    ] {
-        for param in ["server_max_window_bits", "client_max_window_bits"] {
-            let rfc = if param.starts_with("server") {
-                SMWB_VALUE
-            } else {
-                CMWB_VALUE
-            };
-            cases.push(server(
-                rfc,
-                open(),
-                &format!("permessage-deflate; {param}={bad}"),
-                None,
-            ));
-            cases.push(server(
-                INVALID,
-                open(),
-                &format!("permessage-deflate; {param}=\"{bad}\""),
-                None,
-            ));
+    #[rustfmt::skip]
+    let bad = ["7", "16", "08", "0", "00", "015", "-9", "+9", "9.0", "1a", "255", "256", "99999999999999999999"];
+    let windows = [
+        ("server_max_window_bits", SMWB_VALUE),
+        ("client_max_window_bits", CMWB_VALUE),
+    ];
+    for value in bad {
+        for (param, rfc) in windows {
+            let offer = format!("permessage-deflate; {param}={value}");
+            cases.push(server(rfc, open(), &offer, None));
+            let quoted = format!("permessage-deflate; {param}=\"{value}\"");
+            cases.push(server(INVALID, open(), &quoted, None));
         }
     }
     cases
@@ -305,7 +279,8 @@ fn client_cases() -> Vec<ClientCase> {
         client_max_window_bits: 10,
         ..open()
     };
-    vec![
+    #[rustfmt::skip]
+    let cases = vec![
         // Accepted responses, and what they agree on.
         client(ABSENT_IS_32K, open(), "permessage-deflate", Agreed("")),
         client(ABSENT_IS_32K, open(), "PerMessage-Deflate", Agreed("")),
@@ -350,7 +325,8 @@ fn client_cases() -> Vec<ClientCase> {
         client(FAIL_DUPLICATE, open(), "permessage-deflate; client_max_window_bits=9; client_max_window_bits=10", Failed),
         client(FAIL_UNSUPPORTED, open(), "permessage-deflate, permessage-deflate", Failed),
         client(FAIL_UNSUPPORTED, open(), "permessage-deflate; client_max_window_bits=9, permessage-deflate", Failed),
-    ]
+    ];
+    cases
 }
 
 #[test]
