@@ -180,7 +180,7 @@ impl HandshakeError {
             Self::UnexpectedStatus(_) => "the server did not answer 101 Switching Protocols",
             Self::InvalidAccept => "Sec-WebSocket-Accept does not match the key",
             Self::UnofferedSubprotocol => "the server chose a subprotocol that was not offered",
-            Self::UnofferedExtension => "the server accepted an extension that was not offered",
+            Self::UnofferedExtension => "the server accepted an extension we did not offer, or with parameters we did not allow",
         }
     }
 }

@@ -4,32 +4,12 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-
+use common::counting::{self, Counting};
 use common::*;
 use fullduplex::config::DeflateConfig;
 use fullduplex::protocol::deflate::DeflateParams;
 use fullduplex::protocol::{CloseCode, Connection};
 use fullduplex::{Config, ProtocolError};
-
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Relaxed) + layout.size();
-        PEAK.fetch_max(live, Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -76,13 +56,12 @@ fn a_16_kib_message_that_inflates_to_1_gib_fails_with_1009_in_bounded_memory() {
     );
 
     let mut server = Connection::server(&config).with_deflate(params);
-    let before = LIVE.load(Relaxed);
-    PEAK.store(before, Relaxed);
+    let before = counting::reset_peak();
     server.receive(&bomb);
     let (_, err) = drain(&mut server);
     assert_eq!(err, Some(ProtocolError::MessageTooLarge));
     assert_eq!(err.unwrap().close_code(), CloseCode::TooBig);
-    let peak = PEAK.load(Relaxed) - before;
+    let peak = counting::peak() - before;
     // The receive buffer holds the wire bytes; inflated output stays within the limit;
     // zlib's inflate state is about 40 KiB.
     let bound = bomb.len() * 2 + limit + (256 << 10);

@@ -3,7 +3,7 @@
 //! RFC 6455 §4.1, incremental input, limits, and header injection.
 
 use fullduplex::protocol::handshake::{
-    accept_key, select_subprotocol, validate_request, write_accept_response, write_handshake_error,
+    select_subprotocol, validate_request, write_accept_response, write_handshake_error,
     ClientHandshake, ClientRequest, Request,
 };
 use fullduplex::{Config, HandshakeError};
@@ -60,14 +60,6 @@ fn rfc_client() -> (Vec<u8>, ClientHandshake) {
     let mut out = Vec::new();
     let handshake = request.write(&mut out);
     (out, handshake)
-}
-
-#[test]
-fn rfc6455_section_1_3_accept_key() {
-    assert_eq!(
-        accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
-        "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
-    );
 }
 
 #[test]

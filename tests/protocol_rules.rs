@@ -286,6 +286,24 @@ fn ping_is_answered_with_pong_carrying_its_payload() {
 }
 
 #[test]
+fn an_unsolicited_pong_goes_out_and_comes_in_without_an_answer() {
+    // §5.5.3: "A Pong frame MAY be sent unsolicited. [...] A response to an unsolicited Pong
+    // frame is not expected."
+    let mut conn = server();
+    conn.pong(b"heartbeat").unwrap();
+    assert_eq!(
+        take_output(&mut conn),
+        server_frame(FIN | 0xA, b"heartbeat")
+    );
+    let (events, err) = feed(&mut conn, &client_frame(FIN | 0xA, b"beat"));
+    assert_eq!(
+        (events, err),
+        (vec![OwnedEvent::Pong(b"beat".to_vec())], None)
+    );
+    assert!(!conn.wants_write());
+}
+
+#[test]
 fn a_ping_flood_from_a_peer_that_never_reads_stays_bounded() {
     let mut conn = server();
     let ping = client_frame(FIN | 0x9, &[7; 125]);

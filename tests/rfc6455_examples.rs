@@ -1,8 +1,10 @@
-//! RFC 6455 §5.7 examples, each decoded (whole and one byte at a time) and encoded.
+//! RFC 6455 §5.7 examples, each decoded (whole and one byte at a time) and encoded, and the
+//! §1.3 accept key (the whole §1.3 handshake is in `tests/handshake.rs`).
 
 mod common;
 
 use common::*;
+use fullduplex::protocol::handshake::accept_key;
 use fullduplex::protocol::{Connection, DataKind, OwnedEvent};
 use fullduplex::Config;
 
@@ -111,4 +113,14 @@ fn binary_64_kib_in_one_unmasked_frame() {
     let mut server = server();
     server.send_binary(&payload).unwrap();
     assert_eq!(take_output(&mut server), bytes);
+}
+
+#[test]
+fn section_1_3_accept_key() {
+    // "the server would concatenate the string "258EAFA5-E914-47DA-95CA-C5AB0DC85B11" [...]
+    // This value is then base64-encoded [...] to give the value "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="."
+    assert_eq!(
+        accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+        "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    );
 }

@@ -1,4 +1,6 @@
-//! `ws://` and `wss://` URLs (RFC 6455 §3): scheme, host, port, and the request target.
+//! `ws://` and `wss://` URLs: scheme, host, port, and the request target.
+//!
+//! Implements [RFC 6455 §3](https://www.rfc-editor.org/rfc/rfc6455#section-3).
 
 use std::fmt;
 

@@ -1,8 +1,9 @@
 //! The sans-I/O core: the opening handshake, frames, messages and the close handshake.
 //!
-//! Implements [RFC 6455](https://www.rfc-editor.org/rfc/rfc6455) without touching a socket, a
-//! clock or a global random number generator: callers feed received bytes in, take events
-//! and bytes to send out.
+//! Implements [RFC 6455](https://www.rfc-editor.org/rfc/rfc6455) and
+//! [RFC 7692](https://www.rfc-editor.org/rfc/rfc7692) (permessage-deflate) without touching a
+//! socket, a clock or a global random number generator: callers feed received bytes in, take
+//! events and bytes to send out. The crate docs map each section to its code and tests.
 
 pub mod close;
 pub mod connection;

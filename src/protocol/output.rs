@@ -1,7 +1,9 @@
 //! The queue of encoded bytes waiting to be written, and frames shared between connections.
 //!
-//! A server frame is not masked (RFC 6455 §5.1: "A server MUST NOT mask any frames that it
-//! sends to the client"), so one encoded frame can go to many connections: a broadcast
+//! A server frame is not masked
+//! ([RFC 6455 §5.1](https://www.rfc-editor.org/rfc/rfc6455#section-5.1): "A server MUST NOT
+//! mask any frames that it sends to the client"), so one encoded frame can go to many
+//! connections: a broadcast
 //! encodes once and each receiver's queue holds a reference to the same bytes. The queue
 //! is a list of segments (owned bytes and shared frames) that the runtime writes with
 //! vectored I/O; an empty queue holds no allocation.

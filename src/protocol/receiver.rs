@@ -3,10 +3,14 @@
 //!
 //! Implements the receiving rules of
 //! [RFC 6455 §5.1–§5.6](https://www.rfc-editor.org/rfc/rfc6455#section-5) (masking by role,
-//! RSV bits, fragmentation, control frames), [§8.1](https://www.rfc-editor.org/rfc/rfc6455#section-8.1)
-//! (UTF-8, checked inside a frame as bytes arrive so that invalid text fails at once), and
-//! [§10.4](https://www.rfc-editor.org/rfc/rfc6455#section-10.4) (limits, checked at the
-//! header before any payload is buffered).
+//! RSV bits, fragmentation, control frames),
+//! [RFC 6455 §8.1](https://www.rfc-editor.org/rfc/rfc6455#section-8.1) (UTF-8, checked inside
+//! a frame as bytes arrive so that invalid text fails at once),
+//! [RFC 6455 §10.4](https://www.rfc-editor.org/rfc/rfc6455#section-10.4) (limits, checked at
+//! the header before any payload is buffered), and
+//! [RFC 7692 §6](https://www.rfc-editor.org/rfc/rfc7692#section-6) with
+//! [RFC 7692 §7.2.2](https://www.rfc-editor.org/rfc/rfc7692#section-7.2.2) (RSV1 and the
+//! inflation of compressed messages, counted against the message size limit).
 //!
 //! Zero copy: the runtime reads straight into the receive buffer
 //! ([`read_space`](Receiver::read_space) / [`commit_read`](Receiver::commit_read)), payload is
@@ -370,8 +374,8 @@ impl Receiver {
         let first_data_frame = matches!(header.opcode, Opcode::Text | Opcode::Binary);
         if header.rsv != 0 && !(deflate && first_data_frame && header.rsv == RSV1) {
             if deflate && header.rsv == RSV1 {
-                // RFC 7692 §6.1: "An endpoint MUST NOT set the "Per-Message Compressed" bit of
-                // control frames and non-first fragments of a data message."
+                // RFC 7692 §6: "An endpoint receiving such a frame MUST _Fail the WebSocket
+                // Connection_" (RSV1 "of control frames and non-first fragments of a data message").
                 return Err(ProtocolError::CompressedControlOrContinuation);
             }
             return Err(ProtocolError::ReservedBits(header.rsv << 4));
@@ -379,13 +383,15 @@ impl Receiver {
         if header.opcode.is_control() {
             return Ok(());
         }
-        // §10.4: limits on frame size, checked before buffering the payload.
+        // §10.4: "implementations SHOULD impose implementation-specific limits on frame sizes
+        // and the total message size" — checked here, before buffering the payload.
         if header.payload_len > self.limits.max_frame {
             return Err(ProtocolError::FrameTooLarge);
         }
         let len = header.payload_len as usize;
         let message = match (header.opcode, self.message.as_mut()) {
-            // §5.4: a continuation frame needs a message in progress.
+            // §5.4: a fragmented message is "a single frame with the FIN bit clear and an opcode
+            // other than 0, followed by zero or more frames with [...] the opcode set to 0".
             (Opcode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
             (Opcode::Continuation, Some(message)) => message,
             // §5.4: "fragments of one message MUST NOT be interleaved between the fragments
@@ -679,6 +685,8 @@ impl Receiver {
     /// The message's final frame is complete: text must end on a character boundary.
     fn end_message(&mut self, kind: DataKind) -> Result<(), ProtocolError> {
         self.message = None;
+        // §5.6: "a particular text frame might include a partial UTF-8 sequence; however, the
+        // whole message MUST contain valid UTF-8."
         if kind == DataKind::Text {
             self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
         }

@@ -3,9 +3,11 @@
 //!
 //! Implements the sending rules of
 //! [RFC 6455 §5.1](https://www.rfc-editor.org/rfc/rfc6455#section-5.1) (masking by role),
-//! [§5.4](https://www.rfc-editor.org/rfc/rfc6455#section-5.4) (fragmentation),
-//! [§5.5](https://www.rfc-editor.org/rfc/rfc6455#section-5.5) (control frames) and
-//! [§5.5.1](https://www.rfc-editor.org/rfc/rfc6455#section-5.5.1) (nothing after Close).
+//! [RFC 6455 §5.4](https://www.rfc-editor.org/rfc/rfc6455#section-5.4) (fragmentation),
+//! [RFC 6455 §5.5](https://www.rfc-editor.org/rfc/rfc6455#section-5.5) (control frames),
+//! [RFC 6455 §5.5.1](https://www.rfc-editor.org/rfc/rfc6455#section-5.5.1) (nothing after
+//! Close) and [RFC 7692 §6](https://www.rfc-editor.org/rfc/rfc7692#section-6) (RSV1 on the
+//! first frame of a compressed message).
 
 use crate::error::{ProtocolError, UsageError};
 use crate::protocol::close::{encode_close_payload, CloseCode, MAX_REASON_LEN};
@@ -154,7 +156,7 @@ impl Sender {
         self.deflate.is_some() && len >= self.min_compress
     }
 
-    /// Writes a data frame, compressing its payload when `compressed` (RFC 7692 §6.1: RSV1
+    /// Writes a data frame, compressing its payload when `compressed` (RFC 7692 §6: RSV1
     /// only on the first frame of a compressed message).
     fn write_data(&mut self, opcode: Opcode, fin: bool, compressed: bool, payload: &[u8]) {
         let Some(mut deflate) = self.deflate.take().filter(|_| compressed) else {
@@ -162,6 +164,8 @@ impl Sender {
         };
         with_scratch(|scratch| {
             deflate.compress(payload, fin, scratch);
+            // RFC 7692 §6: "An endpoint MUST NOT set the "Per-Message Compressed" bit of control
+            // frames and non-first fragments of a data message."
             let rsv = if opcode == Opcode::Continuation {
                 0
             } else {

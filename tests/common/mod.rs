@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod counting;
+
 use fullduplex::protocol::{CloseCode, Connection, OwnedEvent};
 use fullduplex::{Config, ProtocolError};
 

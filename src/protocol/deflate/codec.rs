@@ -18,6 +18,9 @@ pub(crate) const TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 /// Output is produced at most this much at a time.
 const STEP: usize = 64 << 10;
 
+/// Output is produced at least this much at a time (unless the cap is nearer).
+const MIN_STEP: usize = 256;
+
 /// One side's compressor: its agreed window, whether context is kept across messages, and
 /// the zlib state (absent between messages when it is pooled).
 pub(crate) struct Compressor {
@@ -38,9 +41,10 @@ impl Compressor {
         }
     }
 
-    /// zlib's window and level for the agreed window: zlib cannot deflate with 8 bits, so
-    /// with 8 we store (level 0 emits stored blocks, which reference no earlier data and
-    /// therefore decode with any window).
+    /// zlib's window and level for the agreed window. zlib and zlib-rs refuse a raw deflate
+    /// window of 8 bits (flate2 takes 9 to 15), and compressing with 9 would break the agreed
+    /// limit (RFC 7692 §7.1.2.1), so with 8 we use window 9 at level 0: stored blocks, which
+    /// reference no earlier data and therefore decode with any window.
     fn zlib_params(&self) -> (u8, u32) {
         if self.window_bits < 9 {
             (9, 0)
@@ -143,7 +147,7 @@ pub(crate) struct Decompressor {
 
 impl Decompressor {
     pub(crate) fn new(window_bits: u8, context_takeover: bool) -> Self {
-        // zlib inflates with windows of 9 to 15 bits; a larger window decodes any stream made
+        // flate2 takes windows of 9 to 15 bits only; a larger window decodes any stream made
         // with a smaller one, so an agreed 8 inflates with 9.
         Self {
             state: None,
@@ -177,7 +181,11 @@ impl Decompressor {
             if out.len() > cap {
                 return Ok(consumed);
             }
-            let room = (cap + 1 - out.len()).min(STEP);
+            // Room for this step: what the rest of the input may inflate to, growing with the
+            // output so far (a chat message gets hundreds of bytes, not a 64 KiB buffer to
+            // zero), between MIN_STEP and STEP and never past the cap.
+            let guess = ((input.len() - consumed) * 4).max(out.len());
+            let room = guess.clamp(MIN_STEP, STEP).min(cap + 1 - out.len());
             let len = out.len();
             if out.capacity() < len + room {
                 // Grow geometrically, but never past the cap: memory stays within the limit.
@@ -280,9 +288,9 @@ mod tests {
         for window in 8..=15u8 {
             for takeover in [false, true] {
                 let mut c = Compressor::new(window, takeover, 6);
-                // The decompressor uses exactly the agreed window: a stream referring further
-                // back would fail here.
-                let mut d = Decompressor::new(window.max(8), takeover);
+                // The decompressor uses exactly the agreed window (9 for 8): a stream
+                // referring further back would fail here.
+                let mut d = Decompressor::new(window, takeover);
                 for _ in 0..3 {
                     let wire = compress_message(&mut c, &text);
                     assert_eq!(
@@ -337,6 +345,18 @@ mod tests {
             "memory stays bounded: {}",
             out.capacity()
         );
+    }
+
+    #[test]
+    fn a_small_message_inflates_into_a_small_buffer() {
+        let text = br#"{"type":"message","room":"general","text":"see you at the standup"}"#;
+        let mut c = Compressor::new(15, false, 6);
+        let wire = compress_message(&mut c, text);
+        let mut d = Decompressor::new(15, false);
+        let out = inflate_message(&mut d, &wire, 16 << 20).unwrap();
+        assert_eq!(out, text);
+        // Not a 64 KiB step (grown to 128 KiB for the trailer) zeroed for every message.
+        assert!(out.capacity() <= 1024, "capacity {}", out.capacity());
     }
 
     /// Walks a raw DEFLATE stream's blocks and says whether every one is a stored block (such

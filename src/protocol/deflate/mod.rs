@@ -1,9 +1,14 @@
 //! permessage-deflate: negotiation of its parameters and compression of messages.
 //!
 //! Implements [RFC 7692](https://www.rfc-editor.org/rfc/rfc7692): the extension negotiation
-//! of §5 and §7.1 (every parameter, several offers), and the compression of §6 and §7.2
-//! (RSV1 on a message's first frame, the `00 00 ff ff` tail removed and restored, context
-//! takeover on or off for each side, windows of 8 to 15 bits).
+//! of [RFC 7692 §5](https://www.rfc-editor.org/rfc/rfc7692#section-5) and
+//! [RFC 7692 §7.1](https://www.rfc-editor.org/rfc/rfc7692#section-7.1) (every parameter,
+//! several offers), and the compression of
+//! [RFC 7692 §6](https://www.rfc-editor.org/rfc/rfc7692#section-6) and
+//! [RFC 7692 §7.2](https://www.rfc-editor.org/rfc/rfc7692#section-7.2) (RSV1 on a message's
+//! first frame, the `00 00 ff ff` tail removed and restored, context takeover on or off for
+//! each side, windows of 8 to 15 bits: zlib cannot deflate with 8, so an agreed 8 is sent as
+//! stored blocks and inflated with 9).
 
 pub(crate) mod codec;
 mod negotiate;

@@ -42,9 +42,10 @@ fn window_bits(value: &str) -> Result<u8, Invalid> {
 }
 
 impl Parsed {
-    /// Parses an extension's parameters. RFC 7692 §5.1: an offer or response with an unknown
-    /// parameter, a parameter twice, or an invalid value is declined (offer) or fails the
-    /// connection (response).
+    /// Parses an extension's parameters. RFC 7692 §7: a server "MUST decline" an offer, and a
+    /// client "MUST _Fail the WebSocket Connection_" on a response, with "an extension
+    /// parameter not defined for use", "an extension parameter with an invalid value" or
+    /// "multiple extension parameters with the same name".
     fn from(extension: &Extension) -> Result<Self, Invalid> {
         let mut parsed = Parsed::default();
         let mut seen = [false; 4];
@@ -82,8 +83,8 @@ fn is_deflate(extension: &Extension) -> bool {
 }
 
 /// The server's choice: walks the client's offers in order and accepts the first it can
-/// honour (RFC 7692 §5: "the server ... accepts [an offer] by ... a response"), returning the
-/// agreed parameters and the `Sec-WebSocket-Extensions` response value. `None`: no offer was
+/// honour (RFC 7692 §5: "It is recommended that a server accepts PMCEs with higher preference
+/// if the server supports them."), returning the agreed parameters and the `Sec-WebSocket-Extensions` response value. `None`: no offer was
 /// acceptable, and the connection goes on without compression.
 pub fn negotiate_server(
     offers: &[Extension],
@@ -112,9 +113,9 @@ fn accept_offer(offer: &Parsed, config: &DeflateConfig) -> Option<(DeflateParams
             .min(config.client_max_window_bits.clamp(8, 15)),
     };
     let params = DeflateParams {
-        // §7.1.1.1: a server accepting an offer with server_no_context_takeover "MUST include
-        // the "server_no_context_takeover" extension parameter in the response"; it may also
-        // choose it on its own.
+        // §7.1.1.1: "A server accepts an extension negotiation offer that includes the
+        // "server_no_context_takeover" extension parameter by including [it] in the
+        // corresponding extension negotiation response"; it "MAY include" it on its own too.
         server_no_context_takeover: offer.server_no_context_takeover
             || config.server_no_context_takeover,
         // §7.1.1.2: "A server MAY include the "client_no_context_takeover" extension parameter
@@ -177,8 +178,9 @@ pub fn client_offer(config: &DeflateConfig) -> String {
     offer
 }
 
-/// The client's check of the server's response to [`client_offer`] (RFC 7692 §5: a client
-/// that receives a response it cannot accept "MUST _Fail the WebSocket Connection_").
+/// The client's check of the server's response to [`client_offer`] (RFC 7692 §7: "A client
+/// MUST _Fail the WebSocket Connection_ if the peer server accepted an extension negotiation
+/// offer for this extension with an extension negotiation response" it does not allow).
 /// `Ok(None)`: the server did not accept the extension.
 pub fn client_accept(
     response: &[Extension],
@@ -189,24 +191,29 @@ pub fn client_accept(
         return Ok(None);
     };
     let refuse = HandshakeError::UnofferedExtension;
+    // §7.1.3: the server accepts "by picking any supported one from the listed offers": one.
     if accepted.next().is_some() {
         return Err(refuse);
     }
     let parsed = Parsed::from(extension).map_err(|_| refuse.clone())?;
-    // §7.1.2.2: a response's client_max_window_bits must carry a value.
+    // §7.1.2.2: a response's client_max_window_bits must carry a value. Our offer always
+    // carries the parameter, so any value limits us; with a value in our offer, the client "is
+    // not going to use an LZ77 sliding window size greater than the size specified by the
+    // value in the extension negotiation offer", whatever larger value the response names.
+    let offered_client_bits = config.client_max_window_bits.clamp(8, 15);
     let client_bits = match parsed.client_max_window_bits {
         Some(None) => return Err(refuse),
-        Some(Some(bits)) => bits,
-        None => config.client_max_window_bits.clamp(8, 15),
+        Some(Some(bits)) => bits.min(offered_client_bits),
+        None => offered_client_bits,
     };
-    if client_bits > config.client_max_window_bits.clamp(8, 15) {
-        return Err(refuse);
-    }
-    // §7.1.1.1: a server accepting an offer with server_no_context_takeover MUST include it.
+    // §7.1.1.1: "A server accepts an extension negotiation offer that includes the
+    // "server_no_context_takeover" extension parameter by including [it] in the [response]".
     if config.server_no_context_takeover && !parsed.server_no_context_takeover {
         return Err(refuse);
     }
-    // §7.1.2.1: an offer's server_max_window_bits is answered with the same or smaller value.
+    // §7.1.2.1: "A server accepts an extension negotiation offer with this parameter by
+    // including the "server_max_window_bits" extension parameter in the extension negotiation
+    // response to send back to the client with the same or smaller value as the offer."
     let ours = config.server_max_window_bits.clamp(8, 15);
     let server_bits = match parsed.server_max_window_bits {
         Some(bits) if bits > ours => return Err(refuse),

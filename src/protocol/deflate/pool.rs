@@ -1,8 +1,10 @@
 //! Per-thread pools of zlib states, so a side without context takeover holds no compressor or
 //! decompressor between messages (an idle connection costs no deflate memory).
 //!
-//! RFC 7692 §7.1.1: with `*_no_context_takeover` "the [endpoint] MUST start compressing each
-//! new message with an empty LZ77 sliding window", which is a reset state: any reset state of
+//! [RFC 7692 §7.1.1.1](https://www.rfc-editor.org/rfc/rfc7692#section-7.1.1.1) and
+//! [RFC 7692 §7.1.1.2](https://www.rfc-editor.org/rfc/rfc7692#section-7.1.1.2): with
+//! `*_no_context_takeover` "the [endpoint] MUST start compressing each new message with an
+//! empty LZ77 sliding window", which is a reset state: any reset state of
 //! the right window size serves, so states are shared through the pool.
 
 use std::cell::RefCell;
@@ -49,7 +51,7 @@ pub(crate) fn give_compressor(window_bits: u8, level: u32, mut state: Box<Compre
     });
 }
 
-/// A reset raw-inflate decompressor with this window (8–15).
+/// A reset raw-inflate decompressor with this window (9–15: an agreed 8 inflates with 9).
 pub(crate) fn take_decompressor(window_bits: u8) -> Box<Decompress> {
     let pooled = DECOMPRESSORS.with_borrow_mut(|pool| {
         let at = pool.iter().rposition(|(w, _)| *w == window_bits)?;
