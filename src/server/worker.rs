@@ -51,7 +51,8 @@ pub(crate) struct Worker<H: Handler> {
     free: Vec<usize>,
     dirty: Vec<usize>,
     dead: Vec<usize>,
-    more_to_read: Vec<usize>,
+    /// Connections whose reads stopped before the socket drained (and whether it was read-closed).
+    more_to_read: Vec<(usize, bool)>,
     buffers: Vec<Vec<u8>>,
     topics: HashMap<Arc<str>, Vec<ConnId>>,
     outbox: Vec<Command>,
@@ -256,7 +257,7 @@ impl<H: Handler> Worker<H> {
             return;
         };
         match &peer.phase {
-            Phase::Handshake { .. } => self.read_handshake(slot, now),
+            Phase::Handshake { .. } => self.read_handshake(slot, read_closed, now),
             Phase::Open(_) => self.read_open(slot, read_closed, now),
             Phase::Respond { .. } | Phase::Draining { .. } => {
                 match discard_input(&mut peer.transport) {
@@ -268,8 +269,8 @@ impl<H: Handler> Worker<H> {
     }
 
     fn read_more(&mut self, now: Instant) {
-        for slot in std::mem::take(&mut self.more_to_read) {
-            self.on_readable(slot, false, now);
+        for (slot, read_closed) in std::mem::take(&mut self.more_to_read) {
+            self.on_readable(slot, read_closed, now);
         }
     }
 

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod runtime;
+
 use fullduplex::protocol::{CloseCode, Connection, OwnedEvent};
 use fullduplex::{Config, ProtocolError};
 
