@@ -101,7 +101,14 @@ impl TlsStream {
         }
     }
 
+    /// Takes plaintext into rustls once the ciphertext it already holds is sent. Reports
+    /// `WouldBlock` only when the socket did: rustls's buffer is bounded (64 KiB), and a
+    /// full buffer with a writable socket must not look blocked, or no WRITABLE event would
+    /// ever come to resume the write.
     fn write_vectored(&mut self, chunks: &[IoSlice<'_>]) -> io::Result<usize> {
+        if !self.flush_tls()? {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
         let mut taken = 0;
         for chunk in chunks {
             let n = self.tls.writer().write(chunk)?;
@@ -111,9 +118,6 @@ impl TlsStream {
             }
         }
         self.flush_tls()?;
-        if taken == 0 && chunks.iter().any(|c| !c.is_empty()) {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
         Ok(taken)
     }
 
