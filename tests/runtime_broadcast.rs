@@ -8,9 +8,11 @@ use std::io::Write;
 use std::net::TcpStream;
 
 use common::runtime::*;
+use fullduplex::apps::echo::Echo;
 use fullduplex::client::WebSocket;
-use fullduplex::config::SlowConsumer;
+use fullduplex::config::{MessageDelivery, SlowConsumer};
 use fullduplex::protocol::{CloseCode, DataKind, Opcode, OwnedEvent};
+use fullduplex::server::StatsSnapshot;
 use fullduplex::Config;
 
 const RECEIVERS: usize = 500;
@@ -221,4 +223,53 @@ fn with_drop_messages_a_slow_reader_loses_messages_but_stays_open() {
         frames.next(&mut slow),
         Some((Opcode::Text, b"still open".to_vec()))
     );
+}
+
+/// Writes `count` masked binary messages of `len` bytes, reading nothing.
+fn flood(stream: &mut TcpStream, count: usize, len: usize) {
+    let frame = common::client_frame(0x82, &vec![b'f'; len]);
+    for _ in 0..count {
+        if let Err(e) = stream.write_all(&frame) {
+            assert!(is_reset(&e), "write: {e}");
+            return;
+        }
+    }
+}
+
+/// A client that sends without reading what the echo sends back is a slow consumer too.
+fn echo_to_a_client_that_never_reads(delivery: MessageDelivery) -> StatsSnapshot {
+    let queue_limit = 256 << 10;
+    let config = Config {
+        max_outbound_queue: queue_limit,
+        message_delivery: delivery,
+        ..test_config()
+    };
+    let server = start(config, Echo);
+    let receive_buffer = 16 << 10;
+    let (mut stream, _) = silent_reader(server.local_addr(), receive_buffer);
+    let len = 64 << 10;
+    let bound = queue_limit + len + kernel_buffering(receive_buffer);
+    flood(&mut stream, 4 * bound / len, len);
+    wait_until("the slow consumer to be closed", || {
+        server.handle().stats().slow_consumer_closes == 1
+    });
+    let stats = server.handle().stats();
+    assert!(
+        stats.bytes_out as usize <= bound,
+        "{} bytes queued for a client that never reads",
+        stats.bytes_out
+    );
+    stats
+}
+
+#[test]
+fn an_echo_client_that_never_reads_is_closed_with_1008() {
+    echo_to_a_client_that_never_reads(MessageDelivery::Whole);
+}
+
+/// Regression: fragments sent with `Conn::send_fragment` skipped the queue limit, so a
+/// streamed echo to a client that never reads grew without bound.
+#[test]
+fn a_streamed_echo_client_that_never_reads_is_closed_with_1008() {
+    echo_to_a_client_that_never_reads(MessageDelivery::Streamed);
 }
