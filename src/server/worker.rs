@@ -17,10 +17,10 @@ use mio::net::TcpListener;
 use mio::{event::Event as MioEvent, Events, Interest, Poll, Token};
 
 use crate::server::handler::{ConnId, Handler};
-use crate::server::peer::{discard_input, Peer, Phase};
+use crate::server::peer::{Peer, Phase};
 use crate::server::stats::Stats;
 use crate::server::{Command, ServerHandle};
-use crate::transport::{TlsStream, Transport};
+use crate::transport::{discard_input, ReadBuffers, TlsStream, Transport};
 use crate::Config;
 
 pub(crate) const LISTENER: Token = Token(0);
@@ -53,7 +53,7 @@ pub(crate) struct Worker<H: Handler> {
     dead: Vec<usize>,
     /// Connections whose reads stopped before the socket drained (and whether it was read-closed).
     more_to_read: Vec<(usize, bool)>,
-    buffers: Vec<Vec<u8>>,
+    buffers: ReadBuffers,
     topics: HashMap<Arc<str>, Vec<ConnId>>,
     outbox: Vec<Command>,
     shutdown_deadline: Option<Instant>,
@@ -73,6 +73,7 @@ impl<H: Handler> Worker<H> {
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let config = handle.shared.config.clone();
         let stats = handle.shared.stats.clone();
+        let buffers = ReadBuffers::new(config.read_buffer_size, POOLED_BUFFERS);
         Ok(Self {
             index,
             poll,
@@ -87,7 +88,7 @@ impl<H: Handler> Worker<H> {
             dirty: Vec::new(),
             dead: Vec::new(),
             more_to_read: Vec::new(),
-            buffers: Vec::new(),
+            buffers,
             topics: HashMap::new(),
             outbox: Vec::new(),
             shutdown_deadline: None,

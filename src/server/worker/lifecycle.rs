@@ -11,9 +11,10 @@ use crate::protocol::close::CloseCode;
 use crate::protocol::State;
 use crate::server::handler::{CloseInfo, ConnId, Context, Handler};
 use crate::server::outbound::Outbound;
-use crate::server::peer::{discard_input, Flushed, Phase};
+use crate::server::peer::Phase;
 use crate::server::stats::Stats;
 use crate::server::Command;
+use crate::transport::{discard_input, Flushed};
 
 impl<H: Handler> Worker<H> {
     /// Runs queued commands: this worker's own (from callbacks) and other threads'.

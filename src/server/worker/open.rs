@@ -3,7 +3,7 @@
 use std::io;
 use std::time::Instant;
 
-use super::{Worker, MAX_READS, POOLED_BUFFERS};
+use super::{Worker, MAX_READS};
 use crate::error::HandshakeError;
 use crate::protocol::close::CloseCode;
 use crate::protocol::deflate::negotiate_server;
@@ -249,28 +249,15 @@ impl<H: Handler> Worker<H> {
 
     /// Reads an open connection until its socket is drained, handing events out as they come.
     pub(super) fn read_open(&mut self, slot: usize, read_closed: bool, now: Instant) {
-        let read_size = self.config.read_buffer_size;
         for round in 0..MAX_READS {
-            let pooled = self.buffers.pop();
-            let Some(peer) = self.live_peer(slot) else {
+            let Some(peer) = super::live(&mut self.slots, slot) else {
                 return;
             };
             let Phase::Open(open) = &mut peer.phase else {
                 return;
             };
-            let receiver = open.conn.receiver();
-            match pooled {
-                Some(buf) if receiver.needs_buffer() => receiver.provide_buffer(buf),
-                Some(buf) => self.buffers.push(buf),
-                None => {}
-            }
-            let Some(peer) = self.live_peer(slot) else {
-                return;
-            };
-            let Phase::Open(open) = &mut peer.phase else {
-                return;
-            };
-            let space = open.conn.read_space(read_size);
+            self.buffers.lend(open.conn.receiver());
+            let space = open.conn.read_space(self.buffers.size());
             let want = space.len();
             match peer.transport.read(space) {
                 Ok(0) => return self.on_eof(slot),
@@ -291,24 +278,12 @@ impl<H: Handler> Worker<H> {
                 self.more_to_read.push((slot, read_closed));
             }
         }
-        self.return_buffer(slot);
-        self.mark_dirty(slot);
-    }
-
-    /// Takes back an open connection's read buffer when it holds nothing.
-    fn return_buffer(&mut self, slot: usize) {
-        let read_size = self.config.read_buffer_size;
-        let Some(peer) = self.live_peer(slot) else {
-            return;
-        };
-        let Phase::Open(open) = &mut peer.phase else {
-            return;
-        };
-        if let Some(buf) = open.conn.receiver().take_idle_buffer() {
-            if buf.len() <= 2 * read_size && self.buffers.len() < POOLED_BUFFERS {
-                self.buffers.push(buf);
+        if let Some(peer) = super::live(&mut self.slots, slot) {
+            if let Phase::Open(open) = &mut peer.phase {
+                self.buffers.take_back(open.conn.receiver());
             }
         }
+        self.mark_dirty(slot);
     }
 
     /// Hands every event the connection has ready to the application.
