@@ -17,6 +17,8 @@ pub enum SlowConsumer {
     #[default]
     Close,
     /// Drop the messages that find its queue full (counted in the server's statistics).
+    /// A message sent fragment by fragment cannot be dropped in part: a fragment that finds
+    /// the queue full closes the connection as [`SlowConsumer::Close`] does.
     DropMessages,
 }
 

@@ -1,5 +1,6 @@
-//! A non-blocking byte stream: plain TCP, or TLS (rustls) over TCP. The runtime reads and
-//! writes WebSocket bytes through it without caring which.
+//! The runtime's byte streams: plain TCP or TLS (rustls) over TCP, written from a
+//! connection's output queue with vectored writes and read into buffers lent from a pool.
+//! The server and the client read and write WebSocket bytes through it without caring which.
 //!
 //! rustls is itself sans-I/O: ciphertext moves between the socket and the TLS state with
 //! `read_tls`/`write_tls`, plaintext with its reader and writer. A plaintext read that finds
@@ -9,6 +10,11 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 
 use mio::net::TcpStream;
+
+use crate::protocol::{Connection, Receiver};
+
+/// Most output chunks handed to one vectored write.
+const MAX_IOVECS: usize = 64;
 
 /// The byte stream under a connection.
 pub(crate) enum Transport {
@@ -101,7 +107,14 @@ impl TlsStream {
         }
     }
 
+    /// Takes plaintext into rustls once the ciphertext it already holds is sent. Reports
+    /// `WouldBlock` only when the socket did: rustls's buffer is bounded (64 KiB), and a
+    /// full buffer with a writable socket must not look blocked, or no WRITABLE event would
+    /// ever come to resume the write.
     fn write_vectored(&mut self, chunks: &[IoSlice<'_>]) -> io::Result<usize> {
+        if !self.flush_tls()? {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
         let mut taken = 0;
         for chunk in chunks {
             let n = self.tls.writer().write(chunk)?;
@@ -111,9 +124,6 @@ impl TlsStream {
             }
         }
         self.flush_tls()?;
-        if taken == 0 && chunks.iter().any(|c| !c.is_empty()) {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
         Ok(taken)
     }
 
@@ -126,5 +136,120 @@ impl TlsStream {
             }
         }
         Ok(true)
+    }
+}
+
+/// What a flush achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flushed {
+    /// Everything queued was written.
+    All,
+    /// The socket is full: wait for WRITABLE.
+    Blocked,
+}
+
+/// Writes a connection's queued frames with vectored writes until done or blocked.
+pub(crate) fn write_connection(
+    transport: &mut Transport,
+    conn: &mut Connection,
+) -> io::Result<Flushed> {
+    while conn.wants_write() {
+        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
+        let mut count = 0;
+        for chunk in conn.output_chunks().take(MAX_IOVECS) {
+            slices[count] = IoSlice::new(chunk);
+            count += 1;
+        }
+        match transport.write_vectored(&slices[..count]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => conn.consume_output(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if transport.flush()? {
+        Ok(Flushed::All)
+    } else {
+        Ok(Flushed::Blocked)
+    }
+}
+
+/// Writes `bytes[*written..]` until done or blocked, advancing `written`.
+pub(crate) fn write_bytes(
+    transport: &mut Transport,
+    bytes: &[u8],
+    written: &mut usize,
+) -> io::Result<Flushed> {
+    while *written < bytes.len() {
+        match transport.write_vectored(&[IoSlice::new(&bytes[*written..])]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => *written += n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if transport.flush()? {
+        Ok(Flushed::All)
+    } else {
+        Ok(Flushed::Blocked)
+    }
+}
+
+/// Reads and discards what a closing peer still sends; `Ok(true)` once it has closed.
+pub(crate) fn discard_input(transport: &mut Transport) -> io::Result<bool> {
+    let mut sink = [0u8; 4096];
+    loop {
+        match transport.read(&mut sink) {
+            Ok(0) => return Ok(true),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Read buffers lent to connections while they read and taken back when they hold nothing,
+/// so that an idle connection keeps no buffer (one pool per event loop).
+pub(crate) struct ReadBuffers {
+    free: Vec<Vec<u8>>,
+    /// The size connections read with; larger buffers (grown for a big frame) are freed.
+    size: usize,
+    /// Most buffers kept for reuse.
+    keep: usize,
+}
+
+impl ReadBuffers {
+    pub(crate) fn new(size: usize, keep: usize) -> Self {
+        Self {
+            free: Vec::new(),
+            size,
+            keep,
+        }
+    }
+
+    /// The size connections read with.
+    pub(crate) fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Gives `rx` a pooled buffer if it holds none.
+    pub(crate) fn lend(&mut self, rx: &mut Receiver) {
+        if rx.needs_buffer() {
+            if let Some(buf) = self.free.pop() {
+                rx.provide_buffer(buf);
+            }
+        }
+    }
+
+    /// Takes back `rx`'s buffer if it holds no unprocessed input.
+    pub(crate) fn take_back(&mut self, rx: &mut Receiver) {
+        if let Some(buf) = rx.take_idle_buffer() {
+            if buf.len() <= 2 * self.size && self.free.len() < self.keep {
+                self.free.push(buf);
+            }
+        }
     }
 }

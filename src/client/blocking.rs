@@ -8,12 +8,11 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::keys::OsRandom;
+use super::opening;
 use super::url::WsUrl;
 use super::ClientError;
 use crate::protocol::close::CloseCode;
-use crate::protocol::deflate::{client_accept, client_offer};
-use crate::protocol::handshake::{Accepted, ClientRequest};
+use crate::protocol::handshake::Accepted;
 use crate::protocol::{Connection, DataKind, Message, OwnedEvent};
 use crate::Config;
 
@@ -107,42 +106,17 @@ pub fn connect_with(url: &str, options: &ClientOptions) -> Result<WebSocket, Cli
     tcp.set_nodelay(true)?;
     tcp.set_read_timeout(Some(options.connect_timeout))?;
     let mut stream = if url.secure {
-        let tls = match &options.tls {
-            Some(tls) => tls.clone(),
-            None => crate::server::tls::client_config_system_roots()?,
-        };
-        let name = rustls::pki_types::ServerName::try_from(url.host.clone())
-            .map_err(|e| ClientError::Url(super::url::UrlError(format!("{}: {e}", url.host))))?;
-        let conn = rustls::ClientConnection::new(tls, name).map_err(io::Error::other)?;
-        Stream::Tls(Box::new(rustls::StreamOwned::new(conn, tcp)))
+        let session = opening::tls_session(&url, opening::tls_config(options)?)?;
+        Stream::Tls(Box::new(rustls::StreamOwned::new(session, tcp)))
     } else {
         Stream::Plain(tcp)
     };
-    let mut random = OsRandom::new();
-    let offer = options.config.deflate.as_ref().map(client_offer);
-    let subprotocols: Vec<&str> = options.subprotocols.iter().map(String::as_str).collect();
-    let headers: Vec<(&str, &str)> = options
-        .headers
-        .iter()
-        .map(|(n, v)| (n.as_str(), v.as_str()))
-        .collect();
-    let host = url.host_header();
-    let request = ClientRequest {
-        host: &host,
-        target: &url.target,
-        key: random.handshake_key(),
-        subprotocols: &subprotocols,
-        extensions: offer.as_deref(),
-        origin: options.origin.as_deref(),
-        extra_headers: &headers,
-    };
-    let mut out = Vec::with_capacity(512);
-    let handshake = request.write(&mut out);
-    stream.write_all(&out)?;
+    let opening = opening::begin(&url, options);
+    stream.write_all(&opening.request)?;
     stream.flush()?;
     let mut buf = Vec::with_capacity(1024);
     let (accepted, head_len) = loop {
-        if let Some(done) = handshake.parse_response(&buf, &options.config)? {
+        if let Some(done) = opening.handshake.parse_response(&buf, &options.config)? {
             break done;
         }
         if Instant::now() >= deadline {
@@ -160,13 +134,7 @@ pub fn connect_with(url: &str, options: &ClientOptions) -> Result<WebSocket, Cli
             .into());
         }
     };
-    let mut conn = Connection::client(&options.config, random);
-    if let Some(deflate) = &options.config.deflate {
-        if let Some(params) = client_accept(&accepted.extensions, deflate)? {
-            conn = conn.with_deflate(params);
-        }
-    }
-    conn.receive(&buf[head_len..]);
+    let conn = opening::open(&accepted, options, opening.random, &buf[head_len..])?;
     stream.tcp().set_read_timeout(None)?;
     Ok(WebSocket {
         stream,

@@ -1,17 +1,21 @@
 //! The WebSocket client: connect to `ws://` and `wss://` URLs, then the same sans-I/O
 //! [`Connection`](crate::protocol::Connection) as the server, in the client role.
 //!
-//! [`connect`] gives a blocking [`WebSocket`] for simple programs and tests.
+//! [`connect`] gives a blocking [`WebSocket`] for simple programs and tests; [`MultiClient`]
+//! drives many connections on one event loop (the load generator's engine).
 
 use std::fmt;
 use std::io;
 
 mod blocking;
 mod keys;
+mod multi;
+mod opening;
 pub mod url;
 
 pub use blocking::{connect, connect_with, ClientOptions, WebSocket};
 pub use keys::OsRandom;
+pub use multi::{ClientConn, ClientHandler, ClientId, Ended, MultiClient};
 pub use url::{UrlError, WsUrl};
 
 use crate::{HandshakeError, ProtocolError, UsageError};

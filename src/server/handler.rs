@@ -14,7 +14,7 @@ use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::{ClientOffer, Request};
 use crate::protocol::{Chunk, DataKind, Message, Sender};
 use crate::server::http::HttpResponse;
-use crate::server::outbound::{admit, Outbound};
+use crate::server::outbound::{admit, admit_fragment, Outbound};
 use crate::server::stats::Stats;
 use crate::server::{Command, ServerHandle};
 use crate::{Config, UsageError};
@@ -275,14 +275,25 @@ impl<'a, S> Conn<'a, S> {
         Ok(())
     }
 
-    /// Sends one fragment of a streamed message (see [`Sender::send_fragment`]).
+    /// Sends one fragment of a streamed message (see [`Sender::send_fragment`]), subject to
+    /// the outbound queue limit: a fragment that finds the queue over it closes the
+    /// connection with 1008 under either [`SlowConsumer`](crate::config::SlowConsumer)
+    /// policy, since part of a message cannot be dropped.
     pub fn send_fragment(
         &mut self,
         kind: DataKind,
         data: &[u8],
         fin: bool,
     ) -> Result<(), UsageError> {
-        self.tx.send_fragment(kind, data, fin)
+        if !admit_fragment(self.tx, self.config, self.stats) {
+            return Err(UsageError::Closed);
+        }
+        self.tx.send_fragment(kind, data, fin)?;
+        if fin {
+            Stats::add(&self.stats.messages_out, 1);
+        }
+        Stats::add(&self.stats.bytes_out, data.len() as u64);
+        Ok(())
     }
 
     /// Sends a Ping.

@@ -66,13 +66,24 @@ impl Outbound {
 
 /// Applies the slow-consumer policy: whether one more message may be queued on `tx`.
 pub(crate) fn admit(tx: &mut Sender, config: &Config, stats: &Stats) -> bool {
+    admit_under(tx, config, stats, config.slow_consumer)
+}
+
+/// Whether one more fragment of a streamed message may be queued on `tx`. Part of a message
+/// cannot be dropped (the rest would arrive as a message of its own, or not fit the
+/// fragmentation rules), so over the limit the connection is closed whatever the policy.
+pub(crate) fn admit_fragment(tx: &mut Sender, config: &Config, stats: &Stats) -> bool {
+    admit_under(tx, config, stats, SlowConsumer::Close)
+}
+
+fn admit_under(tx: &mut Sender, config: &Config, stats: &Stats, policy: SlowConsumer) -> bool {
     if !tx.is_open() {
         return false;
     }
     if tx.buffered_amount() <= config.max_outbound_queue {
         return true;
     }
-    match config.slow_consumer {
+    match policy {
         SlowConsumer::DropMessages => Stats::add(&stats.slow_consumer_drops, 1),
         SlowConsumer::Close => {
             // RFC 6455 §7.4.1: 1008 "indicates that an endpoint is terminating the connection

@@ -1,17 +1,14 @@
 //! One TCP connection held by a worker, through its phases: the opening handshake, a plain
 //! HTTP response, the open WebSocket connection, and draining before the socket is closed.
 
-use std::io::{self, IoSlice};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::protocol::Connection;
 use crate::server::handler::{CloseInfo, ConnId};
-use crate::transport::Transport;
-
-/// Most output chunks handed to one vectored write.
-const MAX_IOVECS: usize = 64;
+use crate::transport::{write_bytes, write_connection, Flushed, Transport};
 
 /// Where a connection stands.
 pub(crate) enum Phase<S> {
@@ -64,36 +61,11 @@ pub(crate) struct Peer<S> {
     pub(crate) dead: bool,
 }
 
-/// What a flush achieved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Flushed {
-    /// Everything queued was written.
-    All,
-    /// The socket is full: wait for WRITABLE.
-    Blocked,
-}
-
 impl<S> Peer<S> {
     /// Writes whatever this connection has queued, until done or the socket is full.
     pub(crate) fn flush(&mut self) -> io::Result<Flushed> {
         let flushed = match &mut self.phase {
-            Phase::Respond { out, written, .. } => {
-                while *written < out.len() {
-                    match self
-                        .transport
-                        .write_vectored(&[IoSlice::new(&out[*written..])])
-                    {
-                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                        Ok(n) => *written += n,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            return Ok(Flushed::Blocked)
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                Flushed::All
-            }
+            Phase::Respond { out, written, .. } => write_bytes(&mut self.transport, out, written)?,
             Phase::Open(open) => write_connection(&mut self.transport, &mut open.conn)?,
             Phase::Handshake { .. } | Phase::Draining { .. } => Flushed::All,
         };
@@ -116,39 +88,5 @@ impl<S> Peer<S> {
     pub(crate) fn begin_draining(&mut self, until: Instant) {
         self.transport.shutdown_write();
         self.phase = Phase::Draining { until };
-    }
-}
-
-/// Writes a connection's queued frames with vectored writes until done or blocked.
-fn write_connection(transport: &mut Transport, conn: &mut Connection) -> io::Result<Flushed> {
-    while conn.wants_write() {
-        let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
-        let mut count = 0;
-        for chunk in conn.output_chunks().take(MAX_IOVECS) {
-            slices[count] = IoSlice::new(chunk);
-            count += 1;
-        }
-        match transport.write_vectored(&slices[..count]) {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => conn.consume_output(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(Flushed::All)
-}
-
-/// Reads and discards what a closing peer still sends; `Ok(true)` once it has closed.
-pub(crate) fn discard_input(transport: &mut Transport) -> io::Result<bool> {
-    let mut sink = [0u8; 4096];
-    loop {
-        match transport.read(&mut sink) {
-            Ok(0) => return Ok(true),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
     }
 }

@@ -17,10 +17,10 @@ use mio::net::TcpListener;
 use mio::{event::Event as MioEvent, Events, Interest, Poll, Token};
 
 use crate::server::handler::{ConnId, Handler};
-use crate::server::peer::{discard_input, Peer, Phase};
+use crate::server::peer::{Peer, Phase};
 use crate::server::stats::Stats;
 use crate::server::{Command, ServerHandle};
-use crate::transport::{TlsStream, Transport};
+use crate::transport::{discard_input, ReadBuffers, TlsStream, Transport};
 use crate::Config;
 
 pub(crate) const LISTENER: Token = Token(0);
@@ -51,8 +51,9 @@ pub(crate) struct Worker<H: Handler> {
     free: Vec<usize>,
     dirty: Vec<usize>,
     dead: Vec<usize>,
-    more_to_read: Vec<usize>,
-    buffers: Vec<Vec<u8>>,
+    /// Connections whose reads stopped before the socket drained (and whether it was read-closed).
+    more_to_read: Vec<(usize, bool)>,
+    buffers: ReadBuffers,
     topics: HashMap<Arc<str>, Vec<ConnId>>,
     outbox: Vec<Command>,
     shutdown_deadline: Option<Instant>,
@@ -72,6 +73,7 @@ impl<H: Handler> Worker<H> {
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let config = handle.shared.config.clone();
         let stats = handle.shared.stats.clone();
+        let buffers = ReadBuffers::new(config.read_buffer_size, POOLED_BUFFERS);
         Ok(Self {
             index,
             poll,
@@ -86,7 +88,7 @@ impl<H: Handler> Worker<H> {
             dirty: Vec::new(),
             dead: Vec::new(),
             more_to_read: Vec::new(),
-            buffers: Vec::new(),
+            buffers,
             topics: HashMap::new(),
             outbox: Vec::new(),
             shutdown_deadline: None,
@@ -257,7 +259,7 @@ impl<H: Handler> Worker<H> {
             return;
         };
         match &peer.phase {
-            Phase::Handshake { .. } => self.read_handshake(slot, now),
+            Phase::Handshake { .. } => self.read_handshake(slot, read_closed, now),
             Phase::Open(_) => self.read_open(slot, read_closed, now),
             Phase::Respond { .. } | Phase::Draining { .. } => {
                 match discard_input(&mut peer.transport) {
@@ -269,8 +271,8 @@ impl<H: Handler> Worker<H> {
     }
 
     fn read_more(&mut self, now: Instant) {
-        for slot in std::mem::take(&mut self.more_to_read) {
-            self.on_readable(slot, false, now);
+        for (slot, read_closed) in std::mem::take(&mut self.more_to_read) {
+            self.on_readable(slot, read_closed, now);
         }
     }
 

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod counting;
+pub mod runtime;
 
 use fullduplex::protocol::{CloseCode, Connection, OwnedEvent};
 use fullduplex::{Config, ProtocolError};

@@ -11,9 +11,10 @@ use crate::protocol::close::CloseCode;
 use crate::protocol::State;
 use crate::server::handler::{CloseInfo, ConnId, Context, Handler};
 use crate::server::outbound::Outbound;
-use crate::server::peer::{Flushed, Phase};
+use crate::server::peer::Phase;
 use crate::server::stats::Stats;
 use crate::server::Command;
+use crate::transport::{discard_input, Flushed};
 
 impl<H: Handler> Worker<H> {
     /// Runs queued commands: this worker's own (from callbacks) and other threads'.
@@ -208,12 +209,22 @@ impl<H: Handler> Worker<H> {
                     };
                     if peer.finished() {
                         self.end_session(slot);
-                        if let Some(peer) = self.live_peer(slot) {
-                            peer.begin_draining(now + close_timeout);
-                        }
+                        self.begin_draining(slot, now + close_timeout);
                     }
                 }
             }
+        }
+    }
+
+    /// Shuts our side and reads until the peer closes its own, which it may have done
+    /// already: an end of stream seen by an earlier read raises no new event.
+    fn begin_draining(&mut self, slot: usize, until: Instant) {
+        let Some(peer) = self.live_peer(slot) else {
+            return;
+        };
+        peer.begin_draining(until);
+        if !matches!(discard_input(&mut peer.transport), Ok(false)) {
+            self.kill(slot, None);
         }
     }
 

@@ -3,7 +3,7 @@
 use std::io;
 use std::time::Instant;
 
-use super::{Worker, MAX_READS, POOLED_BUFFERS};
+use super::{Worker, MAX_READS};
 use crate::error::HandshakeError;
 use crate::protocol::close::CloseCode;
 use crate::protocol::deflate::negotiate_server;
@@ -18,9 +18,23 @@ use crate::server::stats::Stats;
 /// Bytes read at a time while the request head arrives.
 const HANDSHAKE_READ: usize = 4096;
 
+/// How a read of the socket ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Input {
+    /// Everything the socket held was read.
+    Drained,
+    /// The buffer filled first: more may wait in the socket.
+    Pending,
+    /// The peer closed its side (or the connection failed).
+    Ended,
+}
+
 impl<H: Handler> Worker<H> {
     /// Reads the request head (at most `max_handshake_size` bytes) and acts on it once whole.
-    pub(super) fn read_handshake(&mut self, slot: usize, now: Instant) {
+    ///
+    /// `read_closed`: the event said the peer shut its side, so a short read does not prove
+    /// the socket drained (the end of the stream is still to be read).
+    pub(super) fn read_handshake(&mut self, slot: usize, read_closed: bool, now: Instant) {
         let limit = self.config.max_handshake_size;
         let Some(peer) = self.live_peer(slot) else {
             return;
@@ -28,7 +42,7 @@ impl<H: Handler> Worker<H> {
         let Phase::Handshake { buf, .. } = &mut peer.phase else {
             return;
         };
-        let mut closed = false;
+        let mut input = Input::Pending;
         while buf.len() < limit {
             let len = buf.len();
             let want = (limit - len).min(HANDSHAKE_READ);
@@ -36,35 +50,47 @@ impl<H: Handler> Worker<H> {
             match peer.transport.read(&mut buf[len..]) {
                 Ok(0) => {
                     buf.truncate(len);
-                    closed = true;
+                    input = Input::Ended;
                     break;
                 }
                 Ok(n) => {
                     buf.truncate(len + n);
-                    if n < want && peer.transport.short_read_drains() {
+                    if n < want && peer.transport.short_read_drains() && !read_closed {
+                        input = Input::Drained;
                         break;
                     }
                 }
                 Err(e) => {
                     buf.truncate(len);
                     match e.kind() {
-                        io::ErrorKind::WouldBlock => break,
+                        io::ErrorKind::WouldBlock => input = Input::Drained,
                         io::ErrorKind::Interrupted => continue,
-                        _ => {
-                            closed = true;
-                            break;
-                        }
+                        _ => input = Input::Ended,
                     }
+                    break;
                 }
             }
         }
         if peer.transport.has_pending_output() {
             self.mark_dirty(slot);
         }
-        if closed {
-            self.kill(slot, None);
-        } else {
-            self.try_handshake(slot, now);
+        self.try_handshake(slot, now);
+        self.after_handshake_read(slot, input, read_closed);
+    }
+
+    /// What follows a read of the handshake once its head was acted on: a request that ends
+    /// the stream is still answered; bytes left in the socket go to the open connection.
+    fn after_handshake_read(&mut self, slot: usize, input: Input, read_closed: bool) {
+        let Some(peer) = self.live_peer(slot) else {
+            return;
+        };
+        match (&peer.phase, input) {
+            (Phase::Handshake { .. }, Input::Ended) => self.kill(slot, None),
+            (Phase::Open(_), Input::Ended) => self.on_eof(slot),
+            // The head filled the buffer: frames may wait in the socket, and no new
+            // readiness event will announce them.
+            (Phase::Open(_), Input::Pending) => self.more_to_read.push((slot, read_closed)),
+            _ => {}
         }
     }
 
@@ -225,28 +251,15 @@ impl<H: Handler> Worker<H> {
 
     /// Reads an open connection until its socket is drained, handing events out as they come.
     pub(super) fn read_open(&mut self, slot: usize, read_closed: bool, now: Instant) {
-        let read_size = self.config.read_buffer_size;
         for round in 0..MAX_READS {
-            let pooled = self.buffers.pop();
-            let Some(peer) = self.live_peer(slot) else {
+            let Some(peer) = super::live(&mut self.slots, slot) else {
                 return;
             };
             let Phase::Open(open) = &mut peer.phase else {
                 return;
             };
-            let receiver = open.conn.receiver();
-            match pooled {
-                Some(buf) if receiver.needs_buffer() => receiver.provide_buffer(buf),
-                Some(buf) => self.buffers.push(buf),
-                None => {}
-            }
-            let Some(peer) = self.live_peer(slot) else {
-                return;
-            };
-            let Phase::Open(open) = &mut peer.phase else {
-                return;
-            };
-            let space = open.conn.read_space(read_size);
+            self.buffers.lend(open.conn.receiver());
+            let space = open.conn.read_space(self.buffers.size());
             let want = space.len();
             match peer.transport.read(space) {
                 Ok(0) => return self.on_eof(slot),
@@ -264,27 +277,15 @@ impl<H: Handler> Worker<H> {
                 Err(_) => return self.on_eof(slot),
             }
             if round + 1 == MAX_READS {
-                self.more_to_read.push(slot);
+                self.more_to_read.push((slot, read_closed));
             }
         }
-        self.return_buffer(slot);
+        if let Some(peer) = super::live(&mut self.slots, slot) {
+            if let Phase::Open(open) = &mut peer.phase {
+                self.buffers.take_back(open.conn.receiver());
+            }
+        }
         self.mark_dirty(slot);
-    }
-
-    /// Takes back an open connection's read buffer when it holds nothing.
-    fn return_buffer(&mut self, slot: usize) {
-        let read_size = self.config.read_buffer_size;
-        let Some(peer) = self.live_peer(slot) else {
-            return;
-        };
-        let Phase::Open(open) = &mut peer.phase else {
-            return;
-        };
-        if let Some(buf) = open.conn.receiver().take_idle_buffer() {
-            if buf.len() <= 2 * read_size && self.buffers.len() < POOLED_BUFFERS {
-                self.buffers.push(buf);
-            }
-        }
     }
 
     /// Hands every event the connection has ready to the application.

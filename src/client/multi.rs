@@ -1,0 +1,385 @@
+//! Many client connections on one mio event loop, for programs that hold thousands of them
+//! (the load generator): connect, send and close by [`ClientId`], receive through a
+//! [`ClientHandler`].
+//!
+//! Each connection goes through a non-blocking TCP connect, TLS for `wss://`, the opening
+//! handshake (RFC 6455 §4.1), then the same sans-I/O [`Connection`](crate::protocol::Connection)
+//! as the blocking client, in the client role. After the close handshake it waits for the
+//! server to close TCP (RFC 6455 §7.1.1). Everything happens in [`MultiClient::poll`], on the
+//! caller's thread: it waits for readiness, reads until each socket is drained and hands
+//! messages to the handler as they arrive (borrowed from the read buffer, not copied), runs
+//! the deadlines, and writes what was queued, one vectored write per connection per turn.
+//!
+//! Sockets are registered for both READABLE and WRITABLE once: readiness is edge-triggered,
+//! so the kernel reports writability only after a write found the socket full, and an idle
+//! connection costs no events. Read buffers are lent from a pool while a connection reads,
+//! so an idle connection holds none.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use fullduplex::client::{ClientConn, ClientHandler, ClientOptions, MultiClient};
+//! use fullduplex::protocol::{CloseCode, Message};
+//!
+//! /// Sends one message on each connection and closes when it comes back.
+//! struct PingPong {
+//!     echoes: usize,
+//! }
+//!
+//! impl ClientHandler for PingPong {
+//!     fn on_open(&mut self, conn: &mut ClientConn<'_>) {
+//!         let _ = conn.send_text("hello");
+//!     }
+//!     fn on_message(&mut self, conn: &mut ClientConn<'_>, _: Message<'_>) {
+//!         self.echoes += 1;
+//!         let _ = conn.close(CloseCode::Normal, "");
+//!     }
+//! }
+//!
+//! let mut clients = MultiClient::new(ClientOptions::default())?;
+//! for _ in 0..1000 {
+//!     clients.connect("ws://127.0.0.1:9001/")?;
+//! }
+//! let mut app = PingPong { echoes: 0 };
+//! while !clients.is_empty() {
+//!     clients.poll(&mut app, None)?;
+//! }
+//! # Ok::<(), fullduplex::client::ClientError>(())
+//! ```
+
+use std::io;
+use std::net::ToSocketAddrs;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token};
+
+use super::url::{UrlError, WsUrl};
+use super::{opening, ClientError, ClientOptions};
+use crate::protocol::close::CloseCode;
+use crate::protocol::Message;
+use crate::transport::{ReadBuffers, TlsStream, Transport};
+
+mod conn;
+mod peer;
+mod turn;
+
+pub use conn::{ClientConn, ClientHandler};
+pub use peer::Ended;
+
+use peer::{Handshake, Peer, Phase};
+
+/// Read buffers kept for reuse.
+const POOLED_BUFFERS: usize = 256;
+
+/// A connection's identity in its [`MultiClient`], never reused while the client lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientId(u64);
+
+impl ClientId {
+    fn new(generation: u32, slot: usize) -> Self {
+        Self((generation as u64) << 32 | slot as u64)
+    }
+
+    fn slot(self) -> usize {
+        (self.0 & 0xFFFF_FFFF) as usize
+    }
+
+    /// The id as a number (for logs and maps).
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+struct Slot {
+    generation: u32,
+    peer: Option<Peer>,
+}
+
+/// Many WebSocket client connections driven by one event loop on the caller's thread.
+pub struct MultiClient {
+    poll: Poll,
+    events: Events,
+    options: ClientOptions,
+    /// The TLS configuration for `wss://` (the options' own, or the system's roots).
+    tls: Option<Arc<rustls::ClientConfig>>,
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    dirty: Vec<usize>,
+    dead: Vec<usize>,
+    /// Connections whose reads stopped before their socket drained.
+    more_to_read: Vec<usize>,
+    buffers: ReadBuffers,
+    next_tick: Instant,
+}
+
+impl MultiClient {
+    /// A client whose connections all use these options (limits, deflate offer,
+    /// subprotocols, headers, TLS roots, the connect timeout).
+    pub fn new(options: ClientOptions) -> io::Result<Self> {
+        let buffers = ReadBuffers::new(options.config.read_buffer_size, POOLED_BUFFERS);
+        Ok(Self {
+            poll: Poll::new()?,
+            events: Events::with_capacity(1024),
+            options,
+            tls: None,
+            slots: Vec::new(),
+            free: Vec::new(),
+            dirty: Vec::new(),
+            dead: Vec::new(),
+            more_to_read: Vec::new(),
+            buffers,
+            next_tick: Instant::now(),
+        })
+    }
+
+    /// Starts connecting to a `ws://` or `wss://` URL; the handshake goes on in
+    /// [`poll`](Self::poll), which reports the outcome to the handler. The host name is
+    /// resolved here (blocking), and its first address used.
+    pub fn connect(&mut self, url: &str) -> Result<ClientId, ClientError> {
+        let url = WsUrl::parse(url)?;
+        let addr = url
+            .socket_addr_text()
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| UrlError(format!("{} did not resolve", url.host)))?;
+        let mut tcp = mio::net::TcpStream::connect(addr)?;
+        let _ = tcp.set_nodelay(true);
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(Slot {
+                generation: 0,
+                peer: None,
+            });
+            self.slots.len() - 1
+        });
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut tcp, Token(slot), interest)
+        {
+            self.free.push(slot);
+            return Err(e.into());
+        }
+        let transport = match self.transport(&url, tcp) {
+            Ok(transport) => transport,
+            Err(e) => {
+                self.free.push(slot);
+                return Err(e);
+            }
+        };
+        let id = ClientId::new(self.slots[slot].generation, slot);
+        let handshake = Handshake {
+            opening: opening::begin(&url, &self.options),
+            written: 0,
+            buf: Vec::new(),
+            connected: false,
+            deadline: Instant::now() + self.options.connect_timeout,
+        };
+        self.slots[slot].peer = Some(Peer {
+            id,
+            transport,
+            phase: Phase::Handshake(Box::new(handshake)),
+            ended: None,
+            dirty: false,
+            dead: false,
+        });
+        Ok(id)
+    }
+
+    fn transport(
+        &mut self,
+        url: &WsUrl,
+        tcp: mio::net::TcpStream,
+    ) -> Result<Transport, ClientError> {
+        if !url.secure {
+            return Ok(Transport::Plain(tcp));
+        }
+        let config = match &self.tls {
+            Some(config) => config.clone(),
+            None => self.tls.insert(opening::tls_config(&self.options)?).clone(),
+        };
+        let session = opening::tls_session(url, config)?;
+        Ok(Transport::Tls(Box::new(TlsStream {
+            tcp,
+            tls: session.into(),
+        })))
+    }
+
+    /// Connections not yet ended (connecting, open or closing).
+    pub fn len(&self) -> usize {
+        self.slots.iter().filter(|s| s.peer.is_some()).count()
+    }
+
+    /// Whether every connection has ended (and been reported).
+    pub fn is_empty(&self) -> bool {
+        self.slots.iter().all(|s| s.peer.is_none())
+    }
+
+    /// Sends a message on an open connection (written in the next [`poll`](Self::poll)).
+    /// [`ClientError::Closed`] when it is not open: still connecting, closing, or ended.
+    pub fn send(&mut self, id: ClientId, message: Message<'_>) -> Result<(), ClientError> {
+        self.with_open(id, |conn| conn.send(message))
+    }
+
+    /// Sends a Ping on an open connection.
+    pub fn ping(&mut self, id: ClientId, payload: &[u8]) -> Result<(), ClientError> {
+        self.with_open(id, |conn| conn.ping(payload))
+    }
+
+    /// Begins the close handshake of an open connection, or abandons one still connecting
+    /// (reported as [`Ended::NotOpened`] with [`ClientError::Closed`]).
+    pub fn close(
+        &mut self,
+        id: ClientId,
+        code: CloseCode,
+        reason: &str,
+    ) -> Result<(), ClientError> {
+        let slot = self.slot_of(id).ok_or(ClientError::Closed)?;
+        let connecting = matches!(
+            self.slots[slot].peer.as_ref().map(|p| &p.phase),
+            Some(Phase::Handshake(_))
+        );
+        if connecting {
+            self.kill(slot, Ended::NotOpened(ClientError::Closed));
+            return Ok(());
+        }
+        self.with_open(id, |conn| conn.close(code, reason))
+    }
+
+    /// Bytes queued on a connection and not yet written (0 when it is not open).
+    pub fn buffered_amount(&self, id: ClientId) -> usize {
+        match self.slot_of(id).and_then(|s| self.slots[s].peer.as_ref()) {
+            Some(Peer {
+                phase: Phase::Open(open),
+                ..
+            }) => open.conn.buffered_amount(),
+            _ => 0,
+        }
+    }
+
+    fn with_open(
+        &mut self,
+        id: ClientId,
+        f: impl FnOnce(&mut crate::protocol::Connection) -> Result<(), crate::UsageError>,
+    ) -> Result<(), ClientError> {
+        let slot = self.slot_of(id).ok_or(ClientError::Closed)?;
+        let Some(Peer {
+            phase: Phase::Open(open),
+            ..
+        }) = self.slots[slot].peer.as_mut()
+        else {
+            return Err(ClientError::Closed);
+        };
+        f(&mut open.conn).map_err(|e| match e {
+            crate::UsageError::Closed => ClientError::Closed,
+            other => ClientError::Usage(other),
+        })?;
+        self.mark_dirty(slot);
+        Ok(())
+    }
+
+    /// The slot of a live connection with this id.
+    fn slot_of(&self, id: ClientId) -> Option<usize> {
+        let peer = self.slots.get(id.slot())?.peer.as_ref()?;
+        (peer.id == id && !peer.dead).then_some(id.slot())
+    }
+
+    /// One turn of the event loop: writes what was queued, waits for readiness (at most
+    /// `timeout`, and never past the next deadline check), reads and hands events to
+    /// `handler`, runs the deadlines, writes, and reports the connections that ended.
+    pub fn poll<H: ClientHandler>(
+        &mut self,
+        handler: &mut H,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
+        let now = Instant::now();
+        self.flush_dirty(now);
+        self.remove_dead(handler);
+        let mut wait = self.next_tick.saturating_duration_since(now);
+        if let Some(timeout) = timeout {
+            wait = wait.min(timeout);
+        }
+        if !self.more_to_read.is_empty() {
+            wait = Duration::ZERO;
+        }
+        let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
+        let polled = self.poll.poll(&mut events, Some(wait));
+        let now = Instant::now();
+        for event in events.iter() {
+            let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+            self.on_event(handler, event.token().0, readable, event.is_writable(), now);
+        }
+        self.events = events;
+        match polled {
+            Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(e),
+            _ => {}
+        }
+        for slot in std::mem::take(&mut self.more_to_read) {
+            self.on_event(handler, slot, true, false, now);
+        }
+        if now >= self.next_tick {
+            self.on_tick(now);
+            self.next_tick = now + self.tick_interval();
+        }
+        self.flush_dirty(now);
+        self.remove_dead(handler);
+        Ok(())
+    }
+
+    /// The deadline granularity: a quarter of the shortest timeout, between 5 ms and 1 s.
+    fn tick_interval(&self) -> Duration {
+        let shortest = self
+            .options
+            .connect_timeout
+            .min(self.options.config.close_timeout);
+        (shortest / 4).clamp(Duration::from_millis(5), Duration::from_secs(1))
+    }
+
+    fn mark_dirty(&mut self, slot: usize) {
+        if let Some(peer) = self.live_peer(slot) {
+            if !peer.dirty {
+                peer.dirty = true;
+                self.dirty.push(slot);
+            }
+        }
+    }
+
+    fn live_peer(&mut self, slot: usize) -> Option<&mut Peer> {
+        self.slots.get_mut(slot)?.peer.as_mut().filter(|p| !p.dead)
+    }
+
+    /// Ends a connection now; it is removed and reported at the end of the turn.
+    fn kill(&mut self, slot: usize, ended: Ended) {
+        if let Some(peer) = self.live_peer(slot) {
+            peer.end(ended);
+            peer.dead = true;
+            self.dead.push(slot);
+        }
+    }
+
+    fn remove_dead<H: ClientHandler>(&mut self, handler: &mut H) {
+        for slot in std::mem::take(&mut self.dead) {
+            let entry = &mut self.slots[slot];
+            let Some(mut peer) = entry.peer.take() else {
+                continue;
+            };
+            let _ = self.poll.registry().deregister(peer.transport.tcp());
+            entry.generation = entry.generation.wrapping_add(1);
+            self.free.push(slot);
+            let ended = peer.ended.take().unwrap_or_else(|| {
+                Ended::Closed(abnormal("the connection ended without a close frame"))
+            });
+            handler.on_end(peer.id, &ended);
+        }
+    }
+}
+
+/// How a connection that ended without a Close frame is reported.
+fn abnormal(reason: &str) -> crate::server::CloseInfo {
+    crate::server::CloseInfo {
+        code: CloseCode::Abnormal,
+        reason: reason.into(),
+        clean: false,
+    }
+}

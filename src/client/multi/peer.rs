@@ -1,0 +1,141 @@
+//! One connection of a [`MultiClient`](super::MultiClient) through its phases: TCP connect,
+//! TLS and the opening handshake; the open connection; waiting for the server to close TCP.
+
+use std::io;
+use std::time::Instant;
+
+use super::ClientId;
+use crate::client::opening::Opening;
+use crate::client::ClientError;
+use crate::protocol::handshake::Accepted;
+use crate::protocol::Connection;
+use crate::server::CloseInfo;
+use crate::transport::{write_bytes, Transport};
+use crate::Config;
+
+/// Bytes read at a time while the response head arrives.
+const HANDSHAKE_READ: usize = 4096;
+
+/// How a connection of a [`MultiClient`](super::MultiClient) ended, as given to
+/// [`ClientHandler::on_end`](super::ClientHandler::on_end).
+#[derive(Debug)]
+pub enum Ended {
+    /// It never opened: the TCP connection, TLS or the opening handshake failed or timed out
+    /// (a refusal is [`ClientError::Handshake`] with the server's status).
+    NotOpened(ClientError),
+    /// It was open: the server's close code and reason, or `Abnormal` (1006) when it ended
+    /// without a Close frame, or the error's code when the server broke the protocol.
+    Closed(CloseInfo),
+}
+
+/// Where a connection stands.
+pub(super) enum Phase {
+    /// Connecting, then sending the request and reading the response head.
+    Handshake(Box<Handshake>),
+    /// The WebSocket connection.
+    Open(Box<Open>),
+    /// Both Close frames went (or the connection failed): waiting until `until` for the
+    /// server to close TCP (RFC 6455 §7.1.1: the client "SHOULD wait for the server to close
+    /// the connection").
+    Draining { until: Instant },
+}
+
+/// The opening handshake in progress.
+pub(super) struct Handshake {
+    pub(super) opening: Opening,
+    /// Bytes of the request written.
+    pub(super) written: usize,
+    /// The response head received so far.
+    pub(super) buf: Vec<u8>,
+    /// The TCP connection is established.
+    pub(super) connected: bool,
+    /// When the attempt gives up (connect + TLS + handshake).
+    pub(super) deadline: Instant,
+}
+
+/// An open connection.
+pub(super) struct Open {
+    pub(super) conn: Connection,
+    pub(super) accepted: Accepted,
+    /// When our Close frame was first seen unanswered.
+    pub(super) closing_since: Option<Instant>,
+}
+
+/// A connection held by the client.
+pub(super) struct Peer {
+    pub(super) id: ClientId,
+    pub(super) transport: Transport,
+    pub(super) phase: Phase,
+    /// How it ended, once known (reported when it is removed).
+    pub(super) ended: Option<Ended>,
+    /// In the list of connections to write at the end of the turn.
+    pub(super) dirty: bool,
+    /// In the list of connections to remove at the end of the turn.
+    pub(super) dead: bool,
+}
+
+impl Peer {
+    /// Records how the connection ended, unless that is known already.
+    pub(super) fn end(&mut self, ended: Ended) {
+        if self.ended.is_none() {
+            self.ended = Some(ended);
+        }
+    }
+
+    /// Moves the handshake on: finishes connecting, writes the request, reads the response.
+    /// Returns the accepted response and its head's length once complete.
+    pub(super) fn advance_handshake(
+        &mut self,
+        config: &Config,
+    ) -> Result<Option<(Accepted, usize)>, ClientError> {
+        let Phase::Handshake(handshake) = &mut self.phase else {
+            return Ok(None);
+        };
+        if !handshake.connected {
+            // A non-blocking connect ends in writability: with an error, or connected.
+            if let Some(err) = self.transport.tcp().take_error()? {
+                return Err(err.into());
+            }
+            match self.transport.tcp().peer_addr() {
+                Ok(_) => handshake.connected = true,
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(None),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let request = &handshake.opening.request;
+        write_bytes(&mut self.transport, request, &mut handshake.written)?;
+        let ended = read_head(&mut self.transport, &mut handshake.buf, config)?;
+        // TLS may have handshake messages to answer.
+        self.transport.flush()?;
+        // A refusal comes with the end of the stream: its status is the news.
+        let response = &handshake.opening.handshake;
+        match response.parse_response(&handshake.buf, config)? {
+            None if ended => Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "closed during the handshake",
+            )
+            .into()),
+            parsed => Ok(parsed),
+        }
+    }
+}
+
+/// Reads what the socket holds of the response head, up to the handshake limit; `true`
+/// when the server closed the connection.
+fn read_head(transport: &mut Transport, buf: &mut Vec<u8>, config: &Config) -> io::Result<bool> {
+    let limit = config.max_handshake_size;
+    while buf.len() < limit {
+        let len = buf.len();
+        buf.resize(len + (limit - len).min(HANDSHAKE_READ), 0);
+        let read = transport.read(&mut buf[len..]);
+        buf.truncate(len + *read.as_ref().unwrap_or(&0));
+        match read {
+            Ok(0) => return Ok(true),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
+}

@@ -1,0 +1,259 @@
+//! What one turn of a [`MultiClient`](super::MultiClient)'s loop does with each connection:
+//! the handshake, reads and their events, deadlines, writes and the end of connections.
+
+use std::io;
+use std::time::Instant;
+
+use super::conn::{ClientConn, ClientHandler};
+use super::peer::{Ended, Open, Peer, Phase};
+use super::{abnormal, MultiClient};
+use crate::client::opening;
+use crate::protocol::{Event, State};
+use crate::server::CloseInfo;
+use crate::transport::{discard_input, write_connection};
+
+/// Reads per connection per turn before others get theirs.
+const MAX_READS: usize = 16;
+
+impl MultiClient {
+    pub(super) fn on_event<H: ClientHandler>(
+        &mut self,
+        handler: &mut H,
+        slot: usize,
+        readable: bool,
+        writable: bool,
+        now: Instant,
+    ) {
+        let Some(peer) = self.live_peer(slot) else {
+            return;
+        };
+        match &peer.phase {
+            Phase::Handshake(_) => self.advance_handshake(handler, slot, now),
+            Phase::Open(_) => {
+                if readable {
+                    self.read_open(handler, slot);
+                }
+                if writable {
+                    self.mark_dirty(slot);
+                }
+            }
+            Phase::Draining { .. } => {
+                if readable && !matches!(discard_input(&mut peer.transport), Ok(false)) {
+                    self.kill(slot, Ended::Closed(abnormal("closed")));
+                }
+            }
+        }
+    }
+
+    /// Moves a handshake on; opens the connection once the server accepted it.
+    fn advance_handshake<H: ClientHandler>(&mut self, handler: &mut H, slot: usize, now: Instant) {
+        let config = &self.options.config;
+        let Some(peer) = self.slots[slot].peer.as_mut() else {
+            return;
+        };
+        let (accepted, head_len) = match peer.advance_handshake(config) {
+            Ok(Some(done)) => done,
+            Ok(None) => return,
+            Err(e) => return self.kill(slot, Ended::NotOpened(e)),
+        };
+        let Phase::Handshake(handshake) =
+            std::mem::replace(&mut peer.phase, Phase::Draining { until: now })
+        else {
+            return;
+        };
+        let leftover = &handshake.buf[head_len..];
+        match opening::open(&accepted, &self.options, handshake.opening.random, leftover) {
+            Ok(conn) => {
+                peer.phase = Phase::Open(Box::new(Open {
+                    conn,
+                    accepted,
+                    closing_since: None,
+                }));
+            }
+            Err(e) => return self.kill(slot, Ended::NotOpened(e)),
+        }
+        self.with_conn(slot, |conn| handler.on_open(conn));
+        self.dispatch(handler, slot);
+        // The server's first frames may have come with the response, or still wait.
+        self.read_open(handler, slot);
+    }
+
+    /// Runs `f` with a [`ClientConn`] for an open connection.
+    fn with_conn(&mut self, slot: usize, f: impl FnOnce(&mut ClientConn<'_>)) {
+        let Some(peer) = self.live_peer(slot) else {
+            return;
+        };
+        let Phase::Open(open) = &mut peer.phase else {
+            return;
+        };
+        let mut conn = ClientConn {
+            id: peer.id,
+            tx: open.conn.sender(),
+            accepted: &open.accepted,
+        };
+        f(&mut conn);
+    }
+
+    /// Reads an open connection until its socket is drained, handing events out.
+    fn read_open<H: ClientHandler>(&mut self, handler: &mut H, slot: usize) {
+        for round in 0..MAX_READS {
+            let Some(peer) = self.slots[slot].peer.as_mut().filter(|p| !p.dead) else {
+                return;
+            };
+            let Phase::Open(open) = &mut peer.phase else {
+                return;
+            };
+            self.buffers.lend(open.conn.receiver());
+            let space = open.conn.read_space(self.buffers.size());
+            let want = space.len();
+            match peer.transport.read(space) {
+                Ok(0) => return self.on_eof(slot),
+                Ok(n) => {
+                    open.conn.commit_read(n);
+                    let drained = n < want && peer.transport.short_read_drains();
+                    self.dispatch(handler, slot);
+                    if drained {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.on_eof(slot),
+            }
+            if round + 1 == MAX_READS {
+                self.more_to_read.push(slot);
+            }
+        }
+        if let Some(Peer {
+            phase: Phase::Open(open),
+            ..
+        }) = self.slots[slot].peer.as_mut()
+        {
+            self.buffers.take_back(open.conn.receiver());
+        }
+        self.mark_dirty(slot);
+    }
+
+    /// Hands every event the connection has ready to the handler.
+    fn dispatch<H: ClientHandler>(&mut self, handler: &mut H, slot: usize) {
+        let Some(peer) = self.slots[slot].peer.as_mut() else {
+            return;
+        };
+        let Phase::Open(open) = &mut peer.phase else {
+            return;
+        };
+        let (rx, tx) = open.conn.split();
+        loop {
+            let event = match rx.poll_event(tx) {
+                Ok(Some(event)) => event,
+                Ok(None) => return,
+                Err(err) => {
+                    // Our Close frame with the error's code is queued.
+                    let info = CloseInfo {
+                        code: err.close_code(),
+                        reason: err.to_string(),
+                        clean: false,
+                    };
+                    peer.ended.get_or_insert(Ended::Closed(info));
+                    return;
+                }
+            };
+            let mut conn = ClientConn {
+                id: peer.id,
+                tx: &mut *tx,
+                accepted: &open.accepted,
+            };
+            match event {
+                Event::Message(message) => handler.on_message(&mut conn, message),
+                Event::Chunk(chunk) => handler.on_chunk(&mut conn, chunk),
+                Event::Pong(payload) => handler.on_pong(&mut conn, payload),
+                Event::Ping(_) => {}
+                Event::Closed { code, reason } => {
+                    let info = CloseInfo {
+                        code,
+                        reason: reason.to_owned(),
+                        clean: true,
+                    };
+                    peer.ended.get_or_insert(Ended::Closed(info));
+                }
+            }
+        }
+    }
+
+    /// The server closed TCP (or reset it).
+    fn on_eof(&mut self, slot: usize) {
+        let Some(peer) = self.live_peer(slot) else {
+            return;
+        };
+        if let Phase::Open(open) = &mut peer.phase {
+            // A last attempt to send what is queued (the server may only have half-closed).
+            let _ = write_connection(&mut peer.transport, &mut open.conn);
+        }
+        self.kill(
+            slot,
+            Ended::Closed(abnormal("the server closed without a close frame")),
+        );
+    }
+
+    /// Deadlines: handshakes, closes without an answer, servers that never close TCP.
+    pub(super) fn on_tick(&mut self, now: Instant) {
+        let close_timeout = self.options.config.close_timeout;
+        for slot in 0..self.slots.len() {
+            let Some(peer) = self.live_peer(slot) else {
+                continue;
+            };
+            let ended = match &mut peer.phase {
+                Phase::Handshake(handshake) if now >= handshake.deadline => {
+                    let timeout =
+                        io::Error::new(io::ErrorKind::TimedOut, "the opening handshake timed out");
+                    Ended::NotOpened(timeout.into())
+                }
+                Phase::Open(open) if closing(&open.conn) => {
+                    // RFC 6455 §7.1.1: without the server's Close in reasonable time, cut.
+                    let since = *open.closing_since.get_or_insert(now);
+                    if now - since < close_timeout {
+                        continue;
+                    }
+                    Ended::Closed(abnormal("no answer to our close frame"))
+                }
+                Phase::Draining { until } if now >= *until => {
+                    Ended::Closed(abnormal("the server did not close the connection"))
+                }
+                _ => continue,
+            };
+            self.kill(slot, ended);
+        }
+    }
+
+    /// Writes every connection with output; moves those that are done to draining.
+    pub(super) fn flush_dirty(&mut self, now: Instant) {
+        let close_timeout = self.options.config.close_timeout;
+        for slot in std::mem::take(&mut self.dirty) {
+            let Some(peer) = self.live_peer(slot) else {
+                continue;
+            };
+            peer.dirty = false;
+            let Phase::Open(open) = &mut peer.phase else {
+                continue;
+            };
+            if let Err(e) = write_connection(&mut peer.transport, &mut open.conn) {
+                self.kill(slot, Ended::Closed(abnormal(&format!("write failed: {e}"))));
+                continue;
+            }
+            if open.conn.is_closed() && !open.conn.wants_write() {
+                peer.phase = Phase::Draining {
+                    until: now + close_timeout,
+                };
+                // The server may have closed already; its end of stream raises no new event.
+                if !matches!(discard_input(&mut peer.transport), Ok(false)) {
+                    self.kill(slot, Ended::Closed(abnormal("closed")));
+                }
+            }
+        }
+    }
+}
+
+/// Whether our Close frame waits for an answer (or for the socket to take it).
+fn closing(conn: &crate::protocol::Connection) -> bool {
+    conn.state() == State::Closing || (conn.is_closed() && conn.wants_write())
+}

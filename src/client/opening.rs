@@ -1,0 +1,89 @@
+//! The client's opening handshake, shared by the blocking client and [`MultiClient`]: the
+//! request (RFC 6455 §4.1), the TLS session, and the connection that the server's answer opens.
+//!
+//! [`MultiClient`]: super::MultiClient
+
+use std::io;
+use std::sync::Arc;
+
+use super::keys::OsRandom;
+use super::url::{UrlError, WsUrl};
+use super::{ClientError, ClientOptions};
+use crate::protocol::deflate::{client_accept, client_offer};
+use crate::protocol::handshake::{Accepted, ClientHandshake, ClientRequest};
+use crate::protocol::Connection;
+
+/// A request written and what the answer must match.
+pub(crate) struct Opening {
+    /// The request head to send.
+    pub(crate) request: Vec<u8>,
+    /// What the server's response is checked against.
+    pub(crate) handshake: ClientHandshake,
+    /// The random source, kept for the connection's masking keys.
+    pub(crate) random: OsRandom,
+}
+
+/// Writes the opening request for `url` (RFC 6455 §4.1) with a fresh random key.
+pub(crate) fn begin(url: &WsUrl, options: &ClientOptions) -> Opening {
+    let mut random = OsRandom::new();
+    let offer = options.config.deflate.as_ref().map(client_offer);
+    let subprotocols: Vec<&str> = options.subprotocols.iter().map(String::as_str).collect();
+    let headers: Vec<(&str, &str)> = options
+        .headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let host = url.host_header();
+    let request = ClientRequest {
+        host: &host,
+        target: &url.target,
+        key: random.handshake_key(),
+        subprotocols: &subprotocols,
+        extensions: offer.as_deref(),
+        origin: options.origin.as_deref(),
+        extra_headers: &headers,
+    };
+    let mut out = Vec::with_capacity(512);
+    let handshake = request.write(&mut out);
+    Opening {
+        request: out,
+        handshake,
+        random,
+    }
+}
+
+/// The TLS configuration to use: the options' own, or one trusting the system's roots.
+pub(crate) fn tls_config(options: &ClientOptions) -> io::Result<Arc<rustls::ClientConfig>> {
+    match &options.tls {
+        Some(tls) => Ok(tls.clone()),
+        None => crate::server::tls::client_config_system_roots(),
+    }
+}
+
+/// A TLS session for `url`'s host with this configuration.
+pub(crate) fn tls_session(
+    url: &WsUrl,
+    config: Arc<rustls::ClientConfig>,
+) -> Result<rustls::ClientConnection, ClientError> {
+    let name = rustls::pki_types::ServerName::try_from(url.host.clone())
+        .map_err(|e| ClientError::Url(UrlError(format!("{}: {e}", url.host))))?;
+    Ok(rustls::ClientConnection::new(config, name).map_err(io::Error::other)?)
+}
+
+/// The client connection the accepted handshake opens, with permessage-deflate if the
+/// server agreed to it, fed the bytes that followed the response head.
+pub(crate) fn open(
+    accepted: &Accepted,
+    options: &ClientOptions,
+    random: OsRandom,
+    leftover: &[u8],
+) -> Result<Connection, ClientError> {
+    let mut conn = Connection::client(&options.config, random);
+    if let Some(deflate) = &options.config.deflate {
+        if let Some(params) = client_accept(&accepted.extensions, deflate)? {
+            conn = conn.with_deflate(params);
+        }
+    }
+    conn.receive(leftover);
+    Ok(conn)
+}
