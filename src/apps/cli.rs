@@ -32,6 +32,8 @@ pub enum Command {
     Client(super::client::ClientArgs),
     /// Relay every message to every connected client, the sender included (fan-out testee).
     Broadcast(EchoArgs),
+    /// The load generator: echo, broadcast and connection benchmarks.
+    Bench(super::bench::BenchArgs),
     /// Be the client testee of the Autobahn testsuite (`wstest -m fuzzingserver`).
     AutobahnClient(super::autobahn::AutobahnArgs),
 }
@@ -181,6 +183,7 @@ pub fn main() -> ExitCode {
         Command::Broadcast(args) => run_testee(&args, super::broadcast::Broadcast, "broadcast"),
         Command::Client(args) => super::client::run(&args),
         Command::AutobahnClient(args) => super::autobahn::run(&args),
+        Command::Bench(args) => super::bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! The applications of the `fullduplex` command: policy only, on top of the library.
 
 pub mod autobahn;
+pub mod bench;
 pub mod broadcast;
 pub mod chat;
 pub mod cli;

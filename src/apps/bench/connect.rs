@@ -1,0 +1,176 @@
+//! `fullduplex bench connect`: opens `-n` connections (at most `--concurrency` handshakes at
+//! a time), holds them idle, and, given the server's process id, reads how much its resident
+//! memory grew per connection.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use super::{close_all, report, Common};
+use crate::client::{ClientConn, ClientHandler, ClientId, Ended, MultiClient};
+use crate::protocol::Message;
+
+/// `fullduplex bench connect` options.
+#[derive(Args, Debug)]
+pub struct ConnectArgs {
+    /// The server, deflate, output (`--duration` is how long the connections are held).
+    #[command(flatten)]
+    pub common: Common,
+    /// Connections to open.
+    #[arg(short = 'n', long = "connections", default_value_t = 10_000)]
+    pub connections: usize,
+    /// Most handshakes under way at once.
+    #[arg(long, default_value_t = 256)]
+    pub concurrency: usize,
+    /// The server's process id: its memory is read from /proc before and after.
+    #[arg(long)]
+    pub pid: Option<u32>,
+}
+
+#[derive(Default)]
+struct Load {
+    /// Connections that opened (some may have ended since).
+    opened: usize,
+    /// Connections that ended before opening.
+    failed: usize,
+    /// Connections that ended after opening.
+    dropped: usize,
+    failures: Vec<String>,
+    open: HashSet<ClientId>,
+    /// Set once the run closes its connections: what ends then is no failure.
+    closing: bool,
+}
+
+impl ClientHandler for Load {
+    fn on_open(&mut self, conn: &mut ClientConn<'_>) {
+        self.opened += 1;
+        self.open.insert(conn.id());
+    }
+
+    fn on_message(&mut self, _: &mut ClientConn<'_>, _: Message<'_>) {}
+
+    fn on_end(&mut self, id: ClientId, ended: &Ended) {
+        if self.open.remove(&id) {
+            self.dropped += 1;
+        } else {
+            self.failed += 1;
+        }
+        if !self.closing && self.failures.len() < 5 {
+            self.failures.push(format!("{ended:?}"));
+        }
+    }
+}
+
+/// The resident memory of a process, in bytes (`VmRSS` of /proc/PID/status).
+pub fn resident_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Opens the connections, holds them, reports, and closes them.
+pub fn run(args: &ConnectArgs) -> Result<(), String> {
+    let common = &args.common;
+    let before = args.pid.map(|pid| {
+        resident_bytes(pid).ok_or_else(|| format!("cannot read /proc/{pid}/status: is it running?"))
+    });
+    let before = before.transpose()?;
+    let mut clients = MultiClient::new(common.client_options()).map_err(|e| e.to_string())?;
+    let mut load = Load::default();
+    let started = Instant::now();
+    let mut requested = 0;
+    let concurrency = args.concurrency.max(1);
+    while load.opened + load.failed < args.connections {
+        while requested < args.connections && requested - load.opened - load.failed < concurrency {
+            clients.connect(&common.url).map_err(|e| e.to_string())?;
+            requested += 1;
+        }
+        clients
+            .poll(&mut load, Some(Duration::from_millis(100)))
+            .map_err(|e| e.to_string())?;
+        if started.elapsed() > Duration::from_secs(120) {
+            return Err(format!("only {} connections opened in 120 s", load.opened));
+        }
+    }
+    let connect_secs = started.elapsed().as_secs_f64();
+    // Hold the connections idle; the server settles (buffers returned to its pools).
+    let hold_until = Instant::now() + Duration::from_secs_f64(common.duration.min(3600.0));
+    while Instant::now() < hold_until {
+        clients
+            .poll(&mut load, Some(Duration::from_millis(200)))
+            .map_err(|e| e.to_string())?;
+    }
+    let after = args.pid.and_then(resident_bytes);
+    let still_open = load.open.len();
+    let per_conn = match (before, after) {
+        (Some(b), Some(a)) if still_open > 0 => {
+            Some(a.saturating_sub(b) as f64 / still_open as f64)
+        }
+        _ => None,
+    };
+    load.closing = true;
+    let ids: Vec<ClientId> = load.open.iter().copied().collect();
+    close_all(&mut clients, &mut load, ids, Duration::from_secs(10));
+    let memory = Memory {
+        before,
+        after,
+        per_conn,
+        held: still_open,
+    };
+    print_result(args, &load, connect_secs, &memory);
+    Ok(())
+}
+
+/// The server's resident memory before and after, and the growth per connection held.
+struct Memory {
+    before: Option<u64>,
+    after: Option<u64>,
+    per_conn: Option<f64>,
+    held: usize,
+}
+
+fn print_result(args: &ConnectArgs, load: &Load, seconds: f64, memory: &Memory) {
+    let Memory {
+        before,
+        after,
+        per_conn,
+        held,
+    } = *memory;
+    let rate = load.opened as f64 / seconds.max(1e-9);
+    let value = serde_json::json!({
+        "mode": "connect",
+        "url": args.common.url,
+        "connections": load.opened,
+        "failed": load.failed,
+        "dropped": load.dropped,
+        "held": held,
+        "seconds": seconds,
+        "connects_per_sec": rate.round(),
+        "deflate": args.common.deflate,
+        "server_rss_before": before,
+        "server_rss_after": after,
+        "server_rss_bytes_per_conn": per_conn.map(f64::round),
+    });
+    let mut lines = vec![format!(
+        "connect {}: {} of {} connections opened in {:.2} s ({:.0}/s)",
+        args.common.url, load.opened, args.connections, seconds, rate
+    )];
+    if let (Some(b), Some(a), Some(per)) = (before, after, per_conn) {
+        lines.push(format!(
+            "  server resident memory {:.1} MiB -> {:.1} MiB: {:.0} bytes per idle connection",
+            b as f64 / 1048576.0,
+            a as f64 / 1048576.0,
+            per
+        ));
+    }
+    if !load.failures.is_empty() {
+        lines.push(format!(
+            "  failures (first {}): {}",
+            load.failures.len(),
+            load.failures.join("; ")
+        ));
+    }
+    report(args.common.json, &value, &lines);
+}

@@ -1,0 +1,172 @@
+//! `fullduplex bench echo`: each connection keeps `--inflight` messages on their way to an
+//! echo server; every echo is timed and answered with the next message.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use super::histogram::Histogram;
+use super::{close_all, connect_all, latency_json, latency_text, report, Common, Failures, Phases};
+use crate::client::{ClientConn, ClientHandler, ClientId, Ended};
+use crate::protocol::Message;
+
+/// `fullduplex bench echo` options.
+#[derive(Args, Debug)]
+pub struct EchoArgs {
+    /// The server, duration, deflate, output.
+    #[command(flatten)]
+    pub common: Common,
+    /// Connections.
+    #[arg(short = 'c', long = "connections", default_value_t = 100)]
+    pub connections: usize,
+    /// Bytes per message.
+    #[arg(short = 's', long = "size", default_value_t = 1024)]
+    pub size: usize,
+    /// Messages each connection keeps on their way (sent, not yet echoed).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub inflight: u32,
+    /// Send binary messages (default: text).
+    #[arg(long)]
+    pub binary: bool,
+}
+
+/// The load and what it measured.
+struct Load {
+    text: String,
+    binary: bool,
+    inflight: u32,
+    sent_at: HashMap<ClientId, VecDeque<Instant>>,
+    measuring: bool,
+    stopping: bool,
+    latency: Histogram,
+    messages: u64,
+    opened: usize,
+    ended: usize,
+    failures: Failures,
+}
+
+impl Load {
+    fn send(&mut self, conn: &mut ClientConn<'_>) {
+        let message = if self.binary {
+            Message::Binary(self.text.as_bytes())
+        } else {
+            Message::Text(&self.text)
+        };
+        if conn.send(message).is_ok() {
+            let queue = self.sent_at.entry(conn.id()).or_default();
+            queue.push_back(Instant::now());
+        }
+    }
+}
+
+impl ClientHandler for Load {
+    fn on_open(&mut self, conn: &mut ClientConn<'_>) {
+        self.opened += 1;
+        for _ in 0..self.inflight {
+            self.send(conn);
+        }
+    }
+
+    fn on_message(&mut self, conn: &mut ClientConn<'_>, _: Message<'_>) {
+        let now = Instant::now();
+        if let Some(sent) = self
+            .sent_at
+            .get_mut(&conn.id())
+            .and_then(VecDeque::pop_front)
+        {
+            if self.measuring {
+                self.latency.record(now - sent);
+                self.messages += 1;
+            }
+        }
+        if !self.stopping {
+            self.send(conn);
+        }
+    }
+
+    fn on_end(&mut self, id: ClientId, ended: &Ended) {
+        self.ended += 1;
+        self.sent_at.remove(&id);
+        self.failures.note(ended);
+    }
+}
+
+/// Runs the echo load and prints the result.
+pub fn run(args: &EchoArgs) -> Result<(), String> {
+    let common = &args.common;
+    let (mut clients, ids) = connect_all(common, args.connections)?;
+    let mut load = Load {
+        text: "x".repeat(args.size),
+        binary: args.binary,
+        inflight: args.inflight,
+        sent_at: HashMap::with_capacity(args.connections),
+        measuring: false,
+        stopping: false,
+        latency: Histogram::default(),
+        messages: 0,
+        opened: 0,
+        ended: 0,
+        failures: Failures::default(),
+    };
+    let mut phases = Phases::start(common);
+    loop {
+        let now = Instant::now();
+        load.measuring = phases.tick(now);
+        if phases.done(now) {
+            break;
+        }
+        if load.ended == args.connections {
+            return Err(format!(
+                "every connection ended before the run did: {}",
+                load.failures
+            ));
+        }
+        let rate = phases.rate(load.messages, now);
+        let open = load.opened - load.ended.min(load.opened);
+        phases.progress(now, || format!("{open} open, {rate:.0} msg/s"));
+        clients
+            .poll(&mut load, Some(phases.poll_timeout(now)))
+            .map_err(|e| e.to_string())?;
+    }
+    let seconds = phases.measured_secs();
+    load.measuring = false;
+    load.stopping = true;
+    load.failures.closing = true;
+    phases.finish();
+    close_all(&mut clients, &mut load, ids, Duration::from_secs(5));
+    print_result(args, &load, seconds);
+    Ok(())
+}
+
+fn print_result(args: &EchoArgs, load: &Load, seconds: f64) {
+    let rate = load.messages as f64 / seconds.max(1e-9);
+    let mb = rate * args.size as f64 / 1e6;
+    let value = serde_json::json!({
+        "mode": "echo",
+        "url": args.common.url,
+        "connections": args.connections,
+        "opened": load.opened,
+        "size": args.size,
+        "inflight": args.inflight,
+        "binary": args.binary,
+        "deflate": args.common.deflate,
+        "messages": load.messages,
+        "seconds": seconds,
+        "msgs_per_sec": rate.round(),
+        "mb_per_sec": (mb * 100.0).round() / 100.0,
+        "latency_us": latency_json(&load.latency),
+    });
+    let lines = [
+        format!(
+            "echo {}: {} connections × {} B, {} in flight each, {:.1} s measured",
+            args.common.url, load.opened, args.size, args.inflight, seconds
+        ),
+        format!(
+            "  {:.0} messages/s, {:.1} MB/s each way, {} messages",
+            rate, mb, load.messages
+        ),
+        format!("  round trip: {}", latency_text(&load.latency)),
+    ];
+    report(args.common.json, &value, &lines);
+}

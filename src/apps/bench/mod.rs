@@ -1,0 +1,310 @@
+//! `fullduplex bench`: the load generator. Echo throughput and round-trip latency, broadcast
+//! fan-out rate and latency, and connection rate with the server's memory per connection;
+//! all on one thread and one event loop ([`MultiClient`](crate::client::MultiClient)), so it
+//! needs one core and leaves the other to the server under test.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+
+use crate::client::{ClientHandler, ClientId, ClientOptions, MultiClient};
+use crate::config::DeflateConfig;
+use crate::protocol::CloseCode;
+use crate::Config;
+
+pub mod broadcast;
+pub mod connect;
+pub mod echo;
+pub mod histogram;
+
+use histogram::Histogram;
+
+/// `fullduplex bench` and its modes.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// What to measure.
+    #[command(subcommand)]
+    pub mode: Mode,
+}
+
+/// The load generator's modes.
+#[derive(Subcommand, Debug)]
+pub enum Mode {
+    /// Messages sent and echoed back: messages/s, MB/s, round-trip latency.
+    Echo(echo::EchoArgs),
+    /// One sender, every connection receives: deliveries/s and fan-out latency.
+    Broadcast(broadcast::BroadcastArgs),
+    /// Opens connections and holds them: connects/s, the server's memory per connection.
+    Connect(connect::ConnectArgs),
+}
+
+/// Options every mode shares.
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// The server's URL (ws:// or wss://).
+    pub url: String,
+    /// Seconds measured, after the warm-up.
+    #[arg(long, default_value_t = 10.0, value_parser = positive_seconds)]
+    pub duration: f64,
+    /// Seconds run before measuring (connections open, caches warm).
+    #[arg(long, default_value_t = 1.0, value_parser = seconds)]
+    pub warmup: f64,
+    /// Offer permessage-deflate.
+    #[arg(long)]
+    pub deflate: bool,
+    /// Print the result as one JSON object on stdout (the progress still goes to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s >= 0.0 && s.is_finite() => Ok(s),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds (e.g. 10 or 2.5)"
+        )),
+    }
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match seconds(text)? {
+        s if s > 0.0 => Ok(s),
+        _ => Err("the measured duration must be more than 0 seconds".into()),
+    }
+}
+
+/// Runs a benchmark mode.
+pub fn run(args: &BenchArgs) -> Result<(), String> {
+    raise_fd_limit();
+    match &args.mode {
+        Mode::Echo(a) => echo::run(a),
+        Mode::Broadcast(a) => broadcast::run(a),
+        Mode::Connect(a) => connect::run(a),
+    }
+}
+
+impl Common {
+    /// The clients' options: generous limits, deflate offered when asked.
+    pub(crate) fn client_options(&self) -> ClientOptions {
+        let deflate = self.deflate.then(|| DeflateConfig {
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+            ..DeflateConfig::default()
+        });
+        ClientOptions {
+            config: Config {
+                deflate,
+                max_message_size: 64 << 20,
+                max_frame_size: 64 << 20,
+                max_outbound_queue: 256 << 20,
+                ping_interval: None,
+                ..Config::default()
+            },
+            ..ClientOptions::default()
+        }
+    }
+
+    fn warmup(&self) -> Duration {
+        Duration::from_secs_f64(self.warmup)
+    }
+
+    fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.duration)
+    }
+}
+
+/// The clock of a run: warm-up, then the measured window, with a progress line per second.
+pub(crate) struct Phases {
+    started: Instant,
+    measure_from: Instant,
+    /// When the measured window actually began (the first tick past `measure_from`).
+    window_start: Option<Instant>,
+    until: Instant,
+    next_progress: Instant,
+    tty: bool,
+}
+
+impl Phases {
+    pub(crate) fn start(common: &Common) -> Self {
+        let now = Instant::now();
+        Self {
+            started: now,
+            measure_from: now + common.warmup(),
+            window_start: None,
+            until: now + common.warmup() + common.duration(),
+            next_progress: now + Duration::from_secs(1),
+            tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    /// Whether the measured window has begun.
+    pub(crate) fn measuring(&self, now: Instant) -> bool {
+        now >= self.measure_from
+    }
+
+    /// Called at each tick: whether this tick is inside the measured window.
+    pub(crate) fn tick(&mut self, now: Instant) -> bool {
+        if self.measuring(now) && self.window_start.is_none() {
+            self.window_start = Some(now);
+        }
+        self.window_start.is_some()
+    }
+
+    /// Events per second over the measured window so far.
+    pub(crate) fn rate(&self, count: u64, now: Instant) -> f64 {
+        let since = self.window_start.unwrap_or(now);
+        count as f64 / now.duration_since(since).as_secs_f64().max(1e-9)
+    }
+
+    /// Seconds measured until now.
+    pub(crate) fn measured_secs(&self) -> f64 {
+        self.window_start.map_or(0.0, |s| s.elapsed().as_secs_f64())
+    }
+
+    /// Whether the run is over.
+    pub(crate) fn done(&self, now: Instant) -> bool {
+        now >= self.until
+    }
+
+    /// The longest a poll may wait: until the next phase change or progress line.
+    pub(crate) fn poll_timeout(&self, now: Instant) -> Duration {
+        let next = if now < self.measure_from {
+            self.measure_from.min(self.next_progress)
+        } else {
+            self.until.min(self.next_progress)
+        };
+        next.saturating_duration_since(now)
+            .max(Duration::from_micros(100))
+    }
+
+    /// Prints the progress line when a second has passed.
+    pub(crate) fn progress(&mut self, now: Instant, line: impl FnOnce() -> String) {
+        if now < self.next_progress {
+            return;
+        }
+        self.next_progress += Duration::from_secs(1);
+        let phase = if self.measuring(now) {
+            ""
+        } else {
+            " (warm-up)"
+        };
+        let elapsed = now.duration_since(self.started).as_secs_f64();
+        if self.tty {
+            eprint!("\r\x1b[K{elapsed:5.0} s{phase}  {}", line());
+        } else {
+            eprintln!("{elapsed:5.0} s{phase}  {}", line());
+        }
+    }
+
+    /// Ends the progress line.
+    pub(crate) fn finish(&self) {
+        if self.tty {
+            eprintln!();
+        }
+    }
+}
+
+/// The first few reasons connections ended before the run closed them.
+#[derive(Default)]
+pub(crate) struct Failures {
+    reasons: Vec<String>,
+    /// Set when the run closes its connections: what ends then is no failure.
+    pub(crate) closing: bool,
+}
+
+impl Failures {
+    /// Notes why a connection ended.
+    pub(crate) fn note(&mut self, ended: &crate::client::Ended) {
+        if !self.closing && self.reasons.len() < 5 {
+            self.reasons.push(format!("{ended:?}"));
+        }
+    }
+}
+
+impl std::fmt::Display for Failures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reasons.join("; "))
+    }
+}
+
+/// A client with `n` connections to the URL under way.
+pub(crate) fn connect_all(
+    common: &Common,
+    n: usize,
+) -> Result<(MultiClient, Vec<ClientId>), String> {
+    let mut clients = MultiClient::new(common.client_options()).map_err(|e| e.to_string())?;
+    let mut ids = Vec::with_capacity(n);
+    for _ in 0..n {
+        ids.push(clients.connect(&common.url).map_err(|e| e.to_string())?);
+    }
+    Ok((clients, ids))
+}
+
+/// Closes these connections and polls (at most `within`) until the close handshakes end.
+pub(crate) fn close_all<H: ClientHandler>(
+    clients: &mut MultiClient,
+    handler: &mut H,
+    ids: impl IntoIterator<Item = ClientId>,
+    within: Duration,
+) {
+    for id in ids {
+        let _ = clients.close(id, CloseCode::Normal, "");
+    }
+    let deadline = Instant::now() + within;
+    while !clients.is_empty() && Instant::now() < deadline {
+        if clients
+            .poll(handler, Some(Duration::from_millis(100)))
+            .is_err()
+        {
+            break;
+        }
+    }
+}
+
+/// Latency quantiles as JSON, in microseconds.
+pub(crate) fn latency_json(h: &Histogram) -> serde_json::Value {
+    let us = |d: Duration| (d.as_nanos() as f64 / 1000.0 * 10.0).round() / 10.0;
+    serde_json::json!({
+        "p50": us(h.quantile(0.50)),
+        "p99": us(h.quantile(0.99)),
+        "p999": us(h.quantile(0.999)),
+        "max": us(h.max()),
+    })
+}
+
+/// Latency quantiles for people.
+pub(crate) fn latency_text(h: &Histogram) -> String {
+    let us = |d: Duration| d.as_nanos() as f64 / 1000.0;
+    format!(
+        "p50 {:.1} µs, p99 {:.1} µs, p99.9 {:.1} µs, max {:.1} µs",
+        us(h.quantile(0.50)),
+        us(h.quantile(0.99)),
+        us(h.quantile(0.999)),
+        us(h.max())
+    )
+}
+
+/// Prints a result: JSON on stdout, or the lines for people.
+pub(crate) fn report(json: bool, value: &serde_json::Value, lines: &[String]) {
+    if json {
+        println!("{value}");
+    } else {
+        for line in lines {
+            println!("{line}");
+        }
+    }
+}
+
+/// Lets this process hold as many sockets as the hard limit allows.
+fn raise_fd_limit() {
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+    unsafe {
+        let mut limit = std::mem::zeroed::<libc::rlimit>();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
