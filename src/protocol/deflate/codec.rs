@@ -133,10 +133,25 @@ impl Drop for Compressor {
 /// The compressed data of a message is not valid DEFLATE (RFC 7692 §6.2: "the receiving
 /// endpoint MUST _Fail the WebSocket Connection_").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct CorruptData;
+pub struct CorruptData;
 
-/// One side's decompressor.
-pub(crate) struct Decompressor {
+/// One side's decompressor (RFC 7692 §7.2.2): inflates each message's payload, fragment by
+/// fragment, into a caller's buffer that never grows past a cap (the zip-bomb guard).
+///
+/// [`Connection`](crate::protocol::Connection) uses one per connection once deflate is
+/// agreed; it is public so that it can be tested and fuzzed on its own:
+///
+/// ```
+/// use fullduplex::protocol::deflate::Decompressor;
+///
+/// // RFC 7692 §7.2.3.1: "Hello" in one compressed DEFLATE block.
+/// let mut inflater = Decompressor::new(15, false);
+/// let mut out = Vec::new();
+/// inflater.inflate(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], &mut out, 1024).unwrap();
+/// inflater.end_message(&mut out, 1024).unwrap();
+/// assert_eq!(out, b"Hello");
+/// ```
+pub struct Decompressor {
     state: Option<Box<Decompress>>,
     window_bits: u8,
     context_takeover: bool,
@@ -146,7 +161,10 @@ pub(crate) struct Decompressor {
 }
 
 impl Decompressor {
-    pub(crate) fn new(window_bits: u8, context_takeover: bool) -> Self {
+    /// A decompressor for the agreed window (8–15 bits), keeping the LZ77 window across
+    /// messages with `context_takeover` (RFC 7692 §7.1.1). Its zlib state is taken from a
+    /// per-thread pool at the first byte inflated.
+    pub fn new(window_bits: u8, context_takeover: bool) -> Self {
         // flate2 takes windows of 9 to 15 bits only; a larger window decodes any stream made
         // with a smaller one, so an agreed 8 inflates with 9.
         Self {
@@ -160,7 +178,15 @@ impl Decompressor {
     /// Inflates `input`, appending to `out` until all input is consumed or `out` holds more
     /// than `cap` bytes. Returns how much input was consumed (less than all only when the
     /// cap stopped it).
-    pub(crate) fn inflate(
+    ///
+    /// `out` never holds more than `cap + 1` bytes, nor has this call grow its capacity past
+    /// `cap + 1` (any `cap` is accepted, `usize::MAX` included): the caller sees the message
+    /// is too large by `out.len() > cap`.
+    ///
+    /// # Errors
+    ///
+    /// [`CorruptData`] when `input` is not valid DEFLATE data.
+    pub fn inflate(
         &mut self,
         input: &[u8],
         out: &mut Vec<u8>,
@@ -170,6 +196,8 @@ impl Decompressor {
         let state = self
             .state
             .get_or_insert_with(|| pool::take_decompressor(window_bits));
+        // The most `out` may hold: one byte past the cap says the cap was crossed.
+        let limit = cap.saturating_add(1);
         let mut consumed = 0;
         loop {
             if self.stream_ended {
@@ -184,12 +212,12 @@ impl Decompressor {
             // Room for this step: what the rest of the input may inflate to, growing with the
             // output so far (a chat message gets hundreds of bytes, not a 64 KiB buffer to
             // zero), between MIN_STEP and STEP and never past the cap.
-            let guess = ((input.len() - consumed) * 4).max(out.len());
-            let room = guess.clamp(MIN_STEP, STEP).min(cap + 1 - out.len());
+            let guess = (input.len() - consumed).saturating_mul(4).max(out.len());
+            let room = guess.clamp(MIN_STEP, STEP).min(limit - out.len());
             let len = out.len();
             if out.capacity() < len + room {
                 // Grow geometrically, but never past the cap: memory stays within the limit.
-                let target = (out.capacity() * 2).clamp(len + room, cap + 1);
+                let target = out.capacity().saturating_mul(2).clamp(len + room, limit);
                 out.reserve_exact(target - len);
             }
             out.resize(len + room, 0);
@@ -219,9 +247,14 @@ impl Decompressor {
         }
     }
 
-    /// Ends a message: inflates the trailer (unless the stream already ended) and, without
-    /// context takeover, frees the state for the next message.
-    pub(crate) fn end_message(&mut self, out: &mut Vec<u8>, cap: usize) -> Result<(), CorruptData> {
+    /// Ends a message: inflates the trailer `00 00 ff ff` (RFC 7692 §7.2.2, unless the stream
+    /// already ended) into `out` within the same `cap` as [`inflate`](Self::inflate) and,
+    /// without context takeover, returns the state to the pool for the next message.
+    ///
+    /// # Errors
+    ///
+    /// [`CorruptData`] when the message's data does not end where a DEFLATE block may end.
+    pub fn end_message(&mut self, out: &mut Vec<u8>, cap: usize) -> Result<(), CorruptData> {
         if !self.stream_ended {
             self.inflate(&TRAILER, out, cap)?;
         }
@@ -345,6 +378,36 @@ mod tests {
             "memory stays bounded: {}",
             out.capacity()
         );
+    }
+
+    #[test]
+    fn a_cap_of_usize_max_does_not_overflow() {
+        let text = b"no limit at all, no limit at all".repeat(100);
+        let mut c = Compressor::new(15, false, 6);
+        let wire = compress_message(&mut c, &text);
+        let mut d = Decompressor::new(15, false);
+        assert_eq!(inflate_message(&mut d, &wire, usize::MAX).unwrap(), text);
+    }
+
+    #[test]
+    fn growth_never_passes_one_byte_past_the_cap() {
+        let zeros = vec![0u8; 1 << 20];
+        let mut c = Compressor::new(15, false, 9);
+        let bomb = compress_message(&mut c, &zeros);
+        for cap in [0, 1, 255, 256, 1000, 1500, 4095, 65_536, 100_000, 300_001] {
+            for start in [0, 1, 700, 1024] {
+                let mut d = Decompressor::new(15, false);
+                let mut out = Vec::with_capacity(start);
+                let capacity = out.capacity();
+                d.inflate(&bomb, &mut out, cap).unwrap();
+                assert_eq!(out.len(), cap + 1, "cap {cap}");
+                assert!(
+                    out.capacity() <= (cap + 1).max(capacity),
+                    "cap {cap}, start {start}: capacity {}",
+                    out.capacity()
+                );
+            }
+        }
     }
 
     #[test]

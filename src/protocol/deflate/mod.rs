@@ -14,6 +14,7 @@ pub(crate) mod codec;
 mod negotiate;
 mod pool;
 
+pub use codec::{CorruptData, Decompressor};
 pub use negotiate::{client_accept, client_offer, negotiate_server, EXTENSION_NAME};
 
 /// The permessage-deflate parameters both ends agreed on (RFC 7692 §7.1), as the server's
