@@ -1,0 +1,53 @@
+//! Helpers of the hostile-input suite (`tests/hostile_*.rs`): a memory-measured section, and
+//! the limits the attacks run against.
+//!
+//! Each of those test binaries declares the counting allocator; the counters are
+//! process-wide, so [`bounded`] runs one measured section at a time.
+#![allow(dead_code)]
+
+use std::sync::Mutex;
+
+use crate::common::counting;
+use fullduplex::Config;
+
+/// The frame limit of [`limits`].
+pub const MAX_FRAME: usize = 64 << 10;
+/// The message limit of [`limits`].
+pub const MAX_MESSAGE: usize = 256 << 10;
+
+/// Small limits, so that an attack that got past one would show in the memory measured.
+pub fn limits() -> Config {
+    Config {
+        max_frame_size: MAX_FRAME,
+        max_message_size: MAX_MESSAGE,
+        max_fragments: 1024,
+        ..Config::default()
+    }
+}
+
+static MEASURED: Mutex<()> = Mutex::new(());
+
+/// Runs `setup` (a large allocation that is not part of an attack) while no measured section
+/// runs, so that it does not count against one running on another thread.
+pub fn unmeasured<T>(setup: impl FnOnce() -> T) -> T {
+    let _alone = MEASURED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    setup()
+}
+
+/// Runs `attack` alone among the measured sections of this binary and asserts the heap grew
+/// by at most `budget` bytes at its peak (what it still holds at the end included).
+pub fn bounded<T>(budget: usize, attack: impl FnOnce() -> T) -> T {
+    let _alone = MEASURED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let before = counting::reset_peak();
+    let result = attack();
+    let peak = counting::peak().saturating_sub(before);
+    assert!(
+        peak <= budget,
+        "peak heap growth {peak} bytes > budget {budget}"
+    );
+    result
+}
