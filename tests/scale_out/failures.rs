@@ -37,6 +37,32 @@ fn a_killed_node_s_users_leave_the_other_nodes_within_the_bound() {
 }
 
 #[test]
+fn a_node_that_stops_says_goodbye_and_its_users_leave_at_once() {
+    let Some(binary) = redis_server() else { return };
+    let redis = Redis::start(binary);
+    let a = Node::start(&redis.url(), "node-a");
+    let mut b = Node::start(&redis.url(), "node-b");
+    let (mut ada, _) = Client::joined(a.addr, "Ada", "lobby");
+    let (grace, _) = Client::joined(b.addr, "Grace", "lobby");
+    wait_for(&mut ada, "joined", by("Grace"));
+    // A client that goes on reading, as a page would, so the node's close handshake ends.
+    let reader = std::thread::spawn(move || {
+        let mut grace = grace;
+        while grace.ws.recv().is_ok() {}
+    });
+    let asked = Instant::now();
+    b.terminate();
+    wait_for(&mut ada, "left", by("Grace"));
+    let _ = reader.join();
+    assert_eq!(
+        a.metric("fullduplex_broker_expired_users_total"),
+        0,
+        "not by timeout"
+    );
+    assert!(asked.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
 fn without_redis_local_chat_goes_on_and_delivery_resumes_when_it_returns() {
     let Some(binary) = redis_server() else { return };
     let mut redis = Redis::start(binary);

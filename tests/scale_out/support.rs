@@ -168,6 +168,13 @@ impl Node {
         let _ = self.child.wait();
     }
 
+    /// Asks it to stop (SIGTERM), as an operator would, and waits until it has.
+    pub fn terminate(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = self.child.wait();
+    }
+
     /// `/healthz`: its status and body.
     pub fn health(&self) -> (u16, String) {
         let (status, _, body) = http_get(self.addr, "/healthz", "");
