@@ -8,9 +8,9 @@
 //! topics) implements the same trait, as [`RedisHub`](super::broker::RedisHub) does; the
 //! handler does not change.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::broker::presence::Presence;
 use super::protocol::User;
 use crate::protocol::DataKind;
 use crate::server::prometheus::Exposition;
@@ -96,14 +96,14 @@ pub fn topic(room: &str) -> String {
 /// A hub for one server process.
 #[derive(Debug, Default)]
 pub struct LocalHub {
-    rooms: Mutex<HashMap<String, Vec<User>>>,
+    presence: Mutex<Presence>,
 }
 
 impl LocalHub {
-    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<User>>> {
-        // A panic while holding the lock leaves the map consistent (every change is one
-        // push or retain), so a poisoned lock is still usable.
-        self.rooms
+    fn presence(&self) -> std::sync::MutexGuard<'_, Presence> {
+        // A panic while holding the lock leaves the lists consistent (every change is one
+        // insert or removal), so a poisoned lock is still usable.
+        self.presence
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -111,26 +111,11 @@ impl LocalHub {
 
 impl Hub for LocalHub {
     fn enter(&self, room: &str, user: &User) -> Vec<User> {
-        let mut rooms = self.rooms();
-        let members = rooms.entry(room.to_owned()).or_default();
-        if !members.iter().any(|m| m.id == user.id) {
-            members.push(user.clone());
-        }
-        members.clone()
+        self.presence().enter_local(room, user)
     }
 
     fn leave(&self, room: &str, user_id: &str) -> bool {
-        let mut rooms = self.rooms();
-        let Some(members) = rooms.get_mut(room) else {
-            return false;
-        };
-        let before = members.len();
-        members.retain(|m| m.id != user_id);
-        let left = members.len() < before;
-        if members.is_empty() {
-            rooms.remove(room);
-        }
-        left
+        self.presence().leave_local(room, user_id)
     }
 
     fn publish(
@@ -146,11 +131,8 @@ impl Hub for LocalHub {
     }
 
     fn census(&self) -> Census {
-        let rooms = self.rooms();
-        Census {
-            users: rooms.values().map(Vec::len).sum(),
-            rooms: rooms.len(),
-        }
+        let (users, rooms) = self.presence().local_census();
+        Census { users, rooms }
     }
 }
 
