@@ -17,7 +17,7 @@ pub const PATIENCE: Duration = Duration::from_secs(15);
 /// Heartbeat interval and node timeout given to the nodes (short, to keep tests fast).
 pub const HEARTBEAT_MS: u64 = 100;
 /// A node silent this long is taken for dead.
-pub const NODE_TIMEOUT_MS: u64 = 800;
+pub const NODE_TIMEOUT_MS: u64 = 1000;
 
 /// Where `redis-server` is, or `None` (and a skip message) if it is absent and not required.
 pub fn redis_server() -> Option<PathBuf> {

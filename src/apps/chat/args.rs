@@ -43,8 +43,7 @@ pub struct ChatArgs {
     /// Do not log connects and disconnects.
     #[arg(long)]
     pub quiet: bool,
-    /// Share rooms with other nodes through this Redis (pub/sub), e.g.
-    /// redis://127.0.0.1:6379. Without it the chat is one node.
+    /// Scale-out through Redis (see `docs/scale-out.md`); without `--redis`, one node.
     #[command(flatten)]
     pub broker: BrokerArgs,
 }
