@@ -40,8 +40,9 @@ fn a_killed_node_s_users_leave_the_other_nodes_within_the_bound() {
 fn a_node_that_stops_says_goodbye_and_its_users_leave_at_once() {
     let Some(binary) = redis_server() else { return };
     let redis = Redis::start(binary);
-    let a = Node::start(&redis.url(), "node-a");
-    let mut b = Node::start(&redis.url(), "node-b");
+    // A node timeout far beyond the test's waits: only the goodbye can remove Grace.
+    let a = Node::start_with(&redis.url(), "node-a", 60_000);
+    let mut b = Node::start_with(&redis.url(), "node-b", 60_000);
     let (mut ada, _) = Client::joined(a.addr, "Ada", "lobby");
     let (grace, _) = Client::joined(b.addr, "Grace", "lobby");
     wait_for(&mut ada, "joined", by("Grace"));
@@ -54,11 +55,6 @@ fn a_node_that_stops_says_goodbye_and_its_users_leave_at_once() {
     b.terminate();
     wait_for(&mut ada, "left", by("Grace"));
     let _ = reader.join();
-    assert_eq!(
-        a.metric("fullduplex_broker_expired_users_total"),
-        0,
-        "not by timeout"
-    );
     assert!(asked.elapsed() < Duration::from_secs(5));
 }
 

@@ -127,6 +127,11 @@ impl Node {
     /// Starts `fullduplex chat --redis URL --node-id ID` with short timings and waits until
     /// it is connected to Redis.
     pub fn start(redis_url: &str, id: &str) -> Self {
+        Self::start_with(redis_url, id, NODE_TIMEOUT_MS)
+    }
+
+    /// Like [`start`](Self::start) with this node timeout.
+    pub fn start_with(redis_url: &str, id: &str, node_timeout_ms: u64) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_fullduplex"))
             .args(["chat", "--addr", "127.0.0.1:0", "--threads", "2"])
             .args([
@@ -138,7 +143,7 @@ impl Node {
                 id,
             ])
             .args(["--redis-heartbeat-ms", &HEARTBEAT_MS.to_string()])
-            .args(["--redis-node-timeout-ms", &NODE_TIMEOUT_MS.to_string()])
+            .args(["--redis-node-timeout-ms", &node_timeout_ms.to_string()])
             .args(["--redis-backoff-max-ms", "200"])
             .stdout(Stdio::piped())
             .stderr(node_log())

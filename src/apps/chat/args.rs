@@ -135,6 +135,8 @@ pub fn run(args: &ChatArgs) -> Result<(), String> {
     let config = options.config();
     let max_file = max_file_bytes(options.max_message_size);
     let running = args.listen.bind(config, Chat::new(options), "chat")?;
+    // Before the address is printed: whoever waits for it may send SIGTERM at once.
+    running.shutdown_on_signals().map_err(|e| e.to_string())?;
     let scheme = if args.listen.is_tls() {
         "https"
     } else {
@@ -147,7 +149,6 @@ pub fn run(args: &ChatArgs) -> Result<(), String> {
     };
     println!("fullduplex chat: open {scheme}://{addr}/{query} in a browser");
     println!("fullduplex chat: files up to {max_file} bytes; Ctrl-C stops the server");
-    running.shutdown_on_signals().map_err(|e| e.to_string())?;
     running.join();
     if let Some(hub) = broker {
         hub.close();

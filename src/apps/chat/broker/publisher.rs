@@ -136,6 +136,7 @@ fn publish_all(
 }
 
 fn say_goodbye(inner: &Inner, connection: &mut redis::Connection) {
+    inner.stopping.store(true, Relaxed);
     inner.stats.publisher_up.store(false, Relaxed);
     let bye = Envelope::new(&inner.options.node_id, Body::Bye).encode();
     let _ = publish_all(connection, &[(inner.nodes_channel(), bye)]);

@@ -53,8 +53,11 @@ fn run(inner: &Inner, handle: &ServerHandle) {
     }
 }
 
-fn stopping(inner: &Inner, handle: &ServerHandle) -> bool {
-    inner.stopping.load(Relaxed) || handle.is_shutting_down()
+/// Only the hub stops the subscriber (when it is closed or dropped), not the server's
+/// shutdown: while the server closes its clients, their `leave`s and `left`s must still go
+/// out, and both need the link up.
+fn stopping(inner: &Inner, _: &ServerHandle) -> bool {
+    inner.stopping.load(Relaxed)
 }
 
 /// Sleeps in short steps, looking for dead nodes meanwhile (their users go on expiring while
