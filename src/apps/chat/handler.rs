@@ -188,7 +188,7 @@ impl Chat {
         let except = Some(conn.id());
         let json = joined.to_json();
         self.hub()
-            .publish(conn.ctx(), &room, DataKind::Text, json.as_bytes(), except);
+            .announce(conn.ctx(), &room, json.as_bytes(), except);
         self.log(format_args!(
             "#{} joined #{room} as {:?}",
             user.id, user.nick
@@ -213,8 +213,7 @@ impl Chat {
                 time: now_millis(),
             };
             let json = left.to_json();
-            self.hub()
-                .publish(ctx, room, DataKind::Text, json.as_bytes(), None);
+            self.hub().announce(ctx, room, json.as_bytes(), None);
         }
     }
 

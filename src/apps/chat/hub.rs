@@ -74,6 +74,13 @@ pub trait Hub: Send + Sync + 'static {
         except: Option<ConnId>,
     ) -> Reach;
 
+    /// Delivers a `joined` or `left` notice (text) to the members of `room` but `except`. A
+    /// shared hub delivers it to this server's members only: the other servers make their own
+    /// from the presence events they receive. Default: [`publish`](Hub::publish).
+    fn announce(&self, ctx: &mut Context<'_>, room: &str, notice: &[u8], except: Option<ConnId>) {
+        let _ = self.publish(ctx, room, DataKind::Text, notice, except);
+    }
+
     /// How many users and rooms there are on this server.
     fn census(&self) -> Census;
 

@@ -273,6 +273,12 @@ impl Hub for RedisHub {
         }
     }
 
+    fn announce(&self, ctx: &mut Context<'_>, room: &str, notice: &[u8], except: Option<ConnId>) {
+        // The other nodes make their own from the `enter` or `leave` just queued, so a
+        // departure is never half known there (listed as gone but never announced).
+        ctx.publish_except(&topic(room), DataKind::Text, notice, except);
+    }
+
     fn census(&self) -> Census {
         let (users, rooms) = self.inner.presence().local_census();
         Census { users, rooms }

@@ -77,21 +77,35 @@ impl Presence {
         self.local.contains_key(room)
     }
 
-    /// A remote node's user entered a room.
-    pub fn remote_enter(&mut self, node: &str, room: &str, user: User, now: Instant) {
-        let members = self
-            .node(node, now)
-            .rooms
-            .entry(room.to_owned())
-            .or_default();
-        if !members.iter().any(|m| m.id == user.id) {
-            members.push(user);
+    /// A remote node's user entered a room: the change, unless they were listed already.
+    pub fn remote_enter(
+        &mut self,
+        node: &str,
+        room: &str,
+        user: User,
+        now: Instant,
+    ) -> Option<Change> {
+        let rooms = &mut self.node(node, now).rooms;
+        let members = rooms.entry(room.to_owned()).or_default();
+        if members.iter().any(|m| m.id == user.id) {
+            return None;
         }
+        members.push(user.clone());
+        let room = room.to_owned();
+        Some(Change::Joined { room, user })
     }
 
-    /// A remote node's user left a room.
-    pub fn remote_leave(&mut self, node: &str, room: &str, user_id: &str, now: Instant) {
-        remove_user(&mut self.node(node, now).rooms, room, user_id);
+    /// A remote node's user left a room: the change, if they were listed.
+    pub fn remote_leave(
+        &mut self,
+        node: &str,
+        room: &str,
+        user_id: &str,
+        now: Instant,
+    ) -> Option<Change> {
+        let user = remove_user(&mut self.node(node, now).rooms, room, user_id)?;
+        let room = room.to_owned();
+        Some(Change::Left { room, user })
     }
 
     /// A remote node's heartbeat: its whole list replaces what was known, and the
@@ -223,12 +237,18 @@ mod tests {
     fn lists_local_users_then_remote_ones() {
         let now = Instant::now();
         let mut presence = Presence::default();
-        presence.remote_enter("b", "lobby", user("b1"), now);
+        assert!(presence
+            .remote_enter("b", "lobby", user("b1"), now)
+            .is_some());
+        assert!(presence
+            .remote_enter("b", "lobby", user("b1"), now)
+            .is_none());
         presence.remote_enter("a", "lobby", user("a1"), now);
         presence.remote_enter("a", "other", user("a2"), now);
         let everyone = presence.enter_local("lobby", &user("1"));
         assert_eq!(everyone, [user("1"), user("a1"), user("b1")]);
-        presence.remote_leave("a", "lobby", "a1", now);
+        assert!(presence.remote_leave("a", "lobby", "a1", now).is_some());
+        assert!(presence.remote_leave("a", "lobby", "a1", now).is_none());
         assert_eq!(presence.enter_local("lobby", &user("2")).len(), 3);
         assert_eq!(presence.remote_census(), (2, 2));
         assert!(presence.leave_local("lobby", "1"));

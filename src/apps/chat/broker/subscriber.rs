@@ -125,12 +125,12 @@ fn receive(inner: &Inner, handle: &ServerHandle, bytes: &[u8]) {
             Vec::new()
         }
         Body::Enter { room, user } => {
-            inner.presence().remote_enter(node, &room, user, now);
-            Vec::new()
+            let change = inner.presence().remote_enter(node, &room, user, now);
+            change.into_iter().collect()
         }
         Body::Leave { room, user_id } => {
-            inner.presence().remote_leave(node, &room, &user_id, now);
-            Vec::new()
+            let change = inner.presence().remote_leave(node, &room, &user_id, now);
+            change.into_iter().collect()
         }
         Body::Heartbeat { rooms } => inner.presence().remote_snapshot(node, rooms, now),
         Body::Hello => {
