@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test of the project, installing what the tests need first.
 #
-#   scripts/test.sh [STAGE ...]     stages: cargo browser autobahn   (default: all of them)
+#   scripts/test.sh [STAGE ...]     stages: cargo browser autobahn redis   (default: all of them)
 #
 #   cargo     unit, integration and property tests (`cargo test --release --all-targets`)
 #   browser   the chat page in headless Chromium (tests/browser/run.sh: apt chromium, npm)
 #   autobahn  the Autobahn testsuite, server and client roles, every case (autobahn/run.sh)
+#   redis     chat nodes sharing rooms through a real redis-server (scripts/redis-tests.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL_STAGES=(cargo browser autobahn)
+ALL_STAGES=(cargo browser autobahn redis)
 STAGES=("$@")
 [[ ${#STAGES[@]} -eq 0 ]] && STAGES=("${ALL_STAGES[@]}")
 
@@ -28,6 +29,10 @@ run_stage() {
     autobahn)
         stage "Autobahn testsuite, both roles (autobahn/run.sh all)"
         autobahn/run.sh all
+        ;;
+    redis)
+        stage "scale-out: chat nodes through a real redis-server (scripts/redis-tests.sh)"
+        scripts/redis-tests.sh
         ;;
     *)
         echo "test.sh: unknown stage '$1' (stages: ${ALL_STAGES[*]})" >&2

@@ -1,10 +1,12 @@
 //! `fullduplex chat` (and `fullduplex` alone): the command-line options and the run loop.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
 
 use super::{access, handler::max_file_bytes, Chat, ChatOptions, RateLimits};
+use super::{BrokerOptions, RedisHub};
 use crate::apps::cli::ListenArgs;
 
 /// `fullduplex chat` options.
@@ -41,6 +43,55 @@ pub struct ChatArgs {
     /// Do not log connects and disconnects.
     #[arg(long)]
     pub quiet: bool,
+    /// Scale-out through Redis (see `docs/scale-out.md`); without `--redis`, one node.
+    #[command(flatten)]
+    pub broker: BrokerArgs,
+}
+
+/// The scale-out options of `fullduplex chat` (see `docs/scale-out.md`).
+#[derive(Args, Debug, Clone)]
+pub struct BrokerArgs {
+    /// Share rooms with other nodes through this Redis, e.g. redis://127.0.0.1:6379.
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
+    /// This node's id among the nodes (default: hostname-pid-random).
+    #[arg(long, value_name = "ID", requires = "redis", value_parser = parse_node_id)]
+    pub node_id: Option<String>,
+    /// Prefix of the Redis channel names (nodes with the same prefix share rooms).
+    #[arg(
+        long,
+        value_name = "P",
+        default_value = "fullduplex:",
+        requires = "redis"
+    )]
+    pub redis_prefix: String,
+    /// Milliseconds between heartbeats (for tests).
+    #[arg(long, hide = true, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub redis_heartbeat_ms: u64,
+    /// Milliseconds of silence after which a node is taken for dead (for tests).
+    #[arg(long, hide = true, default_value_t = 6000, value_parser = clap::value_parser!(u64).range(30..=600_000))]
+    pub redis_node_timeout_ms: u64,
+    /// Longest delay between reconnections, in milliseconds (for tests).
+    #[arg(long, hide = true, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..=600_000))]
+    pub redis_backoff_max_ms: u64,
+}
+
+impl BrokerArgs {
+    /// The broker options asked for, if any.
+    pub fn options(&self, max_message_size: usize, log: bool) -> Option<BrokerOptions> {
+        let url = self.redis.as_deref()?;
+        let mut options = BrokerOptions::new(url);
+        if let Some(id) = &self.node_id {
+            options.node_id = id.clone();
+        }
+        options.prefix = self.redis_prefix.clone();
+        options.heartbeat_interval = Duration::from_millis(self.redis_heartbeat_ms);
+        options.node_timeout = Duration::from_millis(self.redis_node_timeout_ms);
+        options.backoff_max = Duration::from_millis(self.redis_backoff_max_ms);
+        options.max_envelope_bytes = max_message_size / 3 * 4 + (64 << 10);
+        options.log = log;
+        Some(options)
+    }
 }
 
 impl ChatArgs {
@@ -70,10 +121,22 @@ impl ChatArgs {
 
 /// Runs the chat until SIGINT or SIGTERM, then closes every client with 1001.
 pub fn run(args: &ChatArgs) -> Result<(), String> {
-    let options = args.options();
+    let mut options = args.options();
+    let broker = match args.broker.options(options.max_message_size, options.log) {
+        Some(broker) => {
+            let node = broker.node_id.clone();
+            let hub = Arc::new(RedisHub::new(broker)?);
+            options.hub = hub.clone();
+            println!("fullduplex chat: node {node}, rooms shared through Redis");
+            Some(hub)
+        }
+        None => None,
+    };
     let config = options.config();
     let max_file = max_file_bytes(options.max_message_size);
     let running = args.listen.bind(config, Chat::new(options), "chat")?;
+    // Before the address is printed: whoever waits for it may send SIGTERM at once.
+    running.shutdown_on_signals().map_err(|e| e.to_string())?;
     let scheme = if args.listen.is_tls() {
         "https"
     } else {
@@ -86,8 +149,10 @@ pub fn run(args: &ChatArgs) -> Result<(), String> {
     };
     println!("fullduplex chat: open {scheme}://{addr}/{query} in a browser");
     println!("fullduplex chat: files up to {max_file} bytes; Ctrl-C stops the server");
-    running.shutdown_on_signals().map_err(|e| e.to_string())?;
     running.join();
+    if let Some(hub) = broker {
+        hub.close();
+    }
     println!("fullduplex chat: stopped");
     Ok(())
 }
@@ -99,6 +164,16 @@ fn parse_token(text: &str) -> Result<String, String> {
         Ok(text.to_owned())
     } else {
         Err("a token is 1 to 256 letters, digits, '-', '.', '_' or '~'".into())
+    }
+}
+
+/// A node id: 1 to 64 letters, digits, '-', '.', '_' (it names the node in logs and ids).
+fn parse_node_id(text: &str) -> Result<String, String> {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._".contains(&b);
+    if (1..=64).contains(&text.len()) && text.bytes().all(allowed) {
+        Ok(text.to_owned())
+    } else {
+        Err("a node id is 1 to 64 letters, digits, '-', '.' or '_'".into())
     }
 }
 

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::files::{self, Relay};
-use super::hub::{topic, Hub};
+use super::hub::{topic, Hub, Reach};
 use super::limit::{RateLimiter, Verdict};
-use super::protocol::{self, ClientMessage, ErrorCode, PageLimits, Rejection, ServerMessage, User};
+use super::protocol::{
+    self, ClientMessage, ErrorCode, NoticeCode, PageLimits, Rejection, ServerMessage, User,
+};
 use super::{access, routes, validate, ChatOptions};
 use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::{ClientOffer, Request};
@@ -186,7 +188,7 @@ impl Chat {
         let except = Some(conn.id());
         let json = joined.to_json();
         self.hub()
-            .publish(conn.ctx(), &room, DataKind::Text, json.as_bytes(), except);
+            .announce(conn.ctx(), &room, json.as_bytes(), except);
         self.log(format_args!(
             "#{} joined #{room} as {:?}",
             user.id, user.nick
@@ -211,8 +213,7 @@ impl Chat {
                 time: now_millis(),
             };
             let json = left.to_json();
-            self.hub()
-                .publish(ctx, room, DataKind::Text, json.as_bytes(), None);
+            self.hub().announce(ctx, room, json.as_bytes(), None);
         }
     }
 
@@ -225,9 +226,11 @@ impl Chat {
             time: now_millis(),
         };
         let json = message.to_json();
-        self.hub()
+        let reach = self
+            .hub()
             .publish(conn.ctx(), &room, DataKind::Text, json.as_bytes(), None);
         self.shared.counters.chat_messages.fetch_add(1, Relaxed);
+        tell_reach(conn, reach);
         Ok(())
     }
 
@@ -248,9 +251,11 @@ impl Chat {
             time: now_millis(),
         };
         let message = files::encode_relay(&relay, bytes);
-        self.hub()
+        let reach = self
+            .hub()
             .publish(conn.ctx(), &room, DataKind::Binary, &message, None);
         self.shared.counters.files.fetch_add(1, Relaxed);
+        tell_reach(conn, reach);
         Ok(())
     }
 }
@@ -259,6 +264,7 @@ impl Handler for Chat {
     type Session = Session;
 
     fn on_start(&mut self, handle: &ServerHandle) {
+        self.hub().start(handle);
         self.handle = Some(handle.clone());
     }
 
@@ -285,11 +291,9 @@ impl Handler for Chat {
 
     fn on_open(&mut self, conn: &mut Conn<'_, Session>) {
         let number = self.shared.next_user.fetch_add(1, Relaxed) + 1;
-        conn.session().user.id = number.to_string();
-        self.log(format_args!(
-            "#{number} connected from {}",
-            conn.peer_addr()
-        ));
+        let id = self.hub().user_id(number);
+        self.log(format_args!("#{id} connected from {}", conn.peer_addr()));
+        conn.session().user.id = id;
     }
 
     fn on_message(&mut self, conn: &mut Conn<'_, Session>, message: Message<'_>) {
@@ -335,6 +339,21 @@ fn joined(conn: &mut Conn<'_, Session>) -> Result<(User, String), Rejection> {
             ErrorCode::NotJoined,
             "join a room first: {\"type\":\"join\",\"nick\":...,\"room\":...}",
         )),
+    }
+}
+
+/// Tells the sender when their message reached only this server's members (queued behind
+/// the message itself, so it arrives after it).
+fn tell_reach(conn: &mut Conn<'_, Session>, reach: Reach) {
+    if reach == Reach::LocalOnly {
+        let notice = ServerMessage::Notice {
+            code: NoticeCode::LocalOnly,
+            message: "the link to the other servers is down: only people on this server got \
+                      your last message",
+        };
+        let id = conn.id();
+        conn.ctx()
+            .send_to(id, DataKind::Text, notice.to_json().as_bytes());
     }
 }
 

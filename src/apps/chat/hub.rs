@@ -5,14 +5,16 @@
 //! topics (each connection in a room is subscribed to [`topic`]`(room)`, and a publish is
 //! encoded once for all of them). A hub shared by several servers (presence in a shared store,
 //! events relayed between servers, each delivering to its own subscribers through the same
-//! topics) implements the same trait; the handler does not change.
+//! topics) implements the same trait, as [`RedisHub`](super::broker::RedisHub) does; the
+//! handler does not change.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
+use super::broker::presence::Presence;
 use super::protocol::User;
 use crate::protocol::DataKind;
-use crate::server::{ConnId, Context};
+use crate::server::prometheus::Exposition;
+use crate::server::{ConnId, Context, ServerHandle};
 
 /// How many users and rooms there are (for `/metrics`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -23,8 +25,38 @@ pub struct Census {
     pub rooms: usize,
 }
 
+/// How far a published room event went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// To the room's members everywhere (for a shared hub: handed to the broker).
+    Everywhere,
+    /// Only to this server's members: the link to the other servers is down.
+    LocalOnly,
+}
+
+/// Whether the hub works as it should (for `/healthz`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Health {
+    /// Everything works.
+    Ok,
+    /// Local chat works, something else does not: why, in words.
+    Degraded(String),
+}
+
 /// Room membership and delivery.
 pub trait Hub: Send + Sync + 'static {
+    /// The server is starting (called once per worker, with that worker's handle): a hub that
+    /// delivers from other threads keeps a handle. Default: nothing.
+    fn start(&self, handle: &ServerHandle) {
+        let _ = handle;
+    }
+
+    /// The id of the server's `number`th connection, unique wherever the user is seen.
+    /// Default: the number.
+    fn user_id(&self, number: u64) -> String {
+        number.to_string()
+    }
+
     /// Adds `user` to `room` and returns everyone in it now, them included, in order of
     /// arrival.
     fn enter(&self, room: &str, user: &User) -> Vec<User>;
@@ -32,7 +64,7 @@ pub trait Hub: Send + Sync + 'static {
     /// Removes the user with this id from `room`; whether they were in it.
     fn leave(&self, room: &str, user_id: &str) -> bool;
 
-    /// Delivers a message to every member of `room` but `except`.
+    /// Delivers a message to every member of `room` but `except`; says how far it went.
     fn publish(
         &self,
         ctx: &mut Context<'_>,
@@ -40,10 +72,27 @@ pub trait Hub: Send + Sync + 'static {
         kind: DataKind,
         payload: &[u8],
         except: Option<ConnId>,
-    );
+    ) -> Reach;
 
-    /// How many users and rooms there are.
+    /// Delivers a `joined` or `left` notice (text) to the members of `room` but `except`. A
+    /// shared hub delivers it to this server's members only: the other servers make their own
+    /// from the presence events they receive. Default: [`publish`](Hub::publish).
+    fn announce(&self, ctx: &mut Context<'_>, room: &str, notice: &[u8], except: Option<ConnId>) {
+        let _ = self.publish(ctx, room, DataKind::Text, notice, except);
+    }
+
+    /// How many users and rooms there are on this server.
     fn census(&self) -> Census;
+
+    /// Whether the hub works. Default: it does.
+    fn health(&self) -> Health {
+        Health::Ok
+    }
+
+    /// Writes the hub's own metrics for `/metrics`. Default: none.
+    fn write_metrics(&self, metrics: &mut Exposition) {
+        let _ = metrics;
+    }
 }
 
 /// The server topic a room's members are subscribed to.
@@ -54,14 +103,14 @@ pub fn topic(room: &str) -> String {
 /// A hub for one server process.
 #[derive(Debug, Default)]
 pub struct LocalHub {
-    rooms: Mutex<HashMap<String, Vec<User>>>,
+    presence: Mutex<Presence>,
 }
 
 impl LocalHub {
-    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<User>>> {
-        // A panic while holding the lock leaves the map consistent (every change is one
-        // push or retain), so a poisoned lock is still usable.
-        self.rooms
+    fn presence(&self) -> std::sync::MutexGuard<'_, Presence> {
+        // A panic while holding the lock leaves the lists consistent (every change is one
+        // insert or removal), so a poisoned lock is still usable.
+        self.presence
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -69,26 +118,11 @@ impl LocalHub {
 
 impl Hub for LocalHub {
     fn enter(&self, room: &str, user: &User) -> Vec<User> {
-        let mut rooms = self.rooms();
-        let members = rooms.entry(room.to_owned()).or_default();
-        if !members.iter().any(|m| m.id == user.id) {
-            members.push(user.clone());
-        }
-        members.clone()
+        self.presence().enter_local(room, user)
     }
 
     fn leave(&self, room: &str, user_id: &str) -> bool {
-        let mut rooms = self.rooms();
-        let Some(members) = rooms.get_mut(room) else {
-            return false;
-        };
-        let before = members.len();
-        members.retain(|m| m.id != user_id);
-        let left = members.len() < before;
-        if members.is_empty() {
-            rooms.remove(room);
-        }
-        left
+        self.presence().leave_local(room, user_id)
     }
 
     fn publish(
@@ -98,16 +132,14 @@ impl Hub for LocalHub {
         kind: DataKind,
         payload: &[u8],
         except: Option<ConnId>,
-    ) {
+    ) -> Reach {
         ctx.publish_except(&topic(room), kind, payload, except);
+        Reach::Everywhere
     }
 
     fn census(&self) -> Census {
-        let rooms = self.rooms();
-        Census {
-            users: rooms.values().map(Vec::len).sum(),
-            rooms: rooms.len(),
-        }
+        let (users, rooms) = self.presence().local_census();
+        Census { users, rooms }
     }
 }
 

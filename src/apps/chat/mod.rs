@@ -23,6 +23,7 @@ use crate::Config;
 
 pub mod access;
 pub mod args;
+pub mod broker;
 pub mod files;
 pub mod handler;
 pub mod hub;
@@ -31,8 +32,9 @@ pub mod protocol;
 pub mod routes;
 pub mod validate;
 
+pub use broker::{BrokerOptions, RedisHub};
 pub use handler::Chat;
-pub use hub::{Hub, LocalHub};
+pub use hub::{Health, Hub, LocalHub, Reach};
 pub use limit::RateLimits;
 
 /// How the chat behaves.

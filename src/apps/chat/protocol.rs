@@ -62,6 +62,15 @@ pub enum ErrorCode {
     RateLimited,
 }
 
+/// What a notice is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeCode {
+    /// The sender's last message reached only the members on this server (the link to the
+    /// other servers of a scaled-out chat is down).
+    LocalOnly,
+}
+
 /// A refusal: the code and a sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
@@ -136,6 +145,13 @@ pub enum ServerMessage<'a> {
     Typing {
         /// Who.
         user: &'a User,
+    },
+    /// Something the sender should know about what they sent (it was not refused).
+    Notice {
+        /// What about.
+        code: NoticeCode,
+        /// In words.
+        message: &'a str,
     },
     /// What the client sent was refused; the connection stays open.
     Error {

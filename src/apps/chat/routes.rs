@@ -3,6 +3,7 @@
 
 use super::access::{self, TOKEN_NAME};
 use super::handler::Shared;
+use super::hub::Health;
 use crate::protocol::handshake::Request;
 use crate::server::prometheus::{Exposition, CONTENT_TYPE};
 use crate::server::{HttpResponse, ServerHandle};
@@ -35,7 +36,7 @@ pub(crate) fn respond(
         "/app.js" => asset("text/javascript; charset=utf-8", APP_JS),
         "/style.css" => asset("text/css; charset=utf-8", STYLE_CSS),
         "/icon.svg" => asset("image/svg+xml", ICON_SVG),
-        "/healthz" => health(handle),
+        "/healthz" => health(shared, handle),
         "/metrics" => metrics(shared, handle),
         WEBSOCKET_PATH => websocket_without_upgrade(request, shared),
         _ => HttpResponse::not_found(),
@@ -63,9 +64,15 @@ fn asset(content_type: &str, body: &str) -> HttpResponse {
         .with_header("Content-Security-Policy", CSP)
 }
 
-fn health(handle: Option<&ServerHandle>) -> HttpResponse {
+/// 200 `ok`; 200 `degraded: why` when local chat works but the link to other nodes does
+/// not (a load balancer should keep sending users here: this node still serves them); 503
+/// while shutting down.
+fn health(shared: &Shared, handle: Option<&ServerHandle>) -> HttpResponse {
     match handle {
-        Some(handle) if !handle.is_shutting_down() => HttpResponse::text(200, "ok"),
+        Some(handle) if !handle.is_shutting_down() => match shared.options.hub.health() {
+            Health::Ok => HttpResponse::text(200, "ok"),
+            Health::Degraded(why) => HttpResponse::text(200, &format!("degraded: {why}")),
+        },
         _ => HttpResponse::text(503, "shutting down"),
     }
 }
@@ -80,6 +87,7 @@ fn metrics(shared: &Shared, handle: Option<&ServerHandle>) -> HttpResponse {
     metrics.gauge("chat_users", "Users in a room now.", census.users as u64);
     metrics.gauge("chat_rooms", "Rooms with a user now.", census.rooms as u64);
     shared.counters.write_prometheus(&mut metrics);
+    shared.options.hub.write_metrics(&mut metrics);
     HttpResponse::new(200, CONTENT_TYPE, metrics.into_string())
 }
 

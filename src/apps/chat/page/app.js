@@ -124,6 +124,7 @@
         return notice(`${msg.user.nick} left`);
       case 'typing': return startTyping(msg.user);
       case 'error': return onError(msg);
+      case 'notice': return notice(msg.message, 'error');
       default: return undefined;
     }
   }

@@ -1,0 +1,108 @@
+//! What nodes do when a node dies without a goodbye and when Redis goes away and returns.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::chat_support::{nicks, Client};
+use crate::support::{by, redis_server, wait_for, Node, Redis, HEARTBEAT_MS, NODE_TIMEOUT_MS};
+
+#[test]
+fn a_killed_node_s_users_leave_the_other_nodes_within_the_bound() {
+    let Some(binary) = redis_server() else { return };
+    let redis = Redis::start(binary);
+    let a = Node::start(&redis.url(), "node-a");
+    let mut b = Node::start(&redis.url(), "node-b");
+    let (mut ada, _) = Client::joined(a.addr, "Ada", "lobby");
+    let (_grace, _) = Client::joined(b.addr, "Grace", "lobby");
+    let (_linus, _) = Client::joined(b.addr, "Linus", "lobby");
+    wait_for(&mut ada, "joined", by("Linus"));
+
+    b.kill();
+    let killed = Instant::now();
+    wait_for(&mut ada, "left", |v| v["user"]["nick"] != "Ada");
+    wait_for(&mut ada, "left", |v| v["user"]["nick"] != "Ada");
+    let took = killed.elapsed();
+    // The bound (docs/scale-out.md): the node timeout, plus one look for dead nodes (100 ms)
+    // and delivery; generous room for a loaded machine.
+    let bound = Duration::from_millis(NODE_TIMEOUT_MS + HEARTBEAT_MS + 100);
+    assert!(took < bound + Duration::from_secs(2), "took {took:?}");
+    assert!(
+        took >= Duration::from_millis(NODE_TIMEOUT_MS - HEARTBEAT_MS),
+        "took {took:?}"
+    );
+    let (_, welcome) = Client::joined(a.addr, "Margaret", "lobby");
+    assert_eq!(nicks(&welcome), ["Ada", "Margaret"]);
+    assert!(a.metric("fullduplex_broker_expired_users_total") >= 2);
+}
+
+#[test]
+fn a_node_that_stops_says_goodbye_and_its_users_leave_at_once() {
+    let Some(binary) = redis_server() else { return };
+    let redis = Redis::start(binary);
+    // A node timeout far beyond the test's waits: only the goodbye can remove Grace.
+    let a = Node::start_with(&redis.url(), "node-a", 60_000);
+    let mut b = Node::start_with(&redis.url(), "node-b", 60_000);
+    let (mut ada, _) = Client::joined(a.addr, "Ada", "lobby");
+    let (grace, _) = Client::joined(b.addr, "Grace", "lobby");
+    wait_for(&mut ada, "joined", by("Grace"));
+    // A client that goes on reading, as a page would, so the node's close handshake ends.
+    let reader = std::thread::spawn(move || {
+        let mut grace = grace;
+        while grace.ws.recv().is_ok() {}
+    });
+    let asked = Instant::now();
+    b.terminate();
+    wait_for(&mut ada, "left", by("Grace"));
+    let _ = reader.join();
+    assert!(asked.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn without_redis_local_chat_goes_on_and_delivery_resumes_when_it_returns() {
+    let Some(binary) = redis_server() else { return };
+    let mut redis = Redis::start(binary);
+    let a = Node::start(&redis.url(), "node-a");
+    let b = Node::start(&redis.url(), "node-b");
+    let (mut ada, _) = Client::joined(a.addr, "Ada", "lobby");
+    let (mut bob, _) = Client::joined(a.addr, "Bob", "lobby");
+    let (mut grace, _) = Client::joined(b.addr, "Grace", "lobby");
+    wait_for(&mut ada, "joined", by("Grace"));
+    wait_for(&mut bob, "joined", by("Grace"));
+    assert_eq!(a.metric("fullduplex_broker_up"), 1);
+
+    redis.kill();
+    let degraded = a.wait_health("degraded");
+    assert!(degraded.contains("Redis"), "{degraded}");
+    assert_eq!(a.health().0, 200, "a degraded node still serves its users");
+    assert_eq!(a.metric("fullduplex_broker_up"), 0);
+    ada.send(json!({"type": "message", "text": "only here"}));
+    assert_eq!(
+        wait_for(&mut bob, "message", by("Ada"))["text"],
+        "only here"
+    );
+    wait_for(&mut ada, "message", by("Ada"));
+    let notice = wait_for(&mut ada, "notice", |_| true);
+    assert_eq!(notice["code"], "local_only");
+    assert!(a.metric("fullduplex_broker_local_only_total") >= 1);
+    // Each node lists only its own users once the other is silent for the timeout.
+    wait_for(&mut ada, "left", by("Grace"));
+    wait_for(&mut grace, "left", by("Ada"));
+
+    redis.restart();
+    a.wait_health("ok");
+    b.wait_health("ok");
+    // The heartbeats bring the other node's users back.
+    wait_for(&mut ada, "joined", by("Grace"));
+    wait_for(&mut grace, "joined", by("Ada"));
+    ada.send(json!({"type": "message", "text": "everywhere again"}));
+    assert_eq!(
+        wait_for(&mut grace, "message", by("Ada"))["text"],
+        "everywhere again"
+    );
+    grace.send(json!({"type": "message", "text": "and back"}));
+    assert_eq!(
+        wait_for(&mut bob, "message", by("Grace"))["text"],
+        "and back"
+    );
+}
