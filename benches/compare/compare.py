@@ -143,7 +143,9 @@ def table(case, peers):
     ceiling = meds.get(CEILING, [None] * len(metrics))[index]
     rank_title = metrics[index][0]
     head = ["server"] + [m[0] for m in metrics]
-    head += [f"{rank_title} ÷ best peer", f"{rank_title} ÷ raw TCP", "runs"]
+    has_ceiling = ceiling is not None
+    head += [f"{rank_title} ÷ best peer"] + ([f"{rank_title} ÷ raw TCP"] if has_ceiling else [])
+    head.append("runs")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for peer, values in meds.items():
         slot = peers[peer]
@@ -155,7 +157,8 @@ def table(case, peers):
         name = f"**{peer}**" if peer == OURS else peer
         cells = [name] + [fmt(v, m[3]) for v, m in zip(values, metrics)]
         cells.append(ratio(values[index], best_value))
-        cells.append(ratio(values[index], ceiling) if kind != "connect" else "–")
+        if has_ceiling:
+            cells.append(ratio(values[index], ceiling))
         runs = str(len(slot["results"]))
         if slot["errors"]:
             runs += f" ({len(slot['errors'])} failed)"
@@ -165,7 +168,7 @@ def table(case, peers):
     summary = f"summary: {case}: {OURS} {fmt(ours, metrics[index][3])} {rank_title}"
     if best:
         summary += f"; best peer {best} {fmt(best_value, metrics[index][3])} ({ratio(ours, best_value)})"
-    if ceiling and kind != "connect":
+    if ceiling:
         summary += f"; raw TCP {fmt(ceiling, metrics[index][3])} ({ratio(ours, ceiling)})"
     return lines, summary
 

@@ -9,6 +9,10 @@ crate=libuwebsockets-sys
 version=0.0.10
 out="$scratch/uws-cpp"
 mkdir -p "$out"
+if [ "$out/uws-server" -nt "$here/server.cpp" ]; then
+    echo "up to date: $out/uws-server"
+    exit 0
+fi
 src="$out/$crate-$version"
 if [ ! -d "$src/uWebSockets/uSockets/src" ]; then
     # A throwaway crate that depends on the package makes cargo fetch and unpack it.
