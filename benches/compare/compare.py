@@ -145,7 +145,7 @@ def table(case, peers):
     head = ["server"] + [m[0] for m in metrics]
     has_ceiling = ceiling is not None
     head += [f"{rank_title} ÷ best peer"] + ([f"{rank_title} ÷ raw TCP"] if has_ceiling else [])
-    head.append("runs")
+    head += [f"{rank_title} min–max", "runs"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for peer, values in meds.items():
         slot = peers[peer]
@@ -159,6 +159,10 @@ def table(case, peers):
         cells.append(ratio(values[index], best_value))
         if has_ceiling:
             cells.append(ratio(values[index], ceiling))
+        spread = [dig(r, metrics[index][1]) for r in slot["results"]]
+        spread = [v for v in spread if v is not None]
+        digits = metrics[index][3]
+        cells.append(f"{fmt(min(spread), digits)}–{fmt(max(spread), digits)}" if spread else "–")
         runs = str(len(slot["results"]))
         if slot["errors"]:
             runs += f" ({len(slot['errors'])} failed)"
@@ -196,7 +200,9 @@ def main():
         "measured window (all threads) divided by the messages (echo) or deliveries (broadcast).",
         "Ratios divide by the best peer other than fullduplex (lowest CPU per message, lowest",
         "bytes per connection) and by the raw TCP echo ceiling (no WebSocket work): below 1.00×",
-        "is better. Memory is the server's resident set growth ÷ idle connections.",
+        "is better. Memory is the server's resident set growth ÷ idle connections. The min–max",
+        "column shows the spread of the ranking figure over the runs: on a loaded machine, read",
+        "differences smaller than that spread as ties.",
         "",
         "## Machine and versions",
         "",

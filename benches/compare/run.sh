@@ -241,6 +241,7 @@ versions() {
 } > "$meta"
 
 for case_name in $cases; do
+    echo "load at $case_name: $(uptime | sed 's/.*load average/load average/')" >> "$meta"
     run_case "$case_name"
 done
 echo "load after: $(uptime | sed 's/.*load average/load average/')" >> "$meta"
