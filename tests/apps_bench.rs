@@ -84,3 +84,70 @@ fn connect_mode_reads_the_servers_memory() {
     assert!(result["server_rss_after"].as_u64().unwrap() > 0);
     server.stop();
 }
+
+#[test]
+fn echo_mode_reads_the_servers_cpu_time_and_sends_chat_json() {
+    let server = start(Echo);
+    let url = format!("ws://{}/", server.local_addr());
+    let pid = std::process::id().to_string();
+    let result = bench(&[
+        "echo",
+        &url,
+        "-c",
+        "4",
+        "-s",
+        "200",
+        "--payload",
+        "chat-json",
+        "--pid",
+        &pid,
+        "--duration",
+        "0.3",
+    ]);
+    assert_eq!(result["payload"], "chat-json");
+    assert!(result["messages"].as_u64().unwrap() > 4, "{result}");
+    let cpu = result["server_cpu_secs"].as_f64().expect("CPU seconds");
+    assert!((0.0..30.0).contains(&cpu), "{result}");
+    assert!(result["server_cpu_us_per_msg"].as_f64().unwrap() >= 0.0);
+    server.stop();
+}
+
+#[test]
+fn raw_echo_mode_counts_blocks_over_plain_tcp() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // A plain TCP echo: each of the 3 connections echoed by its thread until it ends.
+    let acceptor = std::thread::spawn(move || {
+        for _ in 0..3 {
+            let (mut stream, _) = listener.accept().unwrap();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = stream.read(&mut buf) {
+                    if stream.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let url = format!("ws://{addr}/");
+    let result = bench(&[
+        "echo",
+        &url,
+        "--raw",
+        "-c",
+        "3",
+        "-s",
+        "1000",
+        "--inflight",
+        "2",
+        "--duration",
+        "0.3",
+    ]);
+    acceptor.join().unwrap();
+    assert_eq!(result["raw"], true);
+    assert_eq!(result["opened"], 3);
+    assert!(result["messages"].as_u64().unwrap() > 6, "{result}");
+    assert!(result["latency_us"]["p50"].as_f64().unwrap() > 0.0);
+}

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::histogram::Histogram;
-use super::{close_all, connect_all, latency_json, latency_text, report, Common, Failures, Phases};
+use super::{
+    close_all, connect_all, cpu_json, latency_json, latency_text, report, Common, Failures, Phases,
+};
 use crate::client::{ClientConn, ClientHandler, ClientId, Ended, MultiClient};
 use crate::protocol::Message;
 
@@ -163,12 +165,13 @@ pub fn run(args: &BroadcastArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     let seconds = phases.measured_secs();
+    let cpu = phases.server_cpu();
     let receivers = load.open.len();
     load.stopping = true;
     load.failures.closing = true;
     phases.finish();
     close_all(&mut clients, &mut load, ids, Duration::from_secs(5));
-    print_result(args, &load, receivers, sent_measured, seconds);
+    print_result(args, &load, (receivers, sent_measured), seconds, cpu);
     Ok(())
 }
 
@@ -203,8 +206,15 @@ fn fill(payload: &mut String, seq: u64, size: usize) {
     payload.extend(std::iter::repeat_n('x', size - SEQ_LEN));
 }
 
-fn print_result(args: &BroadcastArgs, load: &Load, receivers: usize, sent: u64, seconds: f64) {
+fn print_result(
+    args: &BroadcastArgs,
+    load: &Load,
+    (receivers, sent): (usize, u64),
+    seconds: f64,
+    cpu: Option<f64>,
+) {
     let rate = load.deliveries as f64 / seconds.max(1e-9);
+    let (cpu_secs, cpu_per) = cpu_json(cpu, load.deliveries);
     let value = serde_json::json!({
         "mode": "broadcast",
         "url": args.common.url,
@@ -218,6 +228,8 @@ fn print_result(args: &BroadcastArgs, load: &Load, receivers: usize, sent: u64, 
         "seconds": seconds,
         "deliveries_per_sec": rate.round(),
         "fanout_latency_us": latency_json(&load.fanout),
+        "server_cpu_secs": cpu_secs,
+        "server_cpu_us_per_delivery": cpu_per,
     });
     let lines = [
         format!(

@@ -23,9 +23,6 @@ pub struct ConnectArgs {
     /// Most handshakes under way at once.
     #[arg(long, default_value_t = 256)]
     pub concurrency: usize,
-    /// The server's process id: its memory is read from /proc before and after.
-    #[arg(long)]
-    pub pid: Option<u32>,
 }
 
 #[derive(Default)]
@@ -73,7 +70,7 @@ pub fn resident_bytes(pid: u32) -> Option<u64> {
 /// Opens the connections, holds them, reports, and closes them.
 pub fn run(args: &ConnectArgs) -> Result<(), String> {
     let common = &args.common;
-    let before = args.pid.map(|pid| {
+    let before = common.pid.map(|pid| {
         resident_bytes(pid).ok_or_else(|| format!("cannot read /proc/{pid}/status: is it running?"))
     });
     let before = before.transpose()?;
@@ -102,7 +99,7 @@ pub fn run(args: &ConnectArgs) -> Result<(), String> {
             .poll(&mut load, Some(Duration::from_millis(200)))
             .map_err(|e| e.to_string())?;
     }
-    let after = args.pid.and_then(resident_bytes);
+    let after = common.pid.and_then(resident_bytes);
     let still_open = load.open.len();
     let per_conn = match (before, after) {
         (Some(b), Some(a)) if still_open > 0 => {

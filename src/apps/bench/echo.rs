@@ -4,10 +4,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::histogram::Histogram;
-use super::{close_all, connect_all, latency_json, latency_text, report, Common, Failures, Phases};
+use super::payload::Payload;
+use super::{
+    close_all, connect_all, cpu_json, latency_json, latency_text, report, Common, Failures, Phases,
+};
 use crate::client::{ClientConn, ClientHandler, ClientId, Ended};
 use crate::protocol::Message;
 
@@ -29,11 +32,19 @@ pub struct EchoArgs {
     /// Send binary messages (default: text).
     #[arg(long)]
     pub binary: bool,
+    /// The messages' content (chat-json: different JSON chat messages of about --size bytes).
+    #[arg(long, value_enum, default_value_t = Payload::X)]
+    pub payload: Payload,
+    /// Plain TCP, no WebSocket: --size bytes sent, the same number awaited back (the ceiling
+    /// of a raw echo server); the URL's host and port are used.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 /// The load and what it measured.
 struct Load {
-    text: String,
+    payloads: Vec<String>,
+    next: usize,
     binary: bool,
     inflight: u32,
     sent_at: HashMap<ClientId, VecDeque<Instant>>,
@@ -48,10 +59,12 @@ struct Load {
 
 impl Load {
     fn send(&mut self, conn: &mut ClientConn<'_>) {
+        let text = &self.payloads[self.next % self.payloads.len()];
+        self.next = self.next.wrapping_add(1);
         let message = if self.binary {
-            Message::Binary(self.text.as_bytes())
+            Message::Binary(text.as_bytes())
         } else {
-            Message::Text(&self.text)
+            Message::Text(text)
         };
         if conn.send(message).is_ok() {
             let queue = self.sent_at.entry(conn.id()).or_default();
@@ -94,10 +107,14 @@ impl ClientHandler for Load {
 
 /// Runs the echo load and prints the result.
 pub fn run(args: &EchoArgs) -> Result<(), String> {
+    if args.raw {
+        return super::raw::run(args);
+    }
     let common = &args.common;
     let (mut clients, ids) = connect_all(common, args.connections)?;
     let mut load = Load {
-        text: "x".repeat(args.size),
+        payloads: args.payload.messages(args.size),
+        next: 0,
         binary: args.binary,
         inflight: args.inflight,
         sent_at: HashMap::with_capacity(args.connections),
@@ -130,18 +147,38 @@ pub fn run(args: &EchoArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
     }
     let seconds = phases.measured_secs();
+    let cpu = phases.server_cpu();
     load.measuring = false;
     load.stopping = true;
     load.failures.closing = true;
     phases.finish();
     close_all(&mut clients, &mut load, ids, Duration::from_secs(5));
-    print_result(args, &load, seconds);
+    let outcome = Outcome {
+        opened: load.opened,
+        messages: load.messages,
+        latency: &load.latency,
+        seconds,
+        cpu,
+    };
+    print_result(args, &outcome);
     Ok(())
 }
 
-fn print_result(args: &EchoArgs, load: &Load, seconds: f64) {
+/// What an echo run measured.
+pub(crate) struct Outcome<'a> {
+    pub(crate) opened: usize,
+    pub(crate) messages: u64,
+    pub(crate) latency: &'a Histogram,
+    pub(crate) seconds: f64,
+    /// The server's CPU seconds over the measured window (with `--pid`).
+    pub(crate) cpu: Option<f64>,
+}
+
+pub(crate) fn print_result(args: &EchoArgs, load: &Outcome<'_>) {
+    let seconds = load.seconds;
     let rate = load.messages as f64 / seconds.max(1e-9);
     let mb = rate * args.size as f64 / 1e6;
+    let (cpu_secs, cpu_per) = cpu_json(load.cpu, load.messages);
     let value = serde_json::json!({
         "mode": "echo",
         "url": args.common.url,
@@ -151,11 +188,15 @@ fn print_result(args: &EchoArgs, load: &Load, seconds: f64) {
         "inflight": args.inflight,
         "binary": args.binary,
         "deflate": args.common.deflate,
+        "raw": args.raw,
+        "payload": args.payload.to_possible_value().map(|v| v.get_name().to_owned()),
         "messages": load.messages,
         "seconds": seconds,
         "msgs_per_sec": rate.round(),
         "mb_per_sec": (mb * 100.0).round() / 100.0,
-        "latency_us": latency_json(&load.latency),
+        "latency_us": latency_json(load.latency),
+        "server_cpu_secs": cpu_secs,
+        "server_cpu_us_per_msg": cpu_per,
     });
     let lines = [
         format!(
@@ -166,7 +207,7 @@ fn print_result(args: &EchoArgs, load: &Load, seconds: f64) {
             "  {:.0} messages/s, {:.1} MB/s each way, {} messages",
             rate, mb, load.messages
         ),
-        format!("  round trip: {}", latency_text(&load.latency)),
+        format!("  round trip: {}", latency_text(load.latency)),
     ];
     report(args.common.json, &value, &lines);
 }

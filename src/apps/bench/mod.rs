@@ -17,6 +17,8 @@ pub mod broadcast;
 pub mod connect;
 pub mod echo;
 pub mod histogram;
+pub mod payload;
+pub mod raw;
 
 use histogram::Histogram;
 
@@ -56,6 +58,10 @@ pub struct Common {
     /// Print the result as one JSON object on stdout (the progress still goes to stderr).
     #[arg(long)]
     pub json: bool,
+    /// The server's process id: `connect` reads its memory before and after, `echo` and
+    /// `broadcast` its CPU time (utime + stime, all threads) over the measured window.
+    #[arg(long)]
+    pub pid: Option<u32>,
 }
 
 fn seconds(text: &str) -> Result<f64, String> {
@@ -123,6 +129,9 @@ pub(crate) struct Phases {
     until: Instant,
     next_progress: Instant,
     tty: bool,
+    /// The server whose CPU time is read, and its CPU seconds when the window began.
+    server: Option<u32>,
+    cpu_at_start: Option<f64>,
 }
 
 impl Phases {
@@ -135,6 +144,8 @@ impl Phases {
             until: now + common.warmup() + common.duration(),
             next_progress: now + Duration::from_secs(1),
             tty: std::io::stderr().is_terminal(),
+            server: common.pid,
+            cpu_at_start: None,
         }
     }
 
@@ -147,6 +158,7 @@ impl Phases {
     pub(crate) fn tick(&mut self, now: Instant) -> bool {
         if self.measuring(now) && self.window_start.is_none() {
             self.window_start = Some(now);
+            self.cpu_at_start = self.server.and_then(cpu_seconds);
         }
         self.window_start.is_some()
     }
@@ -160,6 +172,11 @@ impl Phases {
     /// Seconds measured until now.
     pub(crate) fn measured_secs(&self) -> f64 {
         self.window_start.map_or(0.0, |s| s.elapsed().as_secs_f64())
+    }
+
+    /// The server's CPU seconds since the measured window began (with `--pid`).
+    pub(crate) fn server_cpu(&self) -> Option<f64> {
+        Some(cpu_seconds(self.server?)? - self.cpu_at_start?)
     }
 
     /// Whether the run is over.
@@ -283,6 +300,27 @@ pub(crate) fn latency_text(h: &Histogram) -> String {
         us(h.quantile(0.999)),
         us(h.max())
     )
+}
+
+/// The CPU time a process has used, all its threads, in seconds (utime + stime, fields 14
+/// and 15 of /proc/PID/stat, counted after the command name's closing parenthesis).
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    // SAFETY: sysconf only reads a configuration value.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (ticks > 0).then(|| (utime + stime) as f64 / ticks as f64)
+}
+
+/// The server's CPU time as JSON: seconds and microseconds per counted event.
+pub(crate) fn cpu_json(cpu: Option<f64>, events: u64) -> (serde_json::Value, serde_json::Value) {
+    let per = cpu.filter(|_| events > 0).map(|c| {
+        let us = c * 1e6 / events as f64;
+        (us * 1000.0).round() / 1000.0
+    });
+    (serde_json::json!(cpu), serde_json::json!(per))
 }
 
 /// Prints a result: JSON on stdout, or the lines for people.
