@@ -173,7 +173,10 @@ fn join_all(
             return Ok(started.elapsed().as_secs_f64());
         }
         if requested == wanted && settling == wanted && load.members.is_empty() {
-            return Err(format!("no client joined: {}", load.failures));
+            return Err(format!(
+                "no client joined (the chat's endpoint is ws://HOST:PORT/ws): {}",
+                load.failures
+            ));
         }
         if now.duration_since(started) > SETUP_LIMIT {
             return Err(format!(
