@@ -4,6 +4,7 @@
 use std::process::Command;
 
 use fullduplex::apps::broadcast::Broadcast;
+use fullduplex::apps::chat::{self, ChatOptions};
 use fullduplex::apps::echo::Echo;
 use fullduplex::server::{Handler, RunningServer, Server};
 use fullduplex::Config;
@@ -150,4 +151,96 @@ fn raw_echo_mode_counts_blocks_over_plain_tcp() {
     assert_eq!(result["opened"], 3);
     assert!(result["messages"].as_u64().unwrap() > 6, "{result}");
     assert!(result["latency_us"]["p50"].as_f64().unwrap() > 0.0);
+}
+
+fn start_chat(token: Option<&str>) -> RunningServer {
+    let options = ChatOptions {
+        token: token.map(str::to_owned),
+        threads: 1,
+        log: false,
+        ..ChatOptions::default()
+    };
+    chat::start("127.0.0.1:0", options).unwrap()
+}
+
+#[test]
+fn chat_mode_delivers_every_message_to_every_member() {
+    let server = start_chat(Some("s3cret"));
+    let addr = server.local_addr();
+    let url = format!("ws://{addr}/ws");
+    let origin = format!("http://{addr}");
+    let result = bench(&[
+        "chat",
+        &url,
+        "-c",
+        "20",
+        "--rate",
+        "20",
+        "--duration",
+        "1",
+        "--token",
+        "s3cret",
+        "--origin",
+        &origin,
+    ]);
+    assert_eq!(result["members"], 20, "{result}");
+    assert_eq!(result["senders"], 4, "{result}");
+    let sent = result["sent"].as_u64().unwrap();
+    assert!(sent >= 15, "{result}");
+    assert_eq!(
+        result["deliveries"].as_u64().unwrap(),
+        sent * 20,
+        "{result}"
+    );
+    assert_eq!(result["expected_deliveries"], result["deliveries"]);
+    assert_eq!(result["completed"].as_u64().unwrap(), sent, "{result}");
+    assert_eq!(result["missing"], 0, "{result}");
+    assert_eq!(result["errors"], 0, "{result}");
+    assert_eq!(result["failed"], 0, "{result}");
+    assert_eq!(result["dropped"], 0, "{result}");
+    assert_eq!(result["strays"], 0, "{result}");
+    let fanout = result["fanout_latency_us"]["p50"].as_f64().unwrap();
+    assert!(fanout > 0.0, "{result}");
+    server.stop();
+}
+
+#[test]
+fn chat_mode_reports_the_chats_rate_limit() {
+    let server = start_chat(None);
+    let url = format!("ws://{}/ws", server.local_addr());
+    // One sender at 40 messages/s against the chat's limit of 10 per client.
+    let result = bench(&[
+        "chat",
+        &url,
+        "-c",
+        "3",
+        "--rate",
+        "40",
+        "--senders",
+        "1",
+        "--duration",
+        "1",
+    ]);
+    assert!(
+        result["error_codes"]["rate_limited"].as_u64().unwrap() >= 1,
+        "{result}"
+    );
+    assert!(result["missing"].as_u64().unwrap() > 0, "{result}");
+    server.stop();
+}
+
+#[test]
+fn chat_mode_fails_when_the_chat_refuses_its_clients() {
+    let server = start_chat(Some("s3cret"));
+    let url = format!("ws://{}/ws", server.local_addr());
+    let output = Command::new(env!("CARGO_BIN_EXE_fullduplex"))
+        .args(["bench", "chat", &url, "-c", "2", "--duration", "0.2"])
+        .args(["--origin", "http://elsewhere.example"])
+        .output()
+        .expect("the binary runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no client joined"), "{stderr}");
+    assert!(stderr.contains("401"), "{stderr}");
+    server.stop();
 }

@@ -32,7 +32,7 @@ pub enum Command {
     Client(super::client::ClientArgs),
     /// Relay every message to every connected client, the sender included (fan-out testee).
     Broadcast(EchoArgs),
-    /// The load generator: echo, broadcast and connection benchmarks.
+    /// The load generator: echo, broadcast, chat and connection benchmarks.
     Bench(super::bench::BenchArgs),
     /// Be the client testee of the Autobahn testsuite (`wstest -m fuzzingserver`).
     AutobahnClient(super::autobahn::AutobahnArgs),

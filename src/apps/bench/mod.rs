@@ -1,5 +1,6 @@
 //! `fullduplex bench`: the load generator. Echo throughput and round-trip latency, broadcast
-//! fan-out rate and latency, and connection rate with the server's memory per connection;
+//! fan-out rate and latency, the demo chat's delivery and fan-out latency, and connection rate
+//! with the server's memory per connection;
 //! all on one thread and one event loop ([`MultiClient`](crate::client::MultiClient)), so it
 //! needs one core and leaves the other to the server under test.
 
@@ -14,6 +15,7 @@ use crate::protocol::CloseCode;
 use crate::Config;
 
 pub mod broadcast;
+pub mod chat;
 pub mod connect;
 pub mod echo;
 pub mod histogram;
@@ -39,6 +41,8 @@ pub enum Mode {
     Broadcast(broadcast::BroadcastArgs),
     /// Opens connections and holds them: connects/s, the server's memory per connection.
     Connect(connect::ConnectArgs),
+    /// The demo chat: clients in one room, chat messages at a rate, fan-out latency.
+    Chat(chat::ChatBenchArgs),
 }
 
 /// Options every mode shares.
@@ -87,6 +91,7 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
         Mode::Echo(a) => echo::run(a),
         Mode::Broadcast(a) => broadcast::run(a),
         Mode::Connect(a) => connect::run(a),
+        Mode::Chat(a) => chat::run(a),
     }
 }
 

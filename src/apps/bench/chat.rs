@@ -1,0 +1,334 @@
+//! `fullduplex bench chat`: the demo chat under load, speaking its JSON protocol
+//! (docs/chat-protocol.md). `-c` clients join one room with distinct nicknames; `--senders`
+//! of them take turns sending chat messages at `--rate` messages per second in all; every
+//! member receives each one (the sender too). Each message's text carries its number and its
+//! send time, so the run times each receipt (the delivery latency) and each message until
+//! the last member has it (the fan-out latency), and counts deliveries against sends ×
+//! members.
+//!
+//! The chat limits each client to `--rate-messages` messages per second (10 by default): by
+//! default the bench spreads the rate over enough senders that each sends at most 5 per
+//! second. Clients may be spread round-robin over several chat servers (`--url`, for servers
+//! sharing their rooms through a hub).
+
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use super::{close_all, latency_json, latency_text, report, Common, Phases};
+use crate::client::{ClientOptions, MultiClient};
+use crate::protocol::Message;
+
+mod load;
+
+use load::{Load, LABEL_LEN};
+
+/// Messages per second one sender sends at most unless `--senders` says otherwise: half the
+/// chat's default limit.
+const SENDER_RATE: f64 = 5.0;
+/// The chat's default limit of messages per second per client (`--rate-messages`).
+const CHAT_DEFAULT_LIMIT: f64 = 10.0;
+/// Most clients connecting or joining at once.
+const CONCURRENCY: usize = 256;
+/// Longest wait for every client to join, and for the last messages after the window.
+const SETUP_LIMIT: Duration = Duration::from_secs(120);
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
+
+/// `fullduplex bench chat` options.
+#[derive(Args, Debug)]
+pub struct ChatBenchArgs {
+    /// The chat's WebSocket URL (ws://HOST:PORT/ws; add ?token=SECRET or use --token),
+    /// duration, deflate, output.
+    #[command(flatten)]
+    pub common: Common,
+    /// More chat servers (repeatable, or a comma list): clients are spread over all the URLs
+    /// round-robin.
+    #[arg(long = "url", value_name = "URL", value_delimiter = ',')]
+    pub more_urls: Vec<String>,
+    /// Clients, all in one room; each is a member that receives every message.
+    #[arg(short = 'c', long = "clients", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub clients: u32,
+    /// Chat messages sent per second, by all senders together.
+    #[arg(long, default_value_t = 10.0, value_parser = positive_rate)]
+    pub rate: f64,
+    /// Clients that take turns sending (default: enough that each sends at most 5 messages
+    /// per second; above 10 per sender, start the chat with a higher --rate-messages).
+    #[arg(long)]
+    pub senders: Option<u32>,
+    /// The room joined.
+    #[arg(long, default_value = "bench")]
+    pub room: String,
+    /// Characters of each message's text (33 of them its number and send time).
+    #[arg(short = 's', long = "size", default_value_t = 64, value_parser = clap::value_parser!(u32).range(LABEL_LEN as i64..=2000))]
+    pub size: u32,
+    /// The `Origin` header to send (default: none, as non-browser clients do; the chat
+    /// accepts its own origin, e.g. http://127.0.0.1:8080, or one given with --allowed-origin).
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// The chat's token (--token of the server), sent as the `token` cookie.
+    #[arg(long)]
+    pub token: Option<String>,
+}
+
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(r) if r > 0.0 && r <= 1e6 => Ok(r),
+        _ => Err(format!(
+            "{text:?} is not a rate: messages per second, more than 0"
+        )),
+    }
+}
+
+impl ChatBenchArgs {
+    fn urls(&self) -> Vec<&str> {
+        let more = self.more_urls.iter().map(String::as_str);
+        std::iter::once(self.common.url.as_str())
+            .chain(more)
+            .collect()
+    }
+
+    fn senders(&self) -> usize {
+        let wanted = self
+            .senders
+            .map_or((self.rate / SENDER_RATE).ceil() as usize, |k| k as usize);
+        wanted.clamp(1, self.clients as usize)
+    }
+
+    fn client_options(&self) -> ClientOptions {
+        let mut options = self.common.client_options();
+        options.origin.clone_from(&self.origin);
+        if let Some(token) = &self.token {
+            options
+                .headers
+                .push(("Cookie".into(), format!("token={token}")));
+        }
+        options
+    }
+}
+
+/// Runs the chat load and prints the result.
+pub fn run(args: &ChatBenchArgs) -> Result<(), String> {
+    let senders = args.senders();
+    let per_sender = args.rate / senders as f64;
+    if per_sender > CHAT_DEFAULT_LIMIT {
+        eprintln!(
+            "bench chat: each sender sends {per_sender:.1} messages/s, over the chat's default \
+             limit of {CHAT_DEFAULT_LIMIT}: start the chat with --rate-messages {}",
+            per_sender.ceil()
+        );
+    }
+    let mut clients = MultiClient::new(args.client_options()).map_err(|e| e.to_string())?;
+    let mut load = Load::new(&args.room);
+    let setup_secs = join_all(&mut clients, &mut load, args)?;
+    let members = load.members.len();
+    eprintln!(
+        "bench chat: {members} clients joined #{} in {setup_secs:.1} s",
+        args.room
+    );
+    let sent = send_and_measure(&mut clients, &mut load, args, senders)?;
+    let seconds = sent.seconds;
+    let drain_until = Instant::now() + DRAIN_LIMIT;
+    while load.measured_pending() && Instant::now() < drain_until {
+        clients
+            .poll(&mut load, Some(Duration::from_millis(50)))
+            .map_err(|e| e.to_string())?;
+    }
+    load.failures.closing = true;
+    let ids = load.members.clone();
+    close_all(&mut clients, &mut load, ids, Duration::from_secs(10));
+    let run = Run {
+        members,
+        senders,
+        setup_secs,
+        seconds,
+        sent: sent.measured,
+        send_failures: sent.failures,
+    };
+    print_result(args, &load, &run);
+    Ok(())
+}
+
+/// Connects every client (at most [`CONCURRENCY`] joining at once), and polls until they
+/// joined and the presence notices settled. Returns the seconds it took.
+fn join_all(
+    clients: &mut MultiClient,
+    load: &mut Load,
+    args: &ChatBenchArgs,
+) -> Result<f64, String> {
+    let urls = args.urls();
+    let wanted = args.clients as usize;
+    let started = Instant::now();
+    let mut requested = 0;
+    loop {
+        let settling = load.members.len() + load.dropped + load.failed;
+        while requested < wanted && requested - settling < CONCURRENCY {
+            let id = clients
+                .connect(urls[requested % urls.len()])
+                .map_err(|e| e.to_string())?;
+            load.numbered(id, requested);
+            requested += 1;
+        }
+        let now = Instant::now();
+        if requested == wanted && load.settled(wanted, now) {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        if requested == wanted && settling == wanted && load.members.is_empty() {
+            return Err(format!(
+                "no client joined (the chat's endpoint is ws://HOST:PORT/ws): {}",
+                load.failures
+            ));
+        }
+        if now.duration_since(started) > SETUP_LIMIT {
+            return Err(format!(
+                "only {} of {wanted} clients joined within {} s: {}",
+                load.members.len(),
+                SETUP_LIMIT.as_secs(),
+                load.failures
+            ));
+        }
+        clients
+            .poll(load, Some(Duration::from_millis(100)))
+            .map_err(|e| e.to_string())?;
+    }
+}
+
+/// What the sending phase did.
+struct Sent {
+    /// Messages sent in the measured window.
+    measured: u64,
+    /// Sends refused because the sender's connection had ended.
+    failures: u64,
+    seconds: f64,
+}
+
+/// Sends at the rate (the senders taking turns) through the warm-up and the measured window.
+fn send_and_measure(
+    clients: &mut MultiClient,
+    load: &mut Load,
+    args: &ChatBenchArgs,
+    senders: usize,
+) -> Result<Sent, String> {
+    let senders: Vec<_> = load.members.iter().copied().take(senders).collect();
+    let interval = Duration::from_secs_f64(1.0 / args.rate);
+    let mut phases = Phases::start(&args.common);
+    let mut text = String::with_capacity(args.size as usize);
+    let mut json = String::with_capacity(args.size as usize + 32);
+    let mut seq = 0u64;
+    let mut sent = Sent {
+        measured: 0,
+        failures: 0,
+        seconds: 0.0,
+    };
+    let mut next_send = Instant::now();
+    loop {
+        let now = Instant::now();
+        load.measuring = phases.tick(now);
+        if phases.done(now) {
+            break;
+        }
+        while now >= next_send {
+            let sender = senders[seq as usize % senders.len()];
+            let at = Instant::now();
+            load.write_text(&mut text, seq, at, args.size as usize);
+            json.clear();
+            json.push_str(r#"{"type":"message","text":""#);
+            json.push_str(&text);
+            json.push_str(r#""}"#);
+            match clients.send(sender, Message::Text(&json)) {
+                Ok(()) => {
+                    load.sent(seq, at);
+                    sent.measured += u64::from(load.measuring);
+                }
+                Err(_) => sent.failures += 1,
+            }
+            seq += 1;
+            next_send += interval;
+        }
+        let rate = phases.rate(load.deliveries, now);
+        let members = load.members.len();
+        phases.progress(now, || format!("{members} members, {rate:.0} deliveries/s"));
+        let timeout = phases
+            .poll_timeout(now)
+            .min(next_send.saturating_duration_since(now));
+        clients
+            .poll(load, Some(timeout))
+            .map_err(|e| e.to_string())?;
+    }
+    sent.seconds = phases.measured_secs();
+    phases.finish();
+    Ok(sent)
+}
+
+/// The figures of a run beside the load's counts.
+struct Run {
+    members: usize,
+    senders: usize,
+    setup_secs: f64,
+    seconds: f64,
+    sent: u64,
+    send_failures: u64,
+}
+
+fn print_result(args: &ChatBenchArgs, load: &Load, run: &Run) {
+    let expected = run.sent * run.members as u64;
+    let rate = load.deliveries as f64 / run.seconds.max(1e-9);
+    let errors: u64 = load.errors.values().sum();
+    let value = serde_json::json!({
+        "mode": "chat",
+        "urls": args.urls(),
+        "clients": args.clients,
+        "members": run.members,
+        "failed": load.failed,
+        "dropped": load.dropped,
+        "senders": run.senders,
+        "rate": args.rate,
+        "size": args.size,
+        "deflate": args.common.deflate,
+        "setup_seconds": run.setup_secs,
+        "seconds": run.seconds,
+        "sent": run.sent,
+        "send_failures": run.send_failures,
+        "expected_deliveries": expected,
+        "deliveries": load.deliveries,
+        "missing": load.missing(),
+        "completed": load.completed,
+        "strays": load.strays,
+        "left_notices": load.left_notices,
+        "errors": errors,
+        "error_codes": load.errors,
+        "deliveries_per_sec": rate.round(),
+        "latency_us": latency_json(&load.delivery),
+        "fanout_latency_us": latency_json(&load.fanout),
+    });
+    let mut lines = vec![
+        format!(
+            "chat {}: {} members of #{}, {} senders, {} msg/s × {} chars, {:.1} s measured",
+            args.urls().join(","),
+            run.members,
+            args.room,
+            run.senders,
+            args.rate,
+            args.size,
+            run.seconds
+        ),
+        format!(
+            "  {} messages sent, {} reached every member; {} of {} deliveries ({:.0}/s), {} missing",
+            run.sent,
+            load.completed,
+            load.deliveries,
+            expected,
+            rate,
+            load.missing()
+        ),
+        format!("  delivery latency: {}", latency_text(&load.delivery)),
+        format!("  fan-out latency:  {}", latency_text(&load.fanout)),
+    ];
+    let failures = load.failed + load.dropped;
+    if errors > 0 || failures > 0 || run.send_failures > 0 {
+        lines.push(format!(
+            "  errors: {:?}; {} clients failed to join, {} dropped, {} sends failed; {}",
+            load.errors, load.failed, load.dropped, run.send_failures, load.failures
+        ));
+    }
+    report(args.common.json, &value, &lines);
+}

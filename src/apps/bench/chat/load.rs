@@ -1,0 +1,235 @@
+//! The chat load's bookkeeping: what each client's connection does (join on open), what the
+//! bench reads from the server's JSON messages (welcome, presence, chat messages, errors), and
+//! the counts and latencies of the run.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+use super::super::histogram::Histogram;
+use super::super::Failures;
+use crate::client::{ClientConn, ClientHandler, ClientId, Ended};
+use crate::protocol::Message;
+
+/// Characters of a message's label: its number and its send time, 16 hex digits each.
+pub(super) const LABEL_LEN: usize = 33;
+
+/// What the bench reads of a server message (docs/chat-protocol.md); the rest is skipped.
+#[derive(Deserialize)]
+struct Incoming<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+    #[serde(default)]
+    users: Option<Vec<IgnoredAny>>,
+    #[serde(default, borrow)]
+    code: Option<Cow<'a, str>>,
+}
+
+/// A chat message on its way: when it was sent, how many members still lack it.
+pub(super) struct Pending {
+    pub(super) sent: Instant,
+    pub(super) missing: usize,
+    pub(super) measured: bool,
+}
+
+/// The state of a chat load run, and the [`ClientHandler`] of its connections.
+pub(super) struct Load {
+    /// The clock the send times written in the messages count from.
+    base: Instant,
+    room: String,
+    /// Each connection's number (its nickname is `bench-NUMBER`).
+    index: HashMap<ClientId, usize>,
+    /// Clients that received their welcome and are still connected, in order of welcome.
+    pub(super) members: Vec<ClientId>,
+    member_set: HashSet<ClientId>,
+    /// Clients that ended before their welcome.
+    pub(super) failed: usize,
+    /// Clients that ended after their welcome, before the run closed them.
+    pub(super) dropped: usize,
+    /// Users the clients know of in the room: the sum over clients of their user lists.
+    pub(super) known: i64,
+    /// When a welcome, `joined` or `left` last arrived.
+    pub(super) last_presence: Instant,
+    /// `left` notices received while measuring.
+    pub(super) left_notices: u64,
+    pub(super) pending: HashMap<u64, Pending>,
+    /// Whether messages sent now are measured.
+    pub(super) measuring: bool,
+    /// From sending to each member's receipt (measured messages).
+    pub(super) delivery: Histogram,
+    /// From sending to the last member's receipt (measured messages).
+    pub(super) fanout: Histogram,
+    /// Receipts of measured messages.
+    pub(super) deliveries: u64,
+    /// Measured messages every member received.
+    pub(super) completed: u64,
+    /// Chat messages that were not the bench's, or arrived twice.
+    pub(super) strays: u64,
+    /// `error` messages from the server, by code.
+    pub(super) errors: BTreeMap<String, u64>,
+    pub(super) failures: Failures,
+}
+
+impl Load {
+    pub(super) fn new(room: &str) -> Self {
+        let now = Instant::now();
+        Self {
+            base: now,
+            room: room.to_owned(),
+            index: HashMap::new(),
+            members: Vec::new(),
+            member_set: HashSet::new(),
+            failed: 0,
+            dropped: 0,
+            known: 0,
+            last_presence: now,
+            left_notices: 0,
+            pending: HashMap::new(),
+            measuring: false,
+            delivery: Histogram::default(),
+            fanout: Histogram::default(),
+            deliveries: 0,
+            completed: 0,
+            strays: 0,
+            errors: BTreeMap::new(),
+            failures: Failures::default(),
+        }
+    }
+
+    /// Notes the number of a connection just started.
+    pub(super) fn numbered(&mut self, id: ClientId, number: usize) {
+        self.index.insert(id, number);
+    }
+
+    /// Whether every client of `wanted` joined or failed and the presence notices settled:
+    /// every member knows every member, or no notice came for a second.
+    pub(super) fn settled(&self, wanted: usize, now: Instant) -> bool {
+        let members = self.members.len();
+        let all_known = self.known >= (members * members) as i64;
+        let quiet = now.duration_since(self.last_presence) >= Duration::from_secs(1);
+        members + self.dropped + self.failed >= wanted && members > 0 && (all_known || quiet)
+    }
+
+    /// The text of message `seq`: its label (number and send time), then filler up to `size`.
+    pub(super) fn write_text(&self, text: &mut String, seq: u64, now: Instant, size: usize) {
+        use std::fmt::Write;
+        let nanos = now.duration_since(self.base).as_nanos() as u64;
+        text.clear();
+        let _ = write!(text, "{seq:016x} {nanos:016x}");
+        text.extend(std::iter::repeat_n('x', size.saturating_sub(LABEL_LEN)));
+    }
+
+    /// Records message `seq` as sent at `sent` to every current member.
+    pub(super) fn sent(&mut self, seq: u64, sent: Instant) {
+        let pending = Pending {
+            sent,
+            missing: self.members.len(),
+            measured: self.measuring,
+        };
+        self.pending.insert(seq, pending);
+    }
+
+    /// Deliveries still missing of the measured messages.
+    pub(super) fn missing(&self) -> u64 {
+        let measured = self.pending.values().filter(|p| p.measured);
+        measured.map(|p| p.missing as u64).sum()
+    }
+
+    /// Whether measured messages are still on their way.
+    pub(super) fn measured_pending(&self) -> bool {
+        self.pending.values().any(|p| p.measured)
+    }
+
+    fn on_chat_message(&mut self, text: &str) {
+        let now = Instant::now();
+        let label = |range: std::ops::Range<usize>| {
+            text.get(range)
+                .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        };
+        let (Some(seq), Some(nanos)) = (label(0..16), label(17..LABEL_LEN)) else {
+            self.strays += 1;
+            return;
+        };
+        let Some(pending) = self.pending.get_mut(&seq) else {
+            self.strays += 1;
+            return;
+        };
+        if pending.measured {
+            let sent = self.base + Duration::from_nanos(nanos);
+            self.delivery.record(now.saturating_duration_since(sent));
+            self.deliveries += 1;
+        }
+        pending.missing = pending.missing.saturating_sub(1);
+        if pending.missing == 0 {
+            let pending = self.pending.remove(&seq).expect("present");
+            if pending.measured {
+                self.fanout.record(now.duration_since(pending.sent));
+                self.completed += 1;
+            }
+        }
+    }
+
+    fn on_welcome(&mut self, id: ClientId, users: usize) {
+        if self.member_set.insert(id) {
+            self.members.push(id);
+        }
+        self.known += users as i64;
+        self.last_presence = Instant::now();
+    }
+
+    fn on_presence(&mut self, change: i64) {
+        self.known += change;
+        self.last_presence = Instant::now();
+        if change < 0 && self.measuring {
+            self.left_notices += 1;
+        }
+    }
+}
+
+impl ClientHandler for Load {
+    fn on_open(&mut self, conn: &mut ClientConn<'_>) {
+        let number = self.index.get(&conn.id()).copied().unwrap_or_default();
+        let join = serde_json::json!({
+            "type": "join",
+            "nick": format!("bench-{number}"),
+            "room": self.room,
+        });
+        let _ = conn.send_text(&join.to_string());
+    }
+
+    fn on_message(&mut self, conn: &mut ClientConn<'_>, message: Message<'_>) {
+        let Message::Text(text) = message else {
+            return;
+        };
+        let Ok(incoming) = serde_json::from_str::<Incoming<'_>>(text) else {
+            *self.errors.entry("unreadable".into()).or_default() += 1;
+            return;
+        };
+        match incoming.kind.as_ref() {
+            "message" => self.on_chat_message(incoming.text.as_deref().unwrap_or_default()),
+            "welcome" => self.on_welcome(conn.id(), incoming.users.map_or(0, |u| u.len())),
+            "joined" => self.on_presence(1),
+            "left" => self.on_presence(-1),
+            "error" => {
+                let code = incoming.code.as_deref().unwrap_or("error");
+                *self.errors.entry(code.to_owned()).or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+
+    fn on_end(&mut self, id: ClientId, ended: &Ended) {
+        if self.member_set.remove(&id) {
+            self.members.retain(|&member| member != id);
+            self.dropped += usize::from(!self.failures.closing);
+        } else {
+            self.failed += 1;
+        }
+        self.failures.note(ended);
+    }
+}
