@@ -37,13 +37,15 @@ fn broadcast_and_publish_reach_500_receivers_in_order() {
     let handle = server.handle();
     let broadcasts: Vec<String> = (0..20).map(|i| format!("broadcast {i}")).collect();
     for text in &broadcasts {
-        handle.broadcast(DataKind::Text, text.as_bytes());
+        handle.broadcast(DataKind::Text, text.as_bytes()).unwrap();
     }
     let published: Vec<String> = (0..20).map(|i| format!("topic {i}")).collect();
     for text in &published {
-        handle.publish(TOPIC, DataKind::Text, text.as_bytes());
+        handle
+            .publish(TOPIC, DataKind::Text, text.as_bytes())
+            .unwrap();
     }
-    handle.publish("nobody", DataKind::Text, b"lost");
+    handle.publish("nobody", DataKind::Text, b"lost").unwrap();
     for ws in &mut clients {
         expect_texts(ws, broadcasts.iter().chain(&published).cloned());
     }
@@ -105,7 +107,7 @@ fn broadcast_rounds(
         for seq in first..first + ROUND {
             let mut message = vec![b'.'; MESSAGE];
             message[..8].copy_from_slice(&(seq as u64).to_be_bytes());
-            handle.broadcast(DataKind::Binary, &message);
+            handle.broadcast(DataKind::Binary, &message).unwrap();
         }
         for ws in readers.iter_mut() {
             for seq in first..first + ROUND {
