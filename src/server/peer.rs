@@ -12,22 +12,32 @@ use crate::server::handler::{CloseInfo, ConnId};
 use crate::server::outbound::Outbound;
 use crate::transport::{write_bytes, write_connection, Flushed, Transport};
 
-/// Where a connection stands.
+/// Where a connection stands. Each phase's state is boxed (or a [`Stamp`]), so that the
+/// slot every connection occupies stays small.
 pub(crate) enum Phase<S> {
     /// Reading the HTTP request head (bounded by `max_handshake_size`).
-    Handshake { buf: Vec<u8>, since: Instant },
+    Handshake(Box<Handshaking>),
     /// Writing an HTTP response (a page, or a refused upgrade), then closing.
-    Respond {
-        out: Vec<u8>,
-        written: usize,
-        since: Instant,
-    },
+    Respond(Box<Responding>),
     /// The WebSocket connection.
     Open(Box<Open<S>>),
     /// Our side is done and shut for writing; reading until the peer closes or `until`
     /// (RFC 6455 §7.1.1: the server closes the TCP connection first, without losing the
     /// peer's last bytes to a reset).
-    Draining { until: Instant },
+    Draining { until: Stamp },
+}
+
+/// The request head arriving.
+pub(crate) struct Handshaking {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) since: Instant,
+}
+
+/// An HTTP response being written.
+pub(crate) struct Responding {
+    pub(crate) out: Vec<u8>,
+    pub(crate) written: usize,
+    pub(crate) since: Instant,
 }
 
 /// An open WebSocket connection and the application's state for it. Kept small, since an
@@ -127,7 +137,7 @@ impl<S> Peer<S> {
     /// Writes whatever this connection has queued, until done or the socket is full.
     pub(crate) fn flush(&mut self) -> io::Result<Flushed> {
         let flushed = match &mut self.phase {
-            Phase::Respond { out, written, .. } => write_bytes(&mut self.transport, out, written)?,
+            Phase::Respond(r) => write_bytes(&mut self.transport, &r.out, &mut r.written)?,
             Phase::Open(open) => write_connection(&mut self.transport, &mut open.conn)?,
             Phase::Handshake { .. } | Phase::Draining { .. } => Flushed::All,
         };
@@ -140,14 +150,14 @@ impl<S> Peer<S> {
     /// Whether everything of ours has been said: time to shut the write side and drain.
     pub(crate) fn finished(&self) -> bool {
         match &self.phase {
-            Phase::Respond { out, written, .. } => *written == out.len(),
+            Phase::Respond(r) => r.written == r.out.len(),
             Phase::Open(open) => open.conn.is_closed() && !open.conn.wants_write(),
             _ => false,
         }
     }
 
     /// Shuts our direction and waits (until `until`) for the peer to close its own.
-    pub(crate) fn begin_draining(&mut self, until: Instant) {
+    pub(crate) fn begin_draining(&mut self, until: Stamp) {
         self.transport.shutdown_write();
         self.phase = Phase::Draining { until };
     }

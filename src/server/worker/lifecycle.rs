@@ -164,13 +164,9 @@ impl<H: Handler> Worker<H> {
             return Tick::Nothing;
         };
         match &mut peer.phase {
-            Phase::Handshake { since, .. } if now - *since >= config.handshake_timeout => {
-                Tick::Kill(None)
-            }
-            Phase::Respond { since, .. } if now - *since >= config.close_timeout => {
-                Tick::Kill(None)
-            }
-            Phase::Draining { until } if now >= *until => Tick::Kill(None),
+            Phase::Handshake(h) if now - h.since >= config.handshake_timeout => Tick::Kill(None),
+            Phase::Respond(r) if now - r.since >= config.close_timeout => Tick::Kill(None),
+            Phase::Draining { until } if stamp.not_before(*until) => Tick::Kill(None),
             Phase::Open(open) => {
                 let state = open.conn.state();
                 if state == State::Closing || (open.conn.is_closed() && open.conn.wants_write()) {
@@ -255,7 +251,8 @@ impl<H: Handler> Worker<H> {
                     };
                     if peer.finished() {
                         self.end_session(slot);
-                        self.begin_draining(slot, now + close_timeout);
+                        let until = Stamp::at(now + close_timeout, self.epoch);
+                        self.begin_draining(slot, until);
                     }
                 }
             }
@@ -264,7 +261,7 @@ impl<H: Handler> Worker<H> {
 
     /// Shuts our side and reads until the peer closes its own, which it may have done
     /// already: an end of stream seen by an earlier read raises no new event.
-    fn begin_draining(&mut self, slot: usize, until: Instant) {
+    fn begin_draining(&mut self, slot: usize, until: Stamp) {
         let Some(peer) = self.live_peer(slot) else {
             return;
         };

@@ -12,7 +12,7 @@ use crate::protocol::handshake::{
 };
 use crate::protocol::{Connection, Event};
 use crate::server::handler::{CloseInfo, Conn, Context, Handler, Upgrade};
-use crate::server::peer::{Open, Phase, Rare, Stamp};
+use crate::server::peer::{Open, Phase, Rare, Responding, Stamp};
 use crate::server::stats::Stats;
 
 /// Bytes read at a time while the request head arrives.
@@ -39,9 +39,10 @@ impl<H: Handler> Worker<H> {
         let Some(peer) = self.live_peer(slot) else {
             return;
         };
-        let Phase::Handshake { buf, .. } = &mut peer.phase else {
+        let Phase::Handshake(handshake) = &mut peer.phase else {
             return;
         };
+        let buf = &mut handshake.buf;
         let mut input = Input::Pending;
         while buf.len() < limit {
             let len = buf.len();
@@ -99,9 +100,10 @@ impl<H: Handler> Worker<H> {
         let Some(peer) = super::live(&mut self.slots, slot) else {
             return;
         };
-        let Phase::Handshake { buf, .. } = &peer.phase else {
+        let Phase::Handshake(handshake) = &peer.phase else {
             return;
         };
+        let buf = &handshake.buf;
         let (request, head_len) = match Request::parse(buf, &self.config) {
             Ok(None) => return,
             Ok(Some(parsed)) => parsed,
@@ -148,11 +150,11 @@ impl<H: Handler> Worker<H> {
 
     fn respond(&mut self, slot: usize, out: Vec<u8>, now: Instant) {
         if let Some(peer) = self.live_peer(slot) {
-            peer.phase = Phase::Respond {
+            peer.phase = Phase::Respond(Box::new(Responding {
                 out,
                 written: 0,
                 since: now,
-            };
+            }));
             self.mark_dirty(slot);
         }
     }
