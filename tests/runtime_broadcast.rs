@@ -214,9 +214,13 @@ fn with_drop_messages_a_slow_reader_loses_messages_but_stays_open() {
     let mut frames = FrameReader::new(Vec::new());
     let queued: Vec<_> = (0..to_slow).map_while(|_| frames.next(&mut slow)).collect();
     let (seqs, close) = sequence_numbers(queued);
+    // Which messages are dropped depends on when the socket had room (the queue is written
+    // before a message is judged), so the ones kept need not be a prefix: they arrive in
+    // order, none twice, all of them.
+    assert_eq!(seqs.len() as u64, to_slow, "lost: {seqs:?}");
     assert!(
-        seqs.iter().copied().eq(0..to_slow),
-        "lost or out of order: {seqs:?}"
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "out of order: {seqs:?}"
     );
     assert_eq!(close, None);
     slow.write_all(&common::client_frame(0x81, b"still open"))

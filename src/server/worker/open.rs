@@ -43,26 +43,25 @@ impl<H: Handler> Worker<H> {
             return;
         };
         let buf = &mut handshake.buf;
+        // Read on the stack and keep only what arrived: a connection in its handshake holds
+        // the size of its request, not a whole read buffer (thousands may connect at once).
+        let mut chunk = [0u8; HANDSHAKE_READ];
         let mut input = Input::Pending;
         while buf.len() < limit {
-            let len = buf.len();
-            let want = (limit - len).min(HANDSHAKE_READ);
-            buf.resize(len + want, 0);
-            match peer.transport.read(&mut buf[len..]) {
+            let want = (limit - buf.len()).min(HANDSHAKE_READ);
+            match peer.transport.read(&mut chunk[..want]) {
                 Ok(0) => {
-                    buf.truncate(len);
                     input = Input::Ended;
                     break;
                 }
                 Ok(n) => {
-                    buf.truncate(len + n);
+                    buf.extend_from_slice(&chunk[..n]);
                     if n < want && peer.transport.short_read_drains() && !read_closed {
                         input = Input::Drained;
                         break;
                     }
                 }
                 Err(e) => {
-                    buf.truncate(len);
                     match e.kind() {
                         io::ErrorKind::WouldBlock => input = Input::Drained,
                         io::ErrorKind::Interrupted => continue,
