@@ -98,16 +98,28 @@ pub struct Config {
     /// transport to drain, then cut it (RFC 6455 §7.1.1). Default: 5 s.
     pub close_timeout: Duration,
     /// Bytes queued for one peer beyond which it is a slow consumer: a send that finds more
-    /// than this queued applies [`Config::slow_consumer`] (a single message larger than this
-    /// still goes). Default: 4 MiB. Memory: bounds each connection's output queue to this plus
-    /// one message.
+    /// than this queued first writes what the socket takes, and only if more than this is
+    /// still queued applies [`Config::slow_consumer`] (a single message larger than this
+    /// still goes). So a peer is judged by what it failed to drain, and a burst of messages
+    /// within one tick does not close a reader that keeps up. Default: 4 MiB. Memory: bounds
+    /// each connection's output queue to this plus one message.
     pub max_outbound_queue: usize,
     /// What to do with a slow consumer. Default: [`SlowConsumer::Close`] (1008).
     pub slow_consumer: SlowConsumer,
-    /// Most connections a server holds (open, in handshake or closing); more are answered
-    /// 503 and closed. Default: 100 000. The process's file descriptor limit must be higher:
+    /// Most connections a server holds (open, in handshake or closing), counted exactly
+    /// across workers; more are answered 503 and closed (a `wss://` server closes them
+    /// without a byte: a plaintext 503 inside TLS would be garbage, and a TLS handshake
+    /// only to refuse would spend the CPU the limit protects). Default: 100 000. The process's file descriptor limit must be higher:
     /// raise it with `ulimit -n` (e.g. `ulimit -n 200000`).
     pub max_connections: usize,
+    /// Commands (sends, publishes, broadcasts, closes, subscriptions) that other threads may
+    /// have waiting for one worker. Default: 65 536. When a worker's mailbox is full, the
+    /// [`ServerHandle`](crate::server::ServerHandle) method returns
+    /// [`MailboxFull`](crate::server::MailboxFull), a callback's
+    /// [`Context`](crate::server::Context) drops the command, and both count it in
+    /// `StatsSnapshot::mailbox_drops`; a shutdown is never refused. Memory: about 64 bytes
+    /// per waiting command, plus its message (one copy shared by every worker).
+    pub max_mailbox: usize,
     /// Worker threads, each with its own event loop; 0 means one per CPU core. Default: 0.
     pub threads: usize,
     /// Bytes read from a socket at a time. Default: 64 KiB. Memory: buffers of this size are
@@ -217,6 +229,7 @@ impl Default for Config {
             max_outbound_queue: 4 << 20,
             slow_consumer: SlowConsumer::Close,
             max_connections: 100_000,
+            max_mailbox: 1 << 16,
             threads: 0,
             read_buffer_size: 64 << 10,
         }

@@ -11,7 +11,7 @@ use std::net::Shutdown;
 
 use mio::net::TcpStream;
 
-use crate::protocol::{Connection, Receiver};
+use crate::protocol::{Connection, Receiver, Sender};
 
 /// Most output chunks handed to one vectored write.
 const MAX_IOVECS: usize = 64;
@@ -153,16 +153,21 @@ pub(crate) fn write_connection(
     transport: &mut Transport,
     conn: &mut Connection,
 ) -> io::Result<Flushed> {
-    while conn.wants_write() {
+    write_queue(transport, conn.sender())
+}
+
+/// Writes a sender's queued frames with vectored writes until done or blocked.
+pub(crate) fn write_queue(transport: &mut Transport, tx: &mut Sender) -> io::Result<Flushed> {
+    while tx.buffered_amount() > 0 {
         let mut slices = [IoSlice::new(&[]); MAX_IOVECS];
         let mut count = 0;
-        for chunk in conn.output_chunks().take(MAX_IOVECS) {
+        for chunk in tx.output_chunks().take(MAX_IOVECS) {
             slices[count] = IoSlice::new(chunk);
             count += 1;
         }
         match transport.write_vectored(&slices[..count]) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => conn.consume_output(n),
+            Ok(n) => tx.consume_output(n),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),

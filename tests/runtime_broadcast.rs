@@ -37,13 +37,15 @@ fn broadcast_and_publish_reach_500_receivers_in_order() {
     let handle = server.handle();
     let broadcasts: Vec<String> = (0..20).map(|i| format!("broadcast {i}")).collect();
     for text in &broadcasts {
-        handle.broadcast(DataKind::Text, text.as_bytes());
+        handle.broadcast(DataKind::Text, text.as_bytes()).unwrap();
     }
     let published: Vec<String> = (0..20).map(|i| format!("topic {i}")).collect();
     for text in &published {
-        handle.publish(TOPIC, DataKind::Text, text.as_bytes());
+        handle
+            .publish(TOPIC, DataKind::Text, text.as_bytes())
+            .unwrap();
     }
-    handle.publish("nobody", DataKind::Text, b"lost");
+    handle.publish("nobody", DataKind::Text, b"lost").unwrap();
     for ws in &mut clients {
         expect_texts(ws, broadcasts.iter().chain(&published).cloned());
     }
@@ -105,7 +107,7 @@ fn broadcast_rounds(
         for seq in first..first + ROUND {
             let mut message = vec![b'.'; MESSAGE];
             message[..8].copy_from_slice(&(seq as u64).to_be_bytes());
-            handle.broadcast(DataKind::Binary, &message);
+            handle.broadcast(DataKind::Binary, &message).unwrap();
         }
         for ws in readers.iter_mut() {
             for seq in first..first + ROUND {
@@ -212,9 +214,13 @@ fn with_drop_messages_a_slow_reader_loses_messages_but_stays_open() {
     let mut frames = FrameReader::new(Vec::new());
     let queued: Vec<_> = (0..to_slow).map_while(|_| frames.next(&mut slow)).collect();
     let (seqs, close) = sequence_numbers(queued);
+    // Which messages are dropped depends on when the socket had room (the queue is written
+    // before a message is judged), so the ones kept need not be a prefix: they arrive in
+    // order, none twice, all of them.
+    assert_eq!(seqs.len() as u64, to_slow, "lost: {seqs:?}");
     assert!(
-        seqs.iter().copied().eq(0..to_slow),
-        "lost or out of order: {seqs:?}"
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "out of order: {seqs:?}"
     );
     assert_eq!(close, None);
     slow.write_all(&common::client_frame(0x81, b"still open"))

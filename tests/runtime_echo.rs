@@ -169,7 +169,8 @@ fn the_handle_closes_one_connection_from_another_thread() {
     };
     server
         .handle()
-        .close(id, CloseCode::PolicyViolation, "go away");
+        .close(id, CloseCode::PolicyViolation, "go away")
+        .unwrap();
     assert_eq!(
         expect_close(&mut closed),
         (CloseCode::PolicyViolation, "go away".into())

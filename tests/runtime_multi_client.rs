@@ -324,25 +324,7 @@ fn fake_server(after: Vec<u8>) -> (std::net::SocketAddr, std::thread::JoinHandle
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let thread = std::thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        stream.set_read_timeout(Some(DEADLINE)).unwrap();
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            stream.read_exact(&mut byte).unwrap();
-            head.push(byte[0]);
-        }
-        let text = String::from_utf8(head).unwrap();
-        let key = text
-            .lines()
-            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
-            .unwrap();
-        let accept = fullduplex::protocol::handshake::accept_key(key.trim().as_bytes());
-        let response = format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-             Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-        );
-        stream.write_all(response.as_bytes()).unwrap();
+        let mut stream = accept_upgrade(&listener);
         stream.write_all(&after).unwrap();
         let mut rest = Vec::new();
         let _ = stream.read_to_end(&mut rest);

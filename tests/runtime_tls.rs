@@ -138,6 +138,30 @@ fn a_peer_that_does_not_speak_tls_is_cut_and_others_go_on() {
     assert_eq!(next_event(&mut good), OwnedEvent::Text("fine".into()));
 }
 
+/// Regression: at `max_connections` a TLS listener wrote its 503 as plaintext into the TLS
+/// connection. It now closes the connection without a byte (see `Server`'s docs).
+#[test]
+fn at_max_connections_a_tls_listener_closes_without_a_plaintext_503() {
+    let wss = start_wss(Config {
+        max_connections: 1,
+        ..test_config()
+    });
+    let mut first = wss.connect();
+    let mut refused = raw(wss.server.local_addr());
+    assert_eq!(read_to_end(&mut refused), b"");
+    match client::connect_with(&wss.url, &wss.options) {
+        Err(ClientError::Io(_)) => {}
+        Err(e) => panic!("expected the connection to be closed, got {e}"),
+        Ok(_) => panic!("connected past max_connections"),
+    }
+    assert_eq!(wss.server.handle().stats().refused_over_limit, 2);
+    first.send_text("still here").unwrap();
+    assert_eq!(
+        next_event(&mut first),
+        OwnedEvent::Text("still here".into())
+    );
+}
+
 #[test]
 fn a_client_that_does_not_trust_the_certificate_refuses_it() {
     let wss = start_wss(test_config());
@@ -176,8 +200,12 @@ fn broadcast_reaches_every_tls_receiver_in_order() {
     let handle = wss.server.handle();
     let big = vec![b'b'; 256 << 10];
     for i in 0..10u8 {
-        handle.broadcast(fullduplex::protocol::DataKind::Text, &[b'0' + i]);
-        handle.broadcast(fullduplex::protocol::DataKind::Binary, &big);
+        handle
+            .broadcast(fullduplex::protocol::DataKind::Text, &[b'0' + i])
+            .unwrap();
+        handle
+            .broadcast(fullduplex::protocol::DataKind::Binary, &big)
+            .unwrap();
     }
     for ws in &mut clients {
         for i in 0..10u8 {

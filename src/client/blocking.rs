@@ -91,6 +91,8 @@ pub struct WebSocket {
     conn: Connection,
     accepted: Accepted,
     eof: bool,
+    /// The end of the stream without a close handshake was reported.
+    abnormal_reported: bool,
 }
 
 /// Connects to a `ws://` or `wss://` URL with default options.
@@ -141,6 +143,7 @@ pub fn connect_with(url: &str, options: &ClientOptions) -> Result<WebSocket, Cli
         conn,
         accepted,
         eof: false,
+        abnormal_reported: false,
     })
 }
 
@@ -216,8 +219,12 @@ impl WebSocket {
         Ok(self.stream.flush()?)
     }
 
-    /// Writes everything queued.
+    /// Writes everything queued. [`ClientError::Closed`] once the connection ended
+    /// abnormally (see [`recv`](Self::recv)).
     pub fn flush(&mut self) -> Result<(), ClientError> {
+        if self.abnormal_reported {
+            return Err(ClientError::Closed);
+        }
         while self.conn.wants_write() {
             let n = self.stream.write(self.conn.pending_output())?;
             if n == 0 {
@@ -234,17 +241,36 @@ impl WebSocket {
     }
 
     /// The next event: a message, a Ping (already answered), a Pong, or the server's Close.
-    /// After the Close, or when the connection ended, returns [`ClientError::Closed`].
+    /// When the server ends the TCP connection without the close handshake, returns
+    /// [`ClientError::Abnormal`] once (code 1006); after the Close, or after that, returns
+    /// [`ClientError::Closed`].
     pub fn recv(&mut self) -> Result<OwnedEvent, ClientError> {
         loop {
             let event = self.conn.poll_event().map(|e| e.map(|e| e.to_owned()));
-            self.flush()?;
+            if !self.eof {
+                self.flush()?;
+            }
             match event? {
                 Some(event) => return Ok(event),
-                None if self.eof || self.conn.is_closed() => return Err(ClientError::Closed),
+                None if self.conn.is_closed() => return Err(ClientError::Closed),
+                None if self.eof => return Err(self.ended_abnormally()),
                 None => self.read_some()?,
             }
         }
+    }
+
+    /// The error for a stream that ended before the close handshake did: once
+    /// [`ClientError::Abnormal`], then [`ClientError::Closed`].
+    fn ended_abnormally(&mut self) -> ClientError {
+        if std::mem::replace(&mut self.abnormal_reported, true) {
+            return ClientError::Closed;
+        }
+        let why = if self.conn.receiver().has_buffered_input() {
+            "the server closed the connection in the middle of a frame"
+        } else {
+            "the server closed the connection without a close frame"
+        };
+        ClientError::Abnormal(why.into())
     }
 
     fn read_some(&mut self) -> Result<(), ClientError> {
@@ -296,7 +322,7 @@ impl WebSocket {
             match self.recv() {
                 Ok(OwnedEvent::Closed { code, reason }) => peer = (code, reason),
                 Ok(_) => {}
-                Err(ClientError::Closed) => break,
+                Err(ClientError::Closed | ClientError::Abnormal(_)) => break,
                 Err(e) => return Err(e),
             }
         }

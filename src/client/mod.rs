@@ -33,6 +33,11 @@ pub enum ClientError {
     Protocol(ProtocolError),
     /// We asked for something the connection's state forbids.
     Usage(UsageError),
+    /// The connection ended without the close handshake: the server closed TCP (or reset
+    /// it) before its Close frame arrived. RFC 6455 §7.1.5 calls this code 1006
+    /// ([`CloseCode::Abnormal`](crate::protocol::CloseCode::Abnormal)); the text says what
+    /// was seen. Reported once; after it, operations return [`ClientError::Closed`].
+    Abnormal(String),
     /// The connection is closed.
     Closed,
 }
@@ -45,6 +50,7 @@ impl fmt::Display for ClientError {
             Self::Handshake(e) => write!(f, "handshake failed: {e}"),
             Self::Protocol(e) => write!(f, "protocol error: {e}"),
             Self::Usage(e) => write!(f, "{e}"),
+            Self::Abnormal(why) => write!(f, "the connection closed abnormally (1006): {why}"),
             Self::Closed => f.write_str("the connection is closed"),
         }
     }

@@ -262,8 +262,7 @@ impl Connection {
 
     /// Reports that `n` bytes of the pending output were written.
     pub fn consume_output(&mut self, n: usize) {
-        self.tx.queue.consume(n);
-        self.tx.on_written();
+        self.tx.consume_output(n);
     }
 
     /// Whether output is queued: register for writability only while this is true.
@@ -278,6 +277,6 @@ impl Connection {
 
     /// Discards queued output (the transport is gone and nothing more can be written).
     pub fn discard_output(&mut self) {
-        self.tx.queue.clear();
+        self.tx.discard_output();
     }
 }

@@ -115,110 +115,144 @@ impl Segment {
     }
 }
 
-/// Encoded bytes waiting for the transport, in order.
+/// Encoded bytes waiting for the transport, in order. An empty queue is one null pointer:
+/// its state is allocated when bytes are queued and freed when they are all written, so an
+/// idle connection pays 8 bytes for it.
 #[derive(Debug, Default)]
 pub(crate) struct OutputQueue {
-    /// The segment being written; `None` when the queue is empty.
-    head: Option<Segment>,
+    inner: Option<Box<Queued>>,
+}
+
+/// The state of a queue that holds bytes.
+#[derive(Debug)]
+struct Queued {
+    /// The segment being written.
+    head: Segment,
     /// Segments after the head (no allocation while there are none).
     rest: VecDeque<Segment>,
     /// Bytes of `head` already written.
     head_offset: usize,
     /// Unwritten bytes in total.
     len: usize,
-    /// Bytes written since the connection opened.
+    /// Bytes written since the queue was last empty.
     written: u64,
 }
 
 impl OutputQueue {
     pub(crate) fn len(&self) -> usize {
-        self.len
+        self.inner.as_ref().map_or(0, |q| q.len)
     }
 
+    /// Bytes written since the queue was last empty (0 while it is empty).
     pub(crate) fn written(&self) -> u64 {
-        self.written
+        self.inner.as_ref().map_or(0, |q| q.written)
+    }
+
+    /// Appends a segment, allocating the queue's state if it was empty.
+    fn push(&mut self, seg: Segment, len: usize) {
+        match &mut self.inner {
+            Some(q) => {
+                q.rest.push_back(seg);
+                q.len += len;
+            }
+            None => {
+                self.inner = Some(Box::new(Queued {
+                    head: seg,
+                    rest: VecDeque::new(),
+                    head_offset: 0,
+                    len,
+                    written: 0,
+                }));
+            }
+        }
     }
 
     /// The owned segment at the tail with room for `additional` more bytes.
     pub(crate) fn tail(&mut self, additional: usize) -> &mut Vec<u8> {
-        self.len += additional;
-        let reuse = match self.rest.back().or(self.head.as_ref()) {
-            Some(Segment::Owned(v)) => {
-                v.len() + additional <= v.capacity().max(MAX_GROWTH) || v.is_empty()
+        let reuse = self
+            .inner
+            .as_ref()
+            .is_some_and(|q| match q.rest.back().unwrap_or(&q.head) {
+                Segment::Owned(v) => {
+                    v.len() + additional <= v.capacity().max(MAX_GROWTH) || v.is_empty()
+                }
+                Segment::Shared(_) => false,
+            });
+        if reuse {
+            if let Some(q) = self.inner.as_mut() {
+                q.len += additional;
             }
-            _ => false,
-        };
-        if !reuse {
+        } else {
             let seg = Segment::Owned(Vec::with_capacity(additional.max(MIN_SEGMENT)));
-            if self.head.is_none() {
-                self.head = Some(seg);
-            } else {
-                self.rest.push_back(seg);
-            }
+            self.push(seg, additional);
         }
-        match self.rest.back_mut().or(self.head.as_mut()) {
-            Some(Segment::Owned(v)) => {
+        let Some(q) = self.inner.as_mut() else {
+            unreachable!("a segment was just queued")
+        };
+        match q.rest.back_mut().unwrap_or(&mut q.head) {
+            Segment::Owned(v) => {
                 v.reserve(additional);
                 v
             }
-            _ => unreachable!("the tail was just made an owned segment"),
+            Segment::Shared(_) => unreachable!("the tail was just made an owned segment"),
         }
     }
 
     pub(crate) fn push_shared(&mut self, frame: &SharedFrame) {
-        self.len += frame.bytes.len();
-        let seg = Segment::Shared(Arc::clone(&frame.bytes));
-        if self.head.is_none() {
-            self.head = Some(seg);
-        } else {
-            self.rest.push_back(seg);
-        }
+        let len = frame.bytes.len();
+        self.push(Segment::Shared(Arc::clone(&frame.bytes)), len);
     }
 
     /// The first contiguous run of unwritten bytes (empty when nothing is queued).
     pub(crate) fn front(&self) -> &[u8] {
-        match &self.head {
-            Some(seg) => &seg.bytes()[self.head_offset..],
+        match &self.inner {
+            Some(q) => &q.head.bytes()[q.head_offset..],
             None => &[],
         }
     }
 
     /// Every run of unwritten bytes in order, for vectored writes.
     pub(crate) fn chunks(&self) -> impl Iterator<Item = &[u8]> {
+        let rest = self
+            .inner
+            .as_ref()
+            .map(|q| q.rest.iter().map(Segment::bytes));
         std::iter::once(self.front())
             .filter(|c| !c.is_empty())
-            .chain(self.rest.iter().map(Segment::bytes))
+            .chain(rest.into_iter().flatten())
     }
 
     /// Marks `n` bytes as written. `n` larger than what is queued is clamped.
-    pub(crate) fn consume(&mut self, mut n: usize) {
-        n = n.min(self.len);
-        self.len -= n;
-        self.written += n as u64;
+    pub(crate) fn consume(&mut self, n: usize) {
+        let Some(q) = self.inner.as_mut() else {
+            return;
+        };
+        let mut n = n.min(q.len);
+        q.len -= n;
+        q.written += n as u64;
+        if q.len == 0 {
+            // Nothing queued: hold no memory (an idle connection costs no buffer).
+            self.inner = None;
+            return;
+        }
         while n > 0 {
-            let head_len = self.head.as_ref().map_or(0, |s| s.bytes().len()) - self.head_offset;
+            let head_len = q.head.bytes().len() - q.head_offset;
             if n < head_len {
-                self.head_offset += n;
+                q.head_offset += n;
                 return;
             }
             n -= head_len;
-            self.head = self.rest.pop_front();
-            self.head_offset = 0;
-        }
-        if self.len == 0 {
-            // Nothing queued: hold no memory (an idle connection costs no buffer).
-            self.head = None;
-            self.head_offset = 0;
-            if self.rest.capacity() > 0 {
-                self.rest = VecDeque::new();
-            }
+            let Some(next) = q.rest.pop_front() else {
+                unreachable!("bytes remain queued after the head")
+            };
+            q.head = next;
+            q.head_offset = 0;
         }
     }
 
     /// Drops everything queued (the transport is gone).
     pub(crate) fn clear(&mut self) {
-        let len = self.len;
-        self.consume(len);
+        self.inner = None;
     }
 }
 
@@ -248,10 +282,11 @@ mod tests {
             assert_eq!(collect(&q), expected);
             assert_eq!(q.front(), &expected[..q.front().len()]);
         }
+        assert_eq!(q.written(), 8);
         q.consume(100);
         assert_eq!(q.len(), 0);
-        assert!(q.head.is_none() && q.rest.capacity() == 0);
-        assert_eq!(q.written(), 3 + shared.as_bytes().len() as u64 + 2);
+        assert!(q.inner.is_none());
+        assert_eq!(q.written(), 0);
     }
 
     #[test]
@@ -260,7 +295,7 @@ mod tests {
         for _ in 0..10 {
             q.tail(4).extend_from_slice(b"ping");
         }
-        assert!(q.rest.is_empty());
+        assert!(q.inner.as_ref().unwrap().rest.is_empty());
         assert_eq!(q.front().len(), 40);
     }
 }

@@ -128,6 +128,25 @@ enum Ready {
     },
 }
 
+/// What is being received: allocated when a frame header arrives, and freed by
+/// [`Receiver::take_idle_buffer`] once no frame or message is in progress, so that an idle
+/// connection holds a null pointer instead.
+#[derive(Debug, Default)]
+struct Flight {
+    frame: Option<FrameProgress>,
+    message: Option<Incoming>,
+    /// The reassembly buffer of a fragmented message (whole delivery).
+    assembled: Vec<u8>,
+    utf8: Utf8Validator,
+}
+
+/// The in-flight state of a receiver, allocated if it was not (borrows only that field).
+macro_rules! flight {
+    ($receiver:expr) => {
+        $receiver.flight.get_or_insert_with(Box::default)
+    };
+}
+
 /// Parses and reassembles incoming frames. Get it from
 /// [`Connection::split`](super::Connection::split), or use [`Connection`](super::Connection).
 #[derive(Debug)]
@@ -139,11 +158,7 @@ pub struct Receiver {
     start: usize,
     end: usize,
     release: Release,
-    frame: Option<FrameProgress>,
-    message: Option<Incoming>,
-    /// The reassembly buffer of a fragmented message (whole delivery).
-    assembled: Vec<u8>,
-    utf8: Utf8Validator,
+    flight: Option<Box<Flight>>,
     phase: Phase,
     /// The permessage-deflate decompressor, when the extension was agreed.
     inflater: Option<Box<Decompressor>>,
@@ -163,10 +178,7 @@ impl Receiver {
             start: 0,
             end: 0,
             release: Release::default(),
-            frame: None,
-            message: None,
-            assembled: Vec::new(),
-            utf8: Utf8Validator::new(),
+            flight: None,
             phase: Phase::Open,
             inflater: None,
         }
@@ -225,6 +237,13 @@ impl Receiver {
     /// memory (the runtime may pool it and give it to another connection).
     pub fn take_idle_buffer(&mut self) -> Option<Vec<u8>> {
         self.apply_release();
+        let between_messages = self
+            .flight
+            .as_ref()
+            .is_some_and(|f| f.frame.is_none() && f.message.is_none());
+        if between_messages {
+            self.flight = None;
+        }
         if self.end == self.start && !self.buf.is_empty() {
             self.start = 0;
             self.end = 0;
@@ -264,11 +283,13 @@ impl Receiver {
         let release = std::mem::take(&mut self.release);
         self.start += release.frame_bytes;
         if release.assembled {
-            self.assembled = Vec::new();
+            if let Some(flight) = self.flight.as_mut() {
+                flight.assembled = Vec::new();
+            }
         }
-        if self.phase != Phase::Open && !self.buf.is_empty() {
+        if self.phase != Phase::Open && (!self.buf.is_empty() || self.flight.is_some()) {
             self.buf = Vec::new();
-            self.assembled = Vec::new();
+            self.flight = None;
             self.start = 0;
             self.end = 0;
         }
@@ -286,8 +307,7 @@ impl Receiver {
             Ok(None) => Ok(None),
             Err(err) => {
                 self.phase = Phase::Failed(err);
-                self.frame = None;
-                self.message = None;
+                self.flight = None;
                 tx.fail(err);
                 Err(err)
             }
@@ -299,7 +319,7 @@ impl Receiver {
             return Ok(None);
         }
         loop {
-            let frame = match self.frame {
+            let frame = match self.flight.as_ref().and_then(|f| f.frame) {
                 Some(frame) => frame,
                 None => match self.next_header()? {
                     Some(frame) => frame,
@@ -307,7 +327,7 @@ impl Receiver {
                 },
             };
             let frame = self.process_payload(frame)?;
-            self.frame = Some(frame);
+            flight!(self).frame = Some(frame);
             if frame.opcode.is_control() {
                 if frame.done < frame.len {
                     return Ok(None);
@@ -354,7 +374,7 @@ impl Receiver {
             delivered: 0,
             consumed: 0,
         };
-        self.frame = Some(frame);
+        flight!(self).frame = Some(frame);
         Ok(Some(frame))
     }
 
@@ -389,7 +409,8 @@ impl Receiver {
             return Err(ProtocolError::FrameTooLarge);
         }
         let len = header.payload_len as usize;
-        let message = match (header.opcode, self.message.as_mut()) {
+        let flight = flight!(self);
+        let message = match (header.opcode, flight.message.as_mut()) {
             // §5.4: a fragmented message is "a single frame with the FIN bit clear and an opcode
             // other than 0, followed by zero or more frames with [...] the opcode set to 0".
             (Opcode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
@@ -403,7 +424,7 @@ impl Receiver {
                 } else {
                     DataKind::Binary
                 };
-                self.message.insert(Incoming {
+                flight.message.insert(Incoming {
                     kind,
                     fragments: 0,
                     size: 0,
@@ -448,7 +469,8 @@ impl Receiver {
                 apply_mask(piece, key, frame.done);
             }
             frame.done = present;
-            let Some(message) = self.message.filter(|_| !frame.opcode.is_control()) else {
+            let message = self.flight.as_ref().and_then(|f| f.message);
+            let Some(message) = message.filter(|_| !frame.opcode.is_control()) else {
                 return Ok(frame);
             };
             let text = message.kind == DataKind::Text;
@@ -456,7 +478,8 @@ impl Receiver {
                 if text {
                     // §8.1: invalid UTF-8 "MUST _Fail the WebSocket Connection_" — checked as
                     // the bytes arrive, so the failure comes at the first invalid byte.
-                    self.utf8
+                    flight!(self)
+                        .utf8
                         .feed(&self.buf[from..to])
                         .map_err(|_| ProtocolError::InvalidUtf8)?;
                 }
@@ -473,22 +496,25 @@ impl Receiver {
         let Some(inflater) = self.inflater.as_mut() else {
             unreachable!("a compressed message needs the extension")
         };
-        let before = self.assembled.len();
+        let assembled = &mut flight!(self).assembled;
+        let before = assembled.len();
         let cap = self.limits.max_message;
         inflater
-            .inflate(&self.buf[from..to], &mut self.assembled, cap)
+            .inflate(&self.buf[from..to], assembled, cap)
             .map_err(|_| ProtocolError::InvalidCompressedData)?;
         self.check_inflated(before, text)
     }
 
     /// The checks on bytes just inflated into `assembled[before..]`: the size limit, UTF-8.
     fn check_inflated(&mut self, before: usize, text: bool) -> Result<(), ProtocolError> {
-        if self.assembled.len() > self.limits.max_message {
+        let flight = flight!(self);
+        if flight.assembled.len() > self.limits.max_message {
             return Err(ProtocolError::MessageTooLarge);
         }
         if text {
-            self.utf8
-                .feed(&self.assembled[before..])
+            flight
+                .utf8
+                .feed(&flight.assembled[before..])
                 .map_err(|_| ProtocolError::InvalidUtf8)?;
         }
         Ok(())
@@ -502,7 +528,7 @@ impl Receiver {
     ) -> Result<Ready, ProtocolError> {
         let (at, len) = (self.start, frame.len);
         self.release.frame_bytes = len;
-        self.frame = None;
+        flight!(self).frame = None;
         let payload = &self.buf[at..at + len];
         Ok(match frame.opcode {
             Opcode::Ping => {
@@ -526,14 +552,14 @@ impl Receiver {
 
     /// A complete data frame, in whole-message delivery.
     fn complete_data(&mut self, frame: FrameProgress) -> Result<Option<Ready>, ProtocolError> {
-        let Some(message) = self.message else {
+        let Some(message) = flight!(self).message else {
             unreachable!("check_header starts a message for every data frame")
         };
         let (at, len) = (self.start, frame.len);
         if message.compressed {
             // The payload is already inflated into `assembled`.
             self.start += len;
-            self.frame = None;
+            flight!(self).frame = None;
             if !frame.fin {
                 return Ok(None);
             }
@@ -548,19 +574,20 @@ impl Receiver {
         if frame.fin && message.fragments == 1 {
             // A message in one frame: hand out the receive buffer itself, no copy.
             self.release.frame_bytes = len;
-            self.frame = None;
+            flight!(self).frame = None;
             return Ok(Some(Ready::Frame {
                 kind: message.kind,
                 at,
                 len,
             }));
         }
-        if self.assembled.is_empty() {
-            self.assembled.reserve_exact(message.size);
+        let flight = flight!(self);
+        if flight.assembled.is_empty() {
+            flight.assembled.reserve_exact(message.size);
         }
-        self.assembled.extend_from_slice(&self.buf[at..at + len]);
+        flight.assembled.extend_from_slice(&self.buf[at..at + len]);
+        flight.frame = None;
         self.start += len;
-        self.frame = None;
         if frame.fin {
             self.release.assembled = true;
             return Ok(Some(Ready::Assembled(message.kind)));
@@ -573,9 +600,10 @@ impl Receiver {
         let Some(inflater) = self.inflater.as_mut() else {
             unreachable!("a compressed message needs the extension")
         };
-        let before = self.assembled.len();
+        let assembled = &mut flight!(self).assembled;
+        let before = assembled.len();
         inflater
-            .end_message(&mut self.assembled, self.limits.max_message)
+            .end_message(assembled, self.limits.max_message)
             .map_err(|_| ProtocolError::InvalidCompressedData)?;
         self.check_inflated(before, text)
     }
@@ -583,7 +611,7 @@ impl Receiver {
     /// The newly arrived part of a data frame, in streamed delivery. Each chunk is released
     /// from the buffer at the next call, so a frame of any size streams in bounded memory.
     fn stream_chunk(&mut self, mut frame: FrameProgress) -> Result<Option<Ready>, ProtocolError> {
-        let Some(mut message) = self.message else {
+        let Some(mut message) = flight!(self).message else {
             unreachable!("check_header starts a message for every data frame")
         };
         if message.compressed {
@@ -596,7 +624,7 @@ impl Receiver {
         let starts_empty_message = complete && !message.started;
         if !(fresh || last || starts_empty_message) {
             if complete {
-                self.frame = None;
+                flight!(self).frame = None;
             }
             return Ok(None);
         }
@@ -610,9 +638,10 @@ impl Receiver {
         frame.delivered = frame.done;
         frame.released = frame.done;
         self.release.frame_bytes = len;
-        self.frame = if complete { None } else { Some(frame) };
+        let flight = flight!(self);
+        flight.frame = if complete { None } else { Some(frame) };
         if !last {
-            self.message = Some(message);
+            flight.message = Some(message);
         }
         Ok(Some(Ready::Chunk {
             kind: message.kind,
@@ -635,36 +664,42 @@ impl Receiver {
         };
         let from = self.start + (frame.consumed - frame.released);
         let to = self.start + (frame.done - frame.released);
-        self.assembled.clear();
+        let flight = flight!(self);
+        flight.assembled.clear();
         let used = inflater
-            .inflate(&self.buf[from..to], &mut self.assembled, INFLATED_CHUNK - 1)
+            .inflate(
+                &self.buf[from..to],
+                &mut flight.assembled,
+                INFLATED_CHUNK - 1,
+            )
             .map_err(|_| ProtocolError::InvalidCompressedData)?;
         frame.consumed += used;
         let complete = frame.consumed == frame.len;
         let last = complete && frame.fin;
         if last {
             inflater
-                .end_message(&mut self.assembled, 2 * INFLATED_CHUNK)
+                .end_message(&mut flight.assembled, 2 * INFLATED_CHUNK)
                 .map_err(|_| ProtocolError::InvalidCompressedData)?;
         }
-        message.inflated += self.assembled.len();
+        message.inflated += flight.assembled.len();
         if message.inflated > self.limits.max_message {
             return Err(ProtocolError::MessageTooLarge);
         }
         if message.kind == DataKind::Text {
-            self.utf8
-                .feed(&self.assembled)
+            flight
+                .utf8
+                .feed(&flight.assembled)
                 .map_err(|_| ProtocolError::InvalidUtf8)?;
         }
         // Input fed to the inflater is no longer needed.
         let release = frame.consumed - frame.released;
         frame.released = frame.consumed;
         frame.delivered = frame.consumed;
-        self.frame = if complete { None } else { Some(frame) };
+        flight.frame = if complete { None } else { Some(frame) };
         let starts_empty_message = complete && !message.started;
-        if self.assembled.is_empty() && !last && !starts_empty_message {
+        if flight.assembled.is_empty() && !last && !starts_empty_message {
+            flight.message = Some(message);
             self.start += release;
-            self.message = Some(message);
             return Ok(None);
         }
         self.release.frame_bytes = release;
@@ -673,7 +708,7 @@ impl Receiver {
             self.end_message(message.kind)?;
         } else {
             message.started = true;
-            self.message = Some(message);
+            flight!(self).message = Some(message);
         }
         Ok(Some(Ready::AssembledChunk {
             kind: message.kind,
@@ -684,24 +719,29 @@ impl Receiver {
 
     /// The message's final frame is complete: text must end on a character boundary.
     fn end_message(&mut self, kind: DataKind) -> Result<(), ProtocolError> {
-        self.message = None;
+        let flight = flight!(self);
+        flight.message = None;
         // §5.6: "a particular text frame might include a partial UTF-8 sequence; however, the
         // whole message MUST contain valid UTF-8."
         if kind == DataKind::Text {
-            self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            flight
+                .utf8
+                .finish()
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
         }
         Ok(())
     }
 
     fn event(&self, ready: Ready) -> Event<'_> {
+        let assembled = self.flight.as_ref().map_or(&[][..], |f| &f.assembled);
         match ready {
             Ready::Frame { kind, at, len } => {
                 Event::Message(message(kind, &self.buf[at..at + len]))
             }
-            Ready::Assembled(kind) => Event::Message(message(kind, &self.assembled)),
+            Ready::Assembled(kind) => Event::Message(message(kind, assembled)),
             Ready::AssembledChunk { kind, first, last } => Event::Chunk(Chunk {
                 kind,
-                data: &self.assembled,
+                data: assembled,
                 first,
                 last,
             }),

@@ -60,7 +60,8 @@ struct PendingPong {
 struct Pongs {
     /// Pongs queued since the queue last drained past all of them.
     unwritten: u8,
-    /// The queue position (bytes written) at which the last queued Pong is fully written.
+    /// The queue position (bytes written since the queue was last empty) at which the last
+    /// queued Pong is fully written.
     last_end: u64,
     /// The latest Ping's payload, when too many Pongs are already waiting.
     pending: Option<Box<PendingPong>>,
@@ -280,6 +281,24 @@ impl Sender {
         self.queue.len()
     }
 
+    /// Every run of queued bytes, in order, for a vectored write.
+    pub(crate) fn output_chunks(&self) -> impl Iterator<Item = &[u8]> {
+        self.queue.chunks()
+    }
+
+    /// Reports that `n` bytes of the queued output were written.
+    pub(crate) fn consume_output(&mut self, n: usize) {
+        self.queue.consume(n);
+        self.on_written();
+    }
+
+    /// Drops everything queued (the transport is gone).
+    pub(crate) fn discard_output(&mut self) {
+        self.queue.clear();
+        self.pongs.unwritten = 0;
+        self.pongs.last_end = 0;
+    }
+
     /// Whether a frame may still be sent (no Close frame sent yet).
     pub fn is_open(&self) -> bool {
         self.closing.is_none()
@@ -355,8 +374,14 @@ impl Sender {
         }
     }
 
-    /// Called after bytes were written: a Pong held back may now be queued.
+    /// Called after bytes were written: a Pong held back may now be queued. The queue
+    /// counts written bytes from when it was last empty, so once it is empty again every
+    /// Pong went out and the count starts over.
     pub(crate) fn on_written(&mut self) {
+        if self.queue.len() == 0 {
+            self.pongs.unwritten = 0;
+            self.pongs.last_end = 0;
+        }
         if self.pongs.pending.is_some() && self.queue.written() >= self.pongs.last_end {
             if let Some(p) = self.pongs.pending.take() {
                 self.answer_ping(&p.bytes[..p.len as usize]);

@@ -15,8 +15,10 @@ use crate::protocol::handshake::{ClientOffer, Request};
 use crate::protocol::{Chunk, DataKind, Message, Sender};
 use crate::server::http::HttpResponse;
 use crate::server::outbound::{admit, admit_fragment, Outbound};
+use crate::server::peer::Rare;
 use crate::server::stats::Stats;
 use crate::server::{Command, ServerHandle};
+use crate::transport::Transport;
 use crate::{Config, UsageError};
 
 /// A connection's identity, unique for the server's lifetime (never reused).
@@ -158,7 +160,9 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// Sends a message to every connection subscribed to `topic`, on every worker.
+    /// Sends a message to every connection subscribed to `topic`, on every worker. Workers
+    /// whose mailbox is full (`Config::max_mailbox`) drop it and count it in
+    /// `StatsSnapshot::mailbox_drops`.
     pub fn publish(&mut self, topic: &str, kind: DataKind, payload: &[u8]) {
         self.publish_except(topic, kind, payload, None);
     }
@@ -179,7 +183,9 @@ impl Context<'_> {
             message: message.clone(),
             except,
         });
-        self.handle
+        // A full mailbox drops the command and counts it (see `Config::max_mailbox`).
+        let _ = self
+            .handle
             .to_other_workers(self.worker(), |_| Command::Publish {
                 topic: topic.clone(),
                 message: message.clone(),
@@ -187,14 +193,16 @@ impl Context<'_> {
             });
     }
 
-    /// Sends a message to one connection (on any worker).
+    /// Sends a message to one connection (on any worker). On another worker whose mailbox
+    /// is full (`Config::max_mailbox`), the message is dropped and counted in
+    /// `StatsSnapshot::mailbox_drops`.
     pub fn send_to(&mut self, to: ConnId, kind: DataKind, payload: &[u8]) {
         let message = Outbound::new(kind, payload.to_vec(), &self.handle.shared.config);
         let command = Command::Send { to, message };
         if to.worker() == self.worker() {
             self.outbox.push(command);
         } else {
-            self.handle.to_worker(to.worker(), command);
+            let _ = self.handle.to_worker(to.worker(), command);
         }
     }
 
@@ -212,10 +220,10 @@ impl Context<'_> {
 pub struct Conn<'a, S> {
     pub(crate) id: ConnId,
     pub(crate) tx: &'a mut Sender,
+    pub(crate) transport: &'a mut Transport,
     pub(crate) session: &'a mut S,
-    pub(crate) subscriptions: &'a mut Vec<Arc<str>>,
+    pub(crate) rare: &'a mut Option<Box<Rare>>,
     pub(crate) peer_addr: SocketAddr,
-    pub(crate) subprotocol: Option<&'a str>,
     pub(crate) ctx: Context<'a>,
     pub(crate) config: &'a Config,
     pub(crate) stats: &'a Stats,
@@ -246,7 +254,7 @@ impl<'a, S> Conn<'a, S> {
 
     /// The subprotocol agreed in the handshake.
     pub fn subprotocol(&self) -> Option<&str> {
-        self.subprotocol
+        self.rare.as_ref()?.subprotocol.as_deref()
     }
 
     /// Server-wide actions (publish, send to others).
@@ -266,7 +274,7 @@ impl<'a, S> Conn<'a, S> {
 
     /// Sends a message (e.g. echoes one), subject to the slow-consumer policy.
     pub fn send(&mut self, message: Message<'_>) -> Result<(), UsageError> {
-        if !admit(self.tx, self.config, self.stats) {
+        if !admit(self.tx, self.transport, self.config, self.stats) {
             return Err(UsageError::Closed);
         }
         self.tx.send(message)?;
@@ -285,7 +293,7 @@ impl<'a, S> Conn<'a, S> {
         data: &[u8],
         fin: bool,
     ) -> Result<(), UsageError> {
-        if !admit_fragment(self.tx, self.config, self.stats) {
+        if !admit_fragment(self.tx, self.transport, self.config, self.stats) {
             return Err(UsageError::Closed);
         }
         self.tx.send_fragment(kind, data, fin)?;
@@ -313,9 +321,10 @@ impl<'a, S> Conn<'a, S> {
 
     /// Subscribes this connection to a topic (see [`Context::publish`]).
     pub fn subscribe(&mut self, topic: &str) {
-        if !self.subscriptions.iter().any(|t| &**t == topic) {
+        let subscriptions = &mut self.rare.get_or_insert_with(Box::default).subscriptions;
+        if !subscriptions.iter().any(|t| &**t == topic) {
             let topic: Arc<str> = topic.into();
-            self.subscriptions.push(topic.clone());
+            subscriptions.push(topic.clone());
             self.ctx
                 .outbox
                 .push(Command::Subscribe { id: self.id, topic });
@@ -324,8 +333,11 @@ impl<'a, S> Conn<'a, S> {
 
     /// Unsubscribes this connection from a topic.
     pub fn unsubscribe(&mut self, topic: &str) {
-        if let Some(at) = self.subscriptions.iter().position(|t| &**t == topic) {
-            let topic = self.subscriptions.swap_remove(at);
+        let Some(rare) = self.rare.as_mut() else {
+            return;
+        };
+        if let Some(at) = rare.subscriptions.iter().position(|t| &**t == topic) {
+            let topic = rare.subscriptions.swap_remove(at);
             self.ctx
                 .outbox
                 .push(Command::Unsubscribe { id: self.id, topic });
@@ -334,6 +346,6 @@ impl<'a, S> Conn<'a, S> {
 
     /// The topics this connection is subscribed to.
     pub fn subscriptions(&self) -> &[Arc<str>] {
-        self.subscriptions
+        self.rare.as_ref().map_or(&[], |r| &r.subscriptions)
     }
 }

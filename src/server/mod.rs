@@ -14,11 +14,13 @@
 //!   `SO_REUSEPORT` spreads them by a hash of the address regardless of load.
 //! - **Cross-thread work.** [`ServerHandle`] sends commands (send to a connection, publish
 //!   to a topic, broadcast, close, shutdown) to a worker's mailbox and wakes it with a
-//!   `mio::Waker`. A message for many receivers is encoded once
+//!   `mio::Waker`. Each mailbox is bounded ([`Config::max_mailbox`]): a command that finds
+//!   it full is dropped, counted, and reported to the caller ([`MailboxFull`]). A message for many receivers is encoded once
 //!   ([`SharedFrame`](crate::protocol::SharedFrame)) and shared by their queues.
 //! - **Limits.** Everything is bounded by [`Config`]: handshake size and time, read buffer,
 //!   output queue per connection (slow consumers are closed with 1008 or have messages
-//!   dropped), keepalive, close deadline, connection count (503 above it). The file
+//!   dropped), keepalive, close deadline, connection count (503 above it; over TLS the
+//!   connection is closed without a byte, see [`Config::max_connections`]). The file
 //!   descriptor limit must allow `max_connections`: raise it with `ulimit -n`.
 //!
 //! # Example: an echo server
@@ -128,46 +130,80 @@ pub struct ServerHandle {
     pub(crate) worker: Option<usize>,
 }
 
+/// A worker's mailbox was full ([`Config::max_mailbox`]): the command was dropped there
+/// (and counted in [`StatsSnapshot::mailbox_drops`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MailboxFull {
+    /// How many workers dropped it (a broadcast or publish goes to every worker).
+    pub workers: usize,
+}
+
+impl std::fmt::Display for MailboxFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the mailbox of {} worker(s) is full", self.workers)
+    }
+}
+
+impl std::error::Error for MailboxFull {}
+
 impl ServerHandle {
-    pub(crate) fn to_worker(&self, worker: usize, command: Command) {
+    /// Queues a command for a worker and wakes it; refused (and counted) when the worker's
+    /// mailbox holds `max_mailbox` commands already, except a shutdown.
+    pub(crate) fn to_worker(&self, worker: usize, command: Command) -> Result<(), MailboxFull> {
         let Some(mailbox) = self.shared.mailboxes.get(worker) else {
-            return;
+            return Ok(());
         };
         let was_empty = match mailbox.queue.lock() {
             Ok(mut queue) => {
+                let bypass = matches!(command, Command::Shutdown);
+                if queue.len() >= self.shared.config.max_mailbox && !bypass {
+                    drop(queue);
+                    Stats::add(&self.shared.stats.mailbox_drops, 1);
+                    return Err(MailboxFull { workers: 1 });
+                }
                 queue.push(command);
                 queue.len() == 1
             }
-            Err(_) => return,
+            Err(_) => return Ok(()),
         };
         // One wake-up per batch: a worker that has mail pending will take all of it.
         if was_empty {
             let _ = mailbox.waker.wake();
         }
+        Ok(())
     }
 
     pub(crate) fn to_other_workers(
         &self,
         except: usize,
         mut command: impl FnMut(usize) -> Command,
-    ) {
+    ) -> Result<(), MailboxFull> {
+        let mut full = 0;
         for worker in (0..self.shared.mailboxes.len()).filter(|w| *w != except) {
-            self.to_worker(worker, command(worker));
+            if self.to_worker(worker, command(worker)).is_err() {
+                full += 1;
+            }
+        }
+        match full {
+            0 => Ok(()),
+            workers => Err(MailboxFull { workers }),
         }
     }
 
-    fn to_all_workers(&self, mut command: impl FnMut() -> Command) {
-        self.to_other_workers(usize::MAX, |_| command());
+    fn to_all_workers(&self, mut command: impl FnMut() -> Command) -> Result<(), MailboxFull> {
+        self.to_other_workers(usize::MAX, |_| command())
     }
 
-    /// Sends a message to one connection.
-    pub fn send(&self, to: ConnId, kind: DataKind, payload: &[u8]) {
+    /// Sends a message to one connection. [`MailboxFull`] when its worker has
+    /// [`Config::max_mailbox`] commands waiting: the message is dropped.
+    pub fn send(&self, to: ConnId, kind: DataKind, payload: &[u8]) -> Result<(), MailboxFull> {
         let message = Outbound::new(kind, payload.to_vec(), &self.shared.config);
-        self.to_worker(to.worker(), Command::Send { to, message });
+        self.to_worker(to.worker(), Command::Send { to, message })
     }
 
-    /// Sends a message to every connection subscribed to `topic`.
-    pub fn publish(&self, topic: &str, kind: DataKind, payload: &[u8]) {
+    /// Sends a message to every connection subscribed to `topic`. [`MailboxFull`] when some
+    /// workers' mailboxes are full: their connections do not get it; the others do.
+    pub fn publish(&self, topic: &str, kind: DataKind, payload: &[u8]) -> Result<(), MailboxFull> {
         let message = Outbound::new(kind, payload.to_vec(), &self.shared.config);
         let topic: Arc<str> = topic.into();
         Stats::add(&self.shared.stats.broadcasts, 1);
@@ -175,41 +211,44 @@ impl ServerHandle {
             topic: topic.clone(),
             message: message.clone(),
             except: None,
-        });
+        })
     }
 
-    /// Sends a message to every open connection.
-    pub fn broadcast(&self, kind: DataKind, payload: &[u8]) {
+    /// Sends a message to every open connection. [`MailboxFull`] as for
+    /// [`publish`](Self::publish).
+    pub fn broadcast(&self, kind: DataKind, payload: &[u8]) -> Result<(), MailboxFull> {
         let message = Outbound::new(kind, payload.to_vec(), &self.shared.config);
         Stats::add(&self.shared.stats.broadcasts, 1);
         self.to_all_workers(|| Command::Broadcast {
             message: message.clone(),
             except: None,
-        });
+        })
     }
 
-    /// Begins closing one connection with this code and reason.
-    pub fn close(&self, to: ConnId, code: CloseCode, reason: &str) {
+    /// Begins closing one connection with this code and reason. [`MailboxFull`] as for
+    /// [`send`](Self::send).
+    pub fn close(&self, to: ConnId, code: CloseCode, reason: &str) -> Result<(), MailboxFull> {
         let reason = reason.to_owned();
-        self.to_worker(to.worker(), Command::Close { to, code, reason });
+        self.to_worker(to.worker(), Command::Close { to, code, reason })
     }
 
-    /// Subscribes a connection to a topic from outside its callbacks.
-    pub fn subscribe(&self, id: ConnId, topic: &str) {
+    /// Subscribes a connection to a topic from outside its callbacks. [`MailboxFull`] as for
+    /// [`send`](Self::send).
+    pub fn subscribe(&self, id: ConnId, topic: &str) -> Result<(), MailboxFull> {
         self.to_worker(
             id.worker(),
             Command::Subscribe {
                 id,
                 topic: topic.into(),
             },
-        );
+        )
     }
 
     /// Graceful shutdown: stop accepting, send every connection a Close with 1001, wait up to
     /// `close_timeout` for them to end, then stop the workers.
     pub fn shutdown(&self) {
         if !self.shared.shutting_down.swap(true, Ordering::SeqCst) {
-            self.to_all_workers(|| Command::Shutdown);
+            let _ = self.to_all_workers(|| Command::Shutdown);
         }
     }
 

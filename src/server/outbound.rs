@@ -11,7 +11,8 @@ use crate::config::SlowConsumer;
 use crate::protocol::close::CloseCode;
 use crate::protocol::{DataKind, Message, Sender, SharedFrame};
 use crate::server::stats::Stats;
-use crate::Config;
+use crate::transport::{write_queue, Transport};
+use crate::{Config, UsageError};
 
 /// A data message to deliver, shareable between worker threads.
 #[derive(Debug)]
@@ -44,45 +45,112 @@ impl Outbound {
         })
     }
 
-    /// Queues the message on `tx`, sharing encoded bytes where the connection allows.
-    pub(crate) fn deliver(&self, tx: &mut Sender, config: &Config, stats: &Stats) {
-        if !admit(tx, config, stats) {
-            return;
+    /// Payload bytes (what a held-back message counts against the queue limit).
+    pub(crate) fn len(&self) -> usize {
+        self.payload.len()
+    }
+
+    /// Queues the message on `tx`, sharing encoded bytes where the connection allows; writes
+    /// to `transport` first if the queue is over its limit (see [`admit`]).
+    pub(crate) fn deliver(
+        &self,
+        tx: &mut Sender,
+        transport: &mut Transport,
+        config: &Config,
+        stats: &Stats,
+    ) -> Delivery {
+        if !admit(tx, transport, config, stats) {
+            return Delivery::Refused;
         }
         let sent = if tx.compresses(self.payload.len()) {
             let frame = self
                 .compressed
                 .get_or_init(|| SharedFrame::compressed(self.kind, &self.payload, 15, self.level));
-            tx.send_shared(frame).is_ok() || self.message().is_some_and(|m| tx.send(m).is_ok())
+            match tx.send_shared(frame) {
+                Err(UsageError::IncompatibleSharedFrame) => match self.message() {
+                    Some(message) => tx.send(message),
+                    None => Err(UsageError::IncompatibleSharedFrame),
+                },
+                other => other,
+            }
         } else {
-            tx.send_shared(&self.plain).is_ok()
+            tx.send_shared(&self.plain)
         };
-        if sent {
-            Stats::add(&stats.messages_out, 1);
-            Stats::add(&stats.bytes_out, self.payload.len() as u64);
+        match sent {
+            Ok(()) => {
+                Stats::add(&stats.messages_out, 1);
+                Stats::add(&stats.bytes_out, self.payload.len() as u64);
+                Delivery::Queued
+            }
+            // The application is sending a fragmented message: this one must wait for its end.
+            Err(UsageError::MessageInProgress) => Delivery::InProgress,
+            Err(_) => Delivery::Refused,
         }
     }
 }
 
+/// What became of a message offered to a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// Queued for writing.
+    Queued,
+    /// Not queued: the connection is closing, or the slow-consumer policy refused it.
+    Refused,
+    /// Not queued yet: a fragmented message is being sent; offer it again after its end.
+    InProgress,
+}
+
 /// Applies the slow-consumer policy: whether one more message may be queued on `tx`.
-pub(crate) fn admit(tx: &mut Sender, config: &Config, stats: &Stats) -> bool {
-    admit_under(tx, config, stats, config.slow_consumer)
+///
+/// A queue over [`Config::max_outbound_queue`] is first written to the socket, so that a
+/// peer is judged by what it failed to drain, not by how many messages arrived in one tick:
+/// a reader that keeps up empties the queue into its socket here; one that does not stays
+/// over the limit.
+pub(crate) fn admit(
+    tx: &mut Sender,
+    transport: &mut Transport,
+    config: &Config,
+    stats: &Stats,
+) -> bool {
+    admit_under(tx, transport, config, stats, config.slow_consumer)
 }
 
 /// Whether one more fragment of a streamed message may be queued on `tx`. Part of a message
 /// cannot be dropped (the rest would arrive as a message of its own, or not fit the
 /// fragmentation rules), so over the limit the connection is closed whatever the policy.
-pub(crate) fn admit_fragment(tx: &mut Sender, config: &Config, stats: &Stats) -> bool {
-    admit_under(tx, config, stats, SlowConsumer::Close)
+pub(crate) fn admit_fragment(
+    tx: &mut Sender,
+    transport: &mut Transport,
+    config: &Config,
+    stats: &Stats,
+) -> bool {
+    admit_under(tx, transport, config, stats, SlowConsumer::Close)
 }
 
-fn admit_under(tx: &mut Sender, config: &Config, stats: &Stats, policy: SlowConsumer) -> bool {
+fn admit_under(
+    tx: &mut Sender,
+    transport: &mut Transport,
+    config: &Config,
+    stats: &Stats,
+    policy: SlowConsumer,
+) -> bool {
     if !tx.is_open() {
         return false;
     }
     if tx.buffered_amount() <= config.max_outbound_queue {
         return true;
     }
+    // A write error is met again (and ends the connection) when the tick writes it.
+    let _ = write_queue(transport, tx);
+    if tx.buffered_amount() <= config.max_outbound_queue {
+        return true;
+    }
+    refuse(tx, stats, policy);
+    false
+}
+
+/// Applies `policy` to a message that finds the connection over its limit.
+pub(crate) fn refuse(tx: &mut Sender, stats: &Stats, policy: SlowConsumer) {
     match policy {
         SlowConsumer::DropMessages => Stats::add(&stats.slow_consumer_drops, 1),
         SlowConsumer::Close => {
@@ -97,5 +165,4 @@ fn admit_under(tx: &mut Sender, config: &Config, stats: &Stats, policy: SlowCons
             }
         }
     }
-    false
 }

@@ -1,50 +1,122 @@
 //! One TCP connection held by a worker, through its phases: the opening handshake, a plain
 //! HTTP response, the open WebSocket connection, and draining before the socket is closed.
 
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::protocol::Connection;
 use crate::server::handler::{CloseInfo, ConnId};
+use crate::server::outbound::Outbound;
 use crate::transport::{write_bytes, write_connection, Flushed, Transport};
 
-/// Where a connection stands.
+/// Where a connection stands. Each phase's state is boxed (or a [`Stamp`]), so that the
+/// slot every connection occupies stays small.
 pub(crate) enum Phase<S> {
     /// Reading the HTTP request head (bounded by `max_handshake_size`).
-    Handshake { buf: Vec<u8>, since: Instant },
+    Handshake(Box<Handshaking>),
     /// Writing an HTTP response (a page, or a refused upgrade), then closing.
-    Respond {
-        out: Vec<u8>,
-        written: usize,
-        since: Instant,
-    },
+    Respond(Box<Responding>),
     /// The WebSocket connection.
     Open(Box<Open<S>>),
     /// Our side is done and shut for writing; reading until the peer closes or `until`
     /// (RFC 6455 §7.1.1: the server closes the TCP connection first, without losing the
     /// peer's last bytes to a reset).
-    Draining { until: Instant },
+    Draining { until: Stamp },
 }
 
-/// An open WebSocket connection and the application's state for it.
+/// The request head arriving.
+pub(crate) struct Handshaking {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) since: Instant,
+}
+
+/// An HTTP response being written.
+pub(crate) struct Responding {
+    pub(crate) out: Vec<u8>,
+    pub(crate) written: usize,
+    pub(crate) since: Instant,
+}
+
+/// An open WebSocket connection and the application's state for it. Kept small, since an
+/// idle server holds one per connection: timestamps are [`Stamp`]s, and what most
+/// connections never need is in [`Rare`], allocated on first use.
 pub(crate) struct Open<S> {
     pub(crate) conn: Connection,
     /// Taken when the application is told the connection ended.
     pub(crate) session: Option<S>,
+    /// Last time anything arrived (keepalive).
+    pub(crate) last_rx: Stamp,
+    /// Last data message (idle timeout).
+    pub(crate) last_message: Stamp,
+    /// Our keepalive Ping waiting for an answer.
+    pub(crate) ping_sent: Option<Stamp>,
+    /// When our Close frame was queued.
+    pub(crate) closing_since: Option<Stamp>,
+    pub(crate) rare: Option<Box<Rare>>,
+}
+
+/// The state of an open connection that most connections never need.
+#[derive(Default)]
+pub(crate) struct Rare {
     pub(crate) subprotocol: Option<Box<str>>,
     pub(crate) subscriptions: Vec<Arc<str>>,
-    /// Last time anything arrived (keepalive).
-    pub(crate) last_rx: Instant,
-    /// Last data message (idle timeout).
-    pub(crate) last_message: Instant,
-    /// Our keepalive Ping waiting for an answer.
-    pub(crate) ping_sent: Option<Instant>,
-    /// When our Close frame was queued.
-    pub(crate) closing_since: Option<Instant>,
     /// What the peer's Close frame, or its protocol error, said.
     pub(crate) ended: Option<CloseInfo>,
+    /// Messages that arrived while the application was sending a fragmented message, in
+    /// order, to queue after its last fragment.
+    pub(crate) held: VecDeque<Arc<Outbound>>,
+    /// Payload bytes in `held`.
+    pub(crate) held_bytes: usize,
+}
+
+impl<S> Open<S> {
+    /// The rarely used state, allocated now if it was not.
+    pub(crate) fn rare(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// Takes what the peer's Close frame (or its protocol error) said, if recorded.
+    pub(crate) fn take_ended(&mut self) -> Option<CloseInfo> {
+        self.rare.as_mut()?.ended.take()
+    }
+
+    /// Records how the connection ended unless that is known already.
+    pub(crate) fn record_end(&mut self, info: CloseInfo) {
+        let rare = self.rare();
+        if rare.ended.is_none() {
+            rare.ended = Some(info);
+        }
+    }
+
+    /// Whether messages are held back behind a fragmented message.
+    pub(crate) fn holds_messages(&self) -> bool {
+        self.rare.as_ref().is_some_and(|r| !r.held.is_empty())
+    }
+}
+
+/// A moment as whole milliseconds since the worker's epoch, wrapping after 49 days: 4 bytes
+/// where an `Instant` takes 16. Spans under 24 days compare correctly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp(u32);
+
+impl Stamp {
+    /// `now`, counted from `epoch`.
+    pub(crate) fn at(now: Instant, epoch: Instant) -> Self {
+        Self(now.saturating_duration_since(epoch).as_millis() as u32)
+    }
+
+    /// The time from `earlier` to this moment.
+    pub(crate) fn since(self, earlier: Stamp) -> Duration {
+        Duration::from_millis(u64::from(self.0.wrapping_sub(earlier.0)))
+    }
+
+    /// Whether this moment is `other` or later.
+    pub(crate) fn not_before(self, other: Stamp) -> bool {
+        self.0.wrapping_sub(other.0) < 1 << 31
+    }
 }
 
 /// A connection held by a worker.
@@ -65,7 +137,7 @@ impl<S> Peer<S> {
     /// Writes whatever this connection has queued, until done or the socket is full.
     pub(crate) fn flush(&mut self) -> io::Result<Flushed> {
         let flushed = match &mut self.phase {
-            Phase::Respond { out, written, .. } => write_bytes(&mut self.transport, out, written)?,
+            Phase::Respond(r) => write_bytes(&mut self.transport, &r.out, &mut r.written)?,
             Phase::Open(open) => write_connection(&mut self.transport, &mut open.conn)?,
             Phase::Handshake { .. } | Phase::Draining { .. } => Flushed::All,
         };
@@ -78,14 +150,14 @@ impl<S> Peer<S> {
     /// Whether everything of ours has been said: time to shut the write side and drain.
     pub(crate) fn finished(&self) -> bool {
         match &self.phase {
-            Phase::Respond { out, written, .. } => *written == out.len(),
+            Phase::Respond(r) => r.written == r.out.len(),
             Phase::Open(open) => open.conn.is_closed() && !open.conn.wants_write(),
             _ => false,
         }
     }
 
     /// Shuts our direction and waits (until `until`) for the peer to close its own.
-    pub(crate) fn begin_draining(&mut self, until: Instant) {
+    pub(crate) fn begin_draining(&mut self, until: Stamp) {
         self.transport.shutdown_write();
         self.phase = Phase::Draining { until };
     }

@@ -191,6 +191,16 @@ impl StatsSnapshot {
             "Plain HTTP requests answered.",
             self.http_requests,
         );
+        m.counter(
+            "mailbox_drops_total",
+            "Commands dropped: a worker's mailbox was full.",
+            self.mailbox_drops,
+        );
+        m.counter(
+            "held_back_total",
+            "Messages held behind a fragmented message.",
+            self.held_back,
+        );
     }
 }
 
@@ -230,6 +240,6 @@ mod tests {
         assert!(text.contains(
             "fd_handshake_rejects_total{status=\"403\",reason=\"refused by the application\"} 7\n"
         ));
-        assert_eq!(text.matches("# TYPE ").count(), 15);
+        assert_eq!(text.matches("# TYPE ").count(), 17);
     }
 }

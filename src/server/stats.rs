@@ -22,6 +22,8 @@ pub struct Stats {
     pub(crate) keepalive_timeouts: AtomicU64,
     pub(crate) protocol_errors: AtomicU64,
     pub(crate) http_requests: AtomicU64,
+    pub(crate) mailbox_drops: AtomicU64,
+    pub(crate) held_back: AtomicU64,
     rejects: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -56,6 +58,11 @@ pub struct StatsSnapshot {
     pub protocol_errors: u64,
     /// Plain HTTP requests answered.
     pub http_requests: u64,
+    /// Commands dropped because a worker's mailbox was full (`Config::max_mailbox`).
+    pub mailbox_drops: u64,
+    /// Messages held back because they arrived while the connection was in the middle of
+    /// sending a fragmented message, and queued after its last fragment.
+    pub held_back: u64,
     /// Refused handshakes by reason (e.g. `"426 Sec-WebSocket-Version must be 13"`).
     pub handshake_rejects: BTreeMap<String, u64>,
 }
@@ -69,8 +76,13 @@ impl Stats {
         counter.fetch_sub(n, Relaxed);
     }
 
-    pub(crate) fn snapshot_connections(&self) -> u64 {
-        self.connections.load(Relaxed)
+    /// Counts one more connection unless `max` are held already: one atomic step, so
+    /// workers accepting at the same time cannot together exceed `max`.
+    pub(crate) fn reserve_connection(&self, max: usize) -> bool {
+        let max = max as u64;
+        self.connections
+            .fetch_update(Relaxed, Relaxed, |n| (n < max).then_some(n + 1))
+            .is_ok()
     }
 
     pub(crate) fn reject(&self, status: u16, reason: &str) {
@@ -98,6 +110,8 @@ impl Stats {
             keepalive_timeouts: get(&self.keepalive_timeouts),
             protocol_errors: get(&self.protocol_errors),
             http_requests: get(&self.http_requests),
+            mailbox_drops: get(&self.mailbox_drops),
+            held_back: get(&self.held_back),
             handshake_rejects: self.rejects.lock().map(|r| r.clone()).unwrap_or_default(),
         }
     }

@@ -404,6 +404,31 @@ pub fn next_close(events: &mpsc::Receiver<AppEvent>) -> (ConnId, CloseInfo) {
     }
 }
 
+/// Plays a server by hand: accepts one connection on `listener`, reads the upgrade request
+/// and answers 101. Returns the socket, for the test to misbehave on.
+pub fn accept_upgrade(listener: &std::net::TcpListener) -> TcpStream {
+    let (mut stream, _) = listener.accept().unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8(head).unwrap();
+    let key = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+        .unwrap();
+    let accept = fullduplex::protocol::handshake::accept_key(key.trim().as_bytes());
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    stream.write_all(response.as_bytes()).unwrap();
+    stream
+}
+
 /// Raises this process's soft limit on open files to at least `wanted` (up to the hard
 /// limit, which an unprivileged process can reach), and returns the new soft limit.
 pub fn raise_fd_limit(wanted: libc::rlim_t) -> libc::rlim_t {

@@ -10,8 +10,8 @@ use super::{Worker, FIRST_PEER};
 use crate::protocol::close::CloseCode;
 use crate::protocol::State;
 use crate::server::handler::{CloseInfo, ConnId, Context, Handler};
-use crate::server::outbound::Outbound;
-use crate::server::peer::Phase;
+use crate::server::outbound::{refuse, Delivery, Outbound};
+use crate::server::peer::{Phase, Stamp};
 use crate::server::stats::Stats;
 use crate::server::Command;
 use crate::transport::{discard_input, Flushed};
@@ -76,13 +76,59 @@ impl<H: Handler> Worker<H> {
         }
     }
 
+    /// Offers a message to a connection; one that finds a fragmented message being sent
+    /// (or messages held already) is held until that message ends, bounded like the queue.
     fn deliver(&mut self, slot: usize, message: &Arc<Outbound>) {
         let Some(peer) = super::live(&mut self.slots, slot) else {
             return;
         };
-        if let Phase::Open(open) = &mut peer.phase {
-            message.deliver(open.conn.sender(), &self.config, &self.stats);
-            self.mark_dirty(slot);
+        let Phase::Open(open) = &mut peer.phase else {
+            return;
+        };
+        let delivery = if open.holds_messages() {
+            Delivery::InProgress
+        } else {
+            message.deliver(
+                open.conn.sender(),
+                &mut peer.transport,
+                &self.config,
+                &self.stats,
+            )
+        };
+        if delivery == Delivery::InProgress {
+            let held = open.rare.as_ref().map_or(0, |r| r.held_bytes);
+            let tx = open.conn.sender();
+            if held + tx.buffered_amount() > self.config.max_outbound_queue {
+                refuse(tx, &self.stats, self.config.slow_consumer);
+            } else if tx.is_open() {
+                let rare = open.rare();
+                rare.held.push_back(message.clone());
+                rare.held_bytes += message.len();
+                Stats::add(&self.stats.held_back, 1);
+            }
+        }
+        self.mark_dirty(slot);
+    }
+
+    /// Queues the messages held behind a fragmented message, if it has ended.
+    fn release_held(&mut self, slot: usize) {
+        let Some(peer) = super::live(&mut self.slots, slot) else {
+            return;
+        };
+        let Phase::Open(open) = &mut peer.phase else {
+            return;
+        };
+        let Some(rare) = open.rare.as_mut().filter(|r| !r.held.is_empty()) else {
+            return;
+        };
+        while let Some(message) = rare.held.front().cloned() {
+            let tx = open.conn.sender();
+            match message.deliver(tx, &mut peer.transport, &self.config, &self.stats) {
+                Delivery::InProgress => return,
+                Delivery::Queued | Delivery::Refused => {}
+            }
+            rare.held_bytes -= message.len();
+            rare.held.pop_front();
         }
     }
 
@@ -113,27 +159,23 @@ impl<H: Handler> Worker<H> {
 
     fn tick_peer(&mut self, slot: usize, now: Instant) -> Tick {
         let config = self.config.clone();
+        let stamp = Stamp::at(now, self.epoch);
         let Some(peer) = self.live_peer(slot) else {
             return Tick::Nothing;
         };
         match &mut peer.phase {
-            Phase::Handshake { since, .. } if now - *since >= config.handshake_timeout => {
-                Tick::Kill(None)
-            }
-            Phase::Respond { since, .. } if now - *since >= config.close_timeout => {
-                Tick::Kill(None)
-            }
-            Phase::Draining { until } if now >= *until => Tick::Kill(None),
+            Phase::Handshake(h) if now - h.since >= config.handshake_timeout => Tick::Kill(None),
+            Phase::Respond(r) if now - r.since >= config.close_timeout => Tick::Kill(None),
+            Phase::Draining { until } if stamp.not_before(*until) => Tick::Kill(None),
             Phase::Open(open) => {
                 let state = open.conn.state();
                 if state == State::Closing || (open.conn.is_closed() && open.conn.wants_write()) {
                     // RFC 6455 §7.1.1: after a reasonable time without the peer's Close (or
                     // without it reading ours), the connection is cut.
-                    let since = *open.closing_since.get_or_insert(now);
-                    if now - since >= config.close_timeout {
+                    let since = *open.closing_since.get_or_insert(stamp);
+                    if stamp.since(since) >= config.close_timeout {
                         let info = open
-                            .ended
-                            .take()
+                            .take_ended()
                             .unwrap_or_else(|| abnormal("no answer to our close frame"));
                         return Tick::Kill(Some(info));
                     }
@@ -143,9 +185,9 @@ impl<H: Handler> Worker<H> {
                     return Tick::Nothing;
                 }
                 if let Some(sent) = open.ping_sent {
-                    if open.last_rx > sent {
+                    if open.last_rx.not_before(sent) {
                         open.ping_sent = None;
-                    } else if now - sent >= config.pong_timeout {
+                    } else if stamp.since(sent) >= config.pong_timeout {
                         Stats::add(&self.stats.keepalive_timeouts, 1);
                         return Tick::Kill(Some(abnormal("no answer to the keepalive ping")));
                     }
@@ -153,15 +195,15 @@ impl<H: Handler> Worker<H> {
                 let mut write = false;
                 if let Some(interval) = config.ping_interval {
                     if open.ping_sent.is_none()
-                        && now - open.last_rx >= interval
+                        && stamp.since(open.last_rx) >= interval
                         && open.conn.ping(b"").is_ok()
                     {
-                        open.ping_sent = Some(now);
+                        open.ping_sent = Some(stamp);
                         write = true;
                     }
                 }
                 if let Some(idle) = config.idle_timeout {
-                    if now - open.last_message >= idle
+                    if stamp.since(open.last_message) >= idle
                         && open
                             .conn
                             .close(CloseCode::GoingAway, "idle timeout")
@@ -184,6 +226,7 @@ impl<H: Handler> Worker<H> {
     pub(super) fn flush_dirty(&mut self, now: Instant) {
         for slot in std::mem::take(&mut self.dirty) {
             let close_timeout = self.config.close_timeout;
+            self.release_held(slot);
             let Some(peer) = self.live_peer(slot) else {
                 continue;
             };
@@ -193,8 +236,7 @@ impl<H: Handler> Worker<H> {
                 Err(_) => {
                     let info = match &mut peer.phase {
                         Phase::Open(open) => Some(
-                            open.ended
-                                .take()
+                            open.take_ended()
                                 .unwrap_or_else(|| abnormal("write failed")),
                         ),
                         _ => None,
@@ -209,7 +251,8 @@ impl<H: Handler> Worker<H> {
                     };
                     if peer.finished() {
                         self.end_session(slot);
-                        self.begin_draining(slot, now + close_timeout);
+                        let until = Stamp::at(now + close_timeout, self.epoch);
+                        self.begin_draining(slot, until);
                     }
                 }
             }
@@ -218,7 +261,7 @@ impl<H: Handler> Worker<H> {
 
     /// Shuts our side and reads until the peer closes its own, which it may have done
     /// already: an end of stream seen by an earlier read raises no new event.
-    fn begin_draining(&mut self, slot: usize, until: Instant) {
+    fn begin_draining(&mut self, slot: usize, until: Stamp) {
         let Some(peer) = self.live_peer(slot) else {
             return;
         };
@@ -264,8 +307,7 @@ impl<H: Handler> Worker<H> {
         };
         let id = peer.id;
         let info = open
-            .ended
-            .take()
+            .take_ended()
             .unwrap_or_else(|| match open.conn.state() {
                 State::Failed(err) => CloseInfo {
                     code: err.close_code(),
@@ -274,7 +316,11 @@ impl<H: Handler> Worker<H> {
                 },
                 _ => abnormal("closed"),
             });
-        let topics = std::mem::take(&mut open.subscriptions);
+        let topics = open
+            .rare
+            .as_mut()
+            .map(|r| std::mem::take(&mut r.subscriptions))
+            .unwrap_or_default();
         Stats::sub(&self.stats.open, 1);
         for topic in &topics {
             self.leave_topic(id, topic);
@@ -289,8 +335,8 @@ impl<H: Handler> Worker<H> {
     /// Ends a connection now; it is removed at the end of the tick.
     pub(super) fn kill(&mut self, slot: usize, info: Option<CloseInfo>) {
         if let Some(Phase::Open(open)) = self.live_peer(slot).map(|p| &mut p.phase) {
-            if open.ended.is_none() {
-                open.ended = info;
+            if let Some(info) = info {
+                open.record_end(info);
             }
         }
         self.end_session(slot);

@@ -12,7 +12,7 @@ use crate::protocol::handshake::{
 };
 use crate::protocol::{Connection, Event};
 use crate::server::handler::{CloseInfo, Conn, Context, Handler, Upgrade};
-use crate::server::peer::{Open, Phase};
+use crate::server::peer::{Open, Phase, Rare, Responding, Stamp};
 use crate::server::stats::Stats;
 
 /// Bytes read at a time while the request head arrives.
@@ -39,29 +39,29 @@ impl<H: Handler> Worker<H> {
         let Some(peer) = self.live_peer(slot) else {
             return;
         };
-        let Phase::Handshake { buf, .. } = &mut peer.phase else {
+        let Phase::Handshake(handshake) = &mut peer.phase else {
             return;
         };
+        let buf = &mut handshake.buf;
+        // Read on the stack and keep only what arrived: a connection in its handshake holds
+        // the size of its request, not a whole read buffer (thousands may connect at once).
+        let mut chunk = [0u8; HANDSHAKE_READ];
         let mut input = Input::Pending;
         while buf.len() < limit {
-            let len = buf.len();
-            let want = (limit - len).min(HANDSHAKE_READ);
-            buf.resize(len + want, 0);
-            match peer.transport.read(&mut buf[len..]) {
+            let want = (limit - buf.len()).min(HANDSHAKE_READ);
+            match peer.transport.read(&mut chunk[..want]) {
                 Ok(0) => {
-                    buf.truncate(len);
                     input = Input::Ended;
                     break;
                 }
                 Ok(n) => {
-                    buf.truncate(len + n);
+                    buf.extend_from_slice(&chunk[..n]);
                     if n < want && peer.transport.short_read_drains() && !read_closed {
                         input = Input::Drained;
                         break;
                     }
                 }
                 Err(e) => {
-                    buf.truncate(len);
                     match e.kind() {
                         io::ErrorKind::WouldBlock => input = Input::Drained,
                         io::ErrorKind::Interrupted => continue,
@@ -99,9 +99,10 @@ impl<H: Handler> Worker<H> {
         let Some(peer) = super::live(&mut self.slots, slot) else {
             return;
         };
-        let Phase::Handshake { buf, .. } = &peer.phase else {
+        let Phase::Handshake(handshake) = &peer.phase else {
             return;
         };
+        let buf = &handshake.buf;
         let (request, head_len) = match Request::parse(buf, &self.config) {
             Ok(None) => return,
             Ok(Some(parsed)) => parsed,
@@ -148,11 +149,11 @@ impl<H: Handler> Worker<H> {
 
     fn respond(&mut self, slot: usize, out: Vec<u8>, now: Instant) {
         if let Some(peer) = self.live_peer(slot) {
-            peer.phase = Phase::Respond {
+            peer.phase = Phase::Respond(Box::new(Responding {
                 out,
                 written: 0,
                 since: now,
-            };
+            }));
             self.mark_dirty(slot);
         }
     }
@@ -194,19 +195,24 @@ impl<H: Handler> Worker<H> {
         }
         conn.queue_raw(&response);
         conn.receive(leftover);
+        let stamp = Stamp::at(now, self.epoch);
         let Some(peer) = self.live_peer(slot) else {
             return;
         };
+        let rare = subprotocol.map(|p| {
+            Box::new(Rare {
+                subprotocol: Some(p.into()),
+                ..Rare::default()
+            })
+        });
         peer.phase = Phase::Open(Box::new(Open {
             conn,
             session: Some(session),
-            subprotocol: subprotocol.map(Into::into),
-            subscriptions: Vec::new(),
-            last_rx: now,
-            last_message: now,
+            last_rx: stamp,
+            last_message: stamp,
             ping_sent: None,
             closing_since: None,
-            ended: None,
+            rare,
         }));
         Stats::add(&self.stats.open, 1);
         self.with_conn(slot, now, |handler, conn| handler.on_open(conn));
@@ -234,10 +240,10 @@ impl<H: Handler> Worker<H> {
         let mut conn = Conn {
             id: peer.id,
             tx: open.conn.sender(),
+            transport: &mut peer.transport,
             session,
-            subscriptions: &mut open.subscriptions,
+            rare: &mut open.rare,
             peer_addr: peer.addr,
-            subprotocol: open.subprotocol.as_deref(),
             ctx: Context {
                 handle: &self.handle,
                 outbox: &mut self.outbox,
@@ -265,7 +271,7 @@ impl<H: Handler> Worker<H> {
                 Ok(0) => return self.on_eof(slot),
                 Ok(n) => {
                     open.conn.commit_read(n);
-                    open.last_rx = now;
+                    open.last_rx = Stamp::at(now, self.epoch);
                     let drained = n < want && peer.transport.short_read_drains() && !read_closed;
                     self.dispatch(slot, now);
                     if drained {
@@ -300,6 +306,7 @@ impl<H: Handler> Worker<H> {
         let Some(session) = open.session.as_mut() else {
             return;
         };
+        let stamp = Stamp::at(now, self.epoch);
         let (rx, tx) = open.conn.split();
         loop {
             let event = match rx.poll_event(tx) {
@@ -308,7 +315,7 @@ impl<H: Handler> Worker<H> {
                 Err(err) => {
                     Stats::add(&self.stats.protocol_errors, 1);
                     let reason = err.to_string();
-                    open.ended = Some(CloseInfo {
+                    open.rare.get_or_insert_with(Box::default).ended = Some(CloseInfo {
                         code: err.close_code(),
                         reason,
                         clean: false,
@@ -319,10 +326,10 @@ impl<H: Handler> Worker<H> {
             let mut conn = Conn {
                 id: peer.id,
                 tx: &mut *tx,
+                transport: &mut peer.transport,
                 session: &mut *session,
-                subscriptions: &mut open.subscriptions,
+                rare: &mut open.rare,
                 peer_addr: peer.addr,
-                subprotocol: open.subprotocol.as_deref(),
                 ctx: Context {
                     handle: &self.handle,
                     outbox: &mut self.outbox,
@@ -335,13 +342,13 @@ impl<H: Handler> Worker<H> {
                 Event::Message(message) => {
                     Stats::add(&self.stats.messages_in, 1);
                     Stats::add(&self.stats.bytes_in, message.as_bytes().len() as u64);
-                    open.last_message = now;
+                    open.last_message = stamp;
                     self.handler.on_message(&mut conn, message);
                 }
                 Event::Chunk(chunk) => {
                     if chunk.last {
                         Stats::add(&self.stats.messages_in, 1);
-                        open.last_message = now;
+                        open.last_message = stamp;
                     }
                     Stats::add(&self.stats.bytes_in, chunk.data.len() as u64);
                     self.handler.on_chunk(&mut conn, chunk);
@@ -349,7 +356,7 @@ impl<H: Handler> Worker<H> {
                 Event::Ping(_) | Event::Pong(_) => {}
                 Event::Closed { code, reason } => {
                     let reason = reason.to_owned();
-                    open.ended = Some(CloseInfo {
+                    open.rare.get_or_insert_with(Box::default).ended = Some(CloseInfo {
                         code,
                         reason,
                         clean: true,
@@ -372,7 +379,7 @@ impl<H: Handler> Worker<H> {
         let Phase::Open(open) = &mut peer.phase else {
             return;
         };
-        let info = open.ended.take().unwrap_or_else(|| CloseInfo {
+        let info = open.take_ended().unwrap_or_else(|| CloseInfo {
             code: CloseCode::Abnormal,
             reason: "the connection closed without a close frame".into(),
             clean: false,
