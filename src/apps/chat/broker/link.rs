@@ -69,6 +69,9 @@ pub struct LinkStats {
     pub connect_failures: AtomicU64,
     /// Remote users removed because their node went silent.
     pub expired_users: AtomicU64,
+    /// Envelopes from other nodes this node could not hand to its workers (their mailboxes
+    /// were full): the local members of the room missed them.
+    pub undelivered: AtomicU64,
 }
 
 impl LinkStats {
@@ -129,6 +132,11 @@ impl LinkStats {
                 "broker_expired_users_total",
                 "Remote users removed because their node went silent.",
                 &self.expired_users,
+            ),
+            (
+                "broker_undelivered_total",
+                "Envelopes from other nodes dropped because the workers' mailboxes were full.",
+                &self.undelivered,
             ),
         ];
         for (name, help, counter) in rows {

@@ -120,7 +120,7 @@ fn receive(inner: &Inner, handle: &ServerHandle, bytes: &[u8]) {
         Body::Deliver { room, text, binary } => {
             let ours = inner.presence().has_local_room(&room);
             if let (true, Some((kind, bytes))) = (ours, envelope::delivery(text, binary)) {
-                handle.publish(&topic(&room), kind, &bytes);
+                deliver(inner, handle, &room, kind, &bytes);
             }
             Vec::new()
         }
@@ -167,8 +167,25 @@ fn announce(inner: &Inner, handle: &ServerHandle, changes: Vec<Change>) {
             Change::Left { room, user } => (room, ServerMessage::Left { user, time }),
         };
         if inner.presence().has_local_room(room) {
-            handle.publish(&topic(room), DataKind::Text, json.to_json().as_bytes());
+            deliver(
+                inner,
+                handle,
+                room,
+                DataKind::Text,
+                json.to_json().as_bytes(),
+            );
         }
+    }
+}
+
+/// Hands a room's message to the workers; a refusal (full mailboxes) is logged and counted,
+/// never silent.
+fn deliver(inner: &Inner, handle: &ServerHandle, room: &str, kind: DataKind, bytes: &[u8]) {
+    if let Err(full) = handle.publish(&topic(room), kind, bytes) {
+        LinkStats::bump(&inner.stats.undelivered, 1);
+        inner.log(format_args!(
+            "a message for room {room} was dropped: {full}"
+        ));
     }
 }
 
