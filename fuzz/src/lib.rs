@@ -3,43 +3,13 @@
 
 pub mod connection;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+// The counting allocator of the stable test suite, shared rather than copied: `Counting`
+// forwards to the system allocator and counts live heap bytes and their peak; each target
+// that checks memory declares it with `#[global_allocator]`.
+#[path = "../../tests/common/counting.rs"]
+mod counting;
 
-/// Forwards to the system allocator, counting live heap bytes and their peak. Each target
-/// that checks memory declares it with `#[global_allocator]`.
-pub struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded unchanged to `System`; the counters do not affect it.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Relaxed) + layout.size();
-        PEAK.fetch_max(live, Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-/// Starts a new peak from the current live bytes, and returns them.
-pub fn reset_peak() -> usize {
-    let live = LIVE.load(Relaxed);
-    PEAK.store(live, Relaxed);
-    live
-}
-
-/// The highest live heap since the last [`reset_peak`].
-pub fn peak() -> usize {
-    PEAK.load(Relaxed)
-}
+pub use counting::{live, peak, reset_peak, Counting};
 
 /// A tiny deterministic generator (xorshift) for splits and keys derived from fuzz input.
 #[derive(Debug, Clone)]
