@@ -12,7 +12,7 @@ use fullduplex::config::DeflateConfig;
 use fullduplex::protocol::deflate::DeflateParams;
 use fullduplex::protocol::{CloseCode, Connection, OwnedEvent};
 use fullduplex::{Config, ProtocolError};
-use hostile::{bounded, limits, unmeasured, MAX_MESSAGE};
+use hostile::{bounded_here, limits, MAX_MESSAGE};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -39,7 +39,7 @@ fn header_declaring(b0: u8, len: u64) -> Vec<u8> {
 
 #[test]
 fn a_64_bit_length_with_the_top_bit_set_fails_with_1002() {
-    bounded(SMALL, || {
+    bounded_here(SMALL, || {
         let frame = header_declaring(FIN | 0x2, 1 << 63 | 5);
         assert_fails(server_with_limits, &frame, CloseCode::ProtocolError);
         let frame = header_declaring(FIN | 0x2, u64::MAX);
@@ -56,7 +56,7 @@ fn a_header_declaring_16_mib_then_nothing_allocates_nothing_up_front() {
     };
     let mut conn = Connection::server(&config);
     let frame = header_declaring(FIN | 0x2, 16 << 20);
-    bounded(SMALL, || {
+    bounded_here(SMALL, || {
         let (events, err) = feed(&mut conn, &frame);
         assert_eq!(
             (events, err),
@@ -70,14 +70,14 @@ fn a_header_declaring_16_mib_then_nothing_allocates_nothing_up_front() {
         }
     });
     // Over the limit, the same header fails at once, before any payload.
-    bounded(SMALL, || {
+    bounded_here(SMALL, || {
         assert_fails(server_with_limits, &frame, CloseCode::TooBig);
     });
 }
 
 #[test]
 fn a_control_frame_declaring_megabytes_fails_with_1002() {
-    bounded(SMALL, || {
+    bounded_here(SMALL, || {
         for opcode in [0x8, 0x9, 0xA] {
             let frame = header_declaring(FIN | opcode, 4 << 20);
             assert_fails(server_with_limits, &frame, CloseCode::ProtocolError);
@@ -90,7 +90,7 @@ fn a_control_frame_declaring_megabytes_fails_with_1002() {
 
 #[test]
 fn reserved_opcodes_fail_with_1002() {
-    bounded(SMALL, || {
+    bounded_here(SMALL, || {
         for opcode in (0x3..=0x7).chain(0xB..=0xF) {
             let frame = client_frame(FIN | opcode, b"?");
             assert_fails(server_with_limits, &frame, CloseCode::ProtocolError);
@@ -100,7 +100,7 @@ fn reserved_opcodes_fail_with_1002() {
 
 #[test]
 fn endless_empty_continuation_frames_are_cut_by_the_fragment_limit() {
-    bounded(SMALL, || {
+    bounded_here(SMALL, || {
         let mut conn = server_with_limits();
         conn.receive(&client_frame(0x1, b""));
         let empty = client_frame(0x0, b"");
@@ -142,11 +142,9 @@ fn deflate_config(max_message_size: usize) -> Config {
 
 /// 16 MiB of zeros compressed: about 16 KiB on the wire.
 fn bomb() -> Vec<u8> {
-    let bomb = unmeasured(|| {
-        let (mut client, _) = deflate_pair(&deflate_config(usize::MAX));
-        client.send_binary(&vec![0u8; 16 << 20]).unwrap();
-        take_output(&mut client)
-    });
+    let (mut client, _) = deflate_pair(&deflate_config(usize::MAX));
+    client.send_binary(&vec![0u8; 16 << 20]).unwrap();
+    let bomb = take_output(&mut client);
     assert!(bomb.len() <= 20 << 10, "{} bytes", bomb.len());
     bomb
 }
@@ -155,7 +153,7 @@ fn bomb() -> Vec<u8> {
 fn a_16_kib_deflate_bomb_fails_with_1009_within_the_message_limit() {
     let bomb = bomb();
     let (_, mut server) = deflate_pair(&deflate_config(MAX_MESSAGE));
-    bounded(2 * MAX_MESSAGE + bomb.len() * 2 + (256 << 10), || {
+    bounded_here(2 * MAX_MESSAGE + bomb.len() * 2 + (256 << 10), || {
         let (events, err) = feed(&mut server, &bomb);
         assert_eq!(
             (events, err),
@@ -170,14 +168,14 @@ fn a_16_kib_deflate_bomb_fails_with_1009_within_the_message_limit() {
 fn a_message_limit_of_usize_max_inflates_without_overflow() {
     let bomb = bomb();
     let (_, mut server) = deflate_pair(&deflate_config(usize::MAX));
-    let (events, err) = unmeasured(|| feed(&mut server, &bomb));
+    let (events, err) = feed(&mut server, &bomb);
     assert_eq!(err, None);
     assert_eq!(events, vec![OwnedEvent::Binary(vec![0u8; 16 << 20])]);
 }
 
 #[test]
 fn invalid_utf8_split_across_fragments_fails_with_1007() {
-    bounded(SMALL, || {
+    bounded_here(SMALL, || {
         // U+D800 (a surrogate) as ED A0 80, cut after its first byte.
         let bytes = [
             client_frame(0x1, b"ok \xED"),
@@ -190,7 +188,7 @@ fn invalid_utf8_split_across_fragments_fails_with_1007() {
 
 #[test]
 fn invalid_utf8_inside_a_frame_fails_before_the_frame_ends() {
-    bounded(SMALL, || {
+    bounded_here(SMALL, || {
         // An overlong `/` (C0 AF) at the start of a 4 KiB text frame: refused as soon as it
         // arrives, without waiting for (or buffering) the rest of the frame.
         let frame = client_frame(
@@ -207,7 +205,7 @@ fn invalid_utf8_inside_a_frame_fails_before_the_frame_ends() {
 
 #[test]
 fn invalid_utf8_in_a_close_reason_fails_with_1007() {
-    bounded(SMALL, || {
+    bounded_here(SMALL, || {
         let payload = [&1000u16.to_be_bytes()[..], b"bye \xFF"].concat();
         assert_fails(
             server_with_limits,
@@ -219,7 +217,7 @@ fn invalid_utf8_in_a_close_reason_fails_with_1007() {
 
 #[test]
 fn close_payloads_of_one_byte_reserved_codes_and_126_bytes_fail_with_1002() {
-    bounded(SMALL, || {
+    bounded_here(SMALL, || {
         let close = |payload: &[u8]| client_frame(FIN | 0x8, payload);
         assert_fails(
             server_with_limits,
@@ -240,7 +238,7 @@ fn close_payloads_of_one_byte_reserved_codes_and_126_bytes_fail_with_1002() {
 
 #[test]
 fn an_unmasked_client_frame_fails_with_1002() {
-    bounded(SMALL, || {
+    bounded_here(SMALL, || {
         let frame = server_frame(FIN | 0x1, b"unmasked");
         assert_fails(server_with_limits, &frame, CloseCode::ProtocolError);
     });
@@ -248,7 +246,7 @@ fn an_unmasked_client_frame_fails_with_1002() {
 
 #[test]
 fn a_masked_server_frame_fails_with_1002() {
-    bounded(SMALL, || {
+    bounded_here(SMALL, || {
         let frame = client_frame(FIN | 0x1, b"masked");
         assert_fails(client_with_limits, &frame, CloseCode::ProtocolError);
     });
@@ -258,7 +256,7 @@ fn a_masked_server_frame_fails_with_1002() {
 fn a_ping_flood_from_a_peer_that_never_reads_queues_a_bounded_answer() {
     let ping = client_frame(FIN | 0x9, &[7; 125]);
     let mut conn = server_with_limits();
-    bounded(SMALL, || {
+    bounded_here(SMALL, || {
         // 12.5 MiB of Pings; the peer reads nothing.
         for _ in 0..100_000 {
             conn.receive(&ping);
@@ -278,4 +276,11 @@ fn a_ping_flood_from_a_peer_that_never_reads_queues_a_bounded_answer() {
         (events, err),
         (vec![OwnedEvent::Text("still here".into())], None)
     );
+}
+
+/// The measure itself: an allocation on this thread over the budget fails the section.
+#[test]
+#[should_panic(expected = "peak heap growth on this thread")]
+fn the_measure_sees_an_allocation_over_its_budget() {
+    bounded_here(SMALL, || std::hint::black_box(vec![1u8; 4 * SMALL]).len());
 }

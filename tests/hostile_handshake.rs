@@ -14,7 +14,7 @@ use common::counting::Counting;
 use common::runtime::*;
 use fullduplex::protocol::handshake::{validate_request, Request};
 use fullduplex::Config;
-use hostile::{bounded, unmeasured};
+use hostile::{bounded, bounded_here, unmeasured};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -40,7 +40,7 @@ fn status_of(head: &[u8], config: &Config) -> u16 {
 fn a_20_mb_header_line_is_refused_with_431_without_buffering_it() {
     let head = unmeasured(|| request_with(&format!("X-Long: {}\r\n", "a".repeat(20 << 20))));
     let config = Config::default();
-    bounded(64 << 10, || assert_eq!(status_of(&head, &config), 431));
+    bounded_here(64 << 10, || assert_eq!(status_of(&head, &config), 431));
     // Over the network: the server reads no further than its limit, answers, and hangs up.
     let (server, _events) = start_app(test_config());
     let mut stream = raw(server.local_addr());
@@ -67,7 +67,7 @@ fn ten_thousand_headers_are_refused_with_431() {
         max_handshake_size: 1 << 20,
         ..Config::default()
     };
-    bounded(64 << 10, || {
+    bounded_here(64 << 10, || {
         assert_eq!(status_of(&head, &Config::default()), 431);
         // Even when the head fits the size limit, the count is limited.
         assert_eq!(status_of(&head, &roomy), 431);
@@ -106,7 +106,7 @@ fn redos_shaped_protocol_and_extension_headers_are_answered_in_linear_time() {
         // The head is held once, and each list element once more (a `String` of about
         // 70 bytes per one-byte subprotocol): in proportion to the head, which the size limit
         // bounds.
-        let status = bounded(40 * head.len(), || status_of(&head, &config));
+        let status = bounded_here(40 * head.len(), || status_of(&head, &config));
         let took = started.elapsed();
         assert_eq!(status, 400, "{name}: {}…", &value[..20]);
         // A linear parser takes milliseconds on 1 MiB; a quadratic one, minutes.

@@ -1,8 +1,10 @@
 //! Helpers of the hostile-input suite (`tests/hostile_*.rs`): a memory-measured section, and
 //! the limits the attacks run against.
 //!
-//! Each of those test binaries declares the counting allocator; the counters are
-//! process-wide, so [`bounded`] runs one measured section at a time.
+//! Each of those test binaries declares the counting allocator. A section whose work stays on
+//! the test's thread (the sans-I/O core) is measured by [`bounded_here`], on that thread's own
+//! counters; a section that involves a server's threads is measured by [`bounded`] on the
+//! process-wide counters, one such section at a time.
 #![allow(dead_code)]
 
 use std::sync::Mutex;
@@ -48,6 +50,18 @@ pub fn bounded<T>(budget: usize, attack: impl FnOnce() -> T) -> T {
     assert!(
         peak <= budget,
         "peak heap growth {peak} bytes > budget {budget}"
+    );
+    result
+}
+
+/// Runs `attack` and asserts the heap bytes held by the calling thread grew by at most
+/// `budget` at their peak. Only this thread's allocations count, so tests running beside it
+/// cannot disturb the figure: for sections that do not hand work to other threads.
+pub fn bounded_here<T>(budget: usize, attack: impl FnOnce() -> T) -> T {
+    let (result, peak) = counting::here(attack);
+    assert!(
+        peak <= budget,
+        "peak heap growth on this thread {peak} bytes > budget {budget}"
     );
     result
 }
