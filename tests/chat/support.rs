@@ -1,7 +1,7 @@
 //! Helpers for the chat tests: an in-process chat on port 0 and a JSON-speaking client with
 //! bounded waits.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -91,23 +91,40 @@ impl Client {
 
     /// The next data message or close (pings are answered and skipped); panics after `WAIT`.
     pub fn next(&mut self) -> OwnedEvent {
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
+        self.next_before(Instant::now() + WAIT)
+            .unwrap_or_else(|| panic!("no message from the server within {WAIT:?}"))
+    }
+
+    /// The next data message or close that arrives before `deadline` (pings are answered
+    /// and skipped), or `None` when nothing did. A read that times out is not an error here:
+    /// the stream is left as it was and the wait goes on until the deadline.
+    pub fn next_before(&mut self, deadline: Instant) -> Option<OwnedEvent> {
+        loop {
+            let left = deadline.checked_duration_since(Instant::now())?;
+            if left.is_zero() {
+                return None;
+            }
+            self.ws
+                .set_read_timeout(Some(left))
+                .expect("sets a timeout");
             match self.ws.recv() {
                 Ok(OwnedEvent::Ping(_)) | Ok(OwnedEvent::Pong(_)) => {}
-                Ok(event) => return event,
+                Ok(event) => return Some(event),
+                Err(ClientError::Io(e))
+                    if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
                 Err(e) => panic!("no message from the server: {e}"),
             }
         }
-        panic!("no message from the server within {WAIT:?}");
     }
 
     /// The next text message, as JSON.
     pub fn next_json(&mut self) -> Value {
-        match self.next() {
-            OwnedEvent::Text(text) => serde_json::from_str(&text).expect("the server sends JSON"),
-            other => panic!("expected a text message, got {other:?}"),
-        }
+        json_of(self.next())
+    }
+
+    /// The next text message that arrives before `deadline`, as JSON.
+    pub fn json_before(&mut self, deadline: Instant) -> Option<Value> {
+        self.next_before(deadline).map(json_of)
     }
 
     /// The next text message, which must have this `type`.
@@ -174,4 +191,12 @@ pub fn http_get(addr: SocketAddr, target: &str, headers: &str) -> (u16, String, 
     let (head, body) = response.split_once("\r\n\r\n").expect("a complete head");
     let status = head[9..12].parse().expect("a status code");
     (status, head.to_owned(), body.to_owned())
+}
+
+/// A text message's JSON; panics on anything else.
+fn json_of(event: OwnedEvent) -> Value {
+    match event {
+        OwnedEvent::Text(text) => serde_json::from_str(&text).expect("the server sends JSON"),
+        other => panic!("expected a text message, got {other:?}"),
+    }
 }

@@ -240,8 +240,7 @@ fn node_log() -> Stdio {
 /// [`PATIENCE`].
 pub fn wait_for(client: &mut Client, kind: &str, matches: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + PATIENCE;
-    while Instant::now() < deadline {
-        let value = client.next_json();
+    while let Some(value) = client.json_before(deadline) {
         if value["type"] == kind && matches(&value) {
             return value;
         }
