@@ -119,7 +119,8 @@ impl Client {
 
     /// The next text message, as JSON.
     pub fn next_json(&mut self) -> Value {
-        json_of(self.next())
+        self.json_before(Instant::now() + WAIT)
+            .unwrap_or_else(|| panic!("no message from the server within {WAIT:?}"))
     }
 
     /// The next text message that arrives before `deadline`, as JSON.
