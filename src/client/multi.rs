@@ -68,6 +68,7 @@ pub use conn::{ClientConn, ClientHandler};
 pub use peer::Ended;
 
 use peer::{Handshake, Peer, Phase};
+use turn::Ready;
 
 /// Read buffers kept for reuse.
 const POOLED_BUFFERS: usize = 256;
@@ -108,7 +109,7 @@ pub struct MultiClient {
     dirty: Vec<usize>,
     dead: Vec<usize>,
     /// Connections whose reads stopped before their socket drained.
-    more_to_read: Vec<usize>,
+    more_to_read: Vec<(usize, bool)>,
     buffers: ReadBuffers,
     next_tick: Instant,
 }
@@ -307,16 +308,25 @@ impl MultiClient {
         let polled = self.poll.poll(&mut events, Some(wait));
         let now = Instant::now();
         for event in events.iter() {
-            let readable = event.is_readable() || event.is_read_closed() || event.is_error();
-            self.on_event(handler, event.token().0, readable, event.is_writable(), now);
+            let ready = Ready {
+                readable: event.is_readable() || event.is_read_closed() || event.is_error(),
+                read_closed: event.is_read_closed(),
+                writable: event.is_writable(),
+            };
+            self.on_event(handler, event.token().0, ready, now);
         }
         self.events = events;
         match polled {
             Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(e),
             _ => {}
         }
-        for slot in std::mem::take(&mut self.more_to_read) {
-            self.on_event(handler, slot, true, false, now);
+        for (slot, read_closed) in std::mem::take(&mut self.more_to_read) {
+            let ready = Ready {
+                readable: true,
+                read_closed,
+                writable: false,
+            };
+            self.on_event(handler, slot, ready, now);
         }
         if now >= self.next_tick {
             self.on_tick(now);

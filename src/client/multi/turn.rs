@@ -15,30 +15,41 @@ use crate::transport::{discard_input, write_connection};
 /// Reads per connection per turn before others get theirs.
 const MAX_READS: usize = 16;
 
+/// What an event (or a connection left with more to read) says about a socket.
+#[derive(Clone, Copy)]
+pub(super) struct Ready {
+    /// There may be bytes, an end of stream or an error to read.
+    pub(super) readable: bool,
+    /// The server shut its side: a short read does not prove the socket drained, since the
+    /// end of stream that follows the bytes raises no further edge-triggered event.
+    pub(super) read_closed: bool,
+    /// The socket takes writes again.
+    pub(super) writable: bool,
+}
+
 impl MultiClient {
     pub(super) fn on_event<H: ClientHandler>(
         &mut self,
         handler: &mut H,
         slot: usize,
-        readable: bool,
-        writable: bool,
+        ready: Ready,
         now: Instant,
     ) {
         let Some(peer) = self.live_peer(slot) else {
             return;
         };
         match &peer.phase {
-            Phase::Handshake(_) => self.advance_handshake(handler, slot, now),
+            Phase::Handshake(_) => self.advance_handshake(handler, slot, ready.read_closed, now),
             Phase::Open(_) => {
-                if readable {
-                    self.read_open(handler, slot);
+                if ready.readable {
+                    self.read_open(handler, slot, ready.read_closed);
                 }
-                if writable {
+                if ready.writable {
                     self.mark_dirty(slot);
                 }
             }
             Phase::Draining { .. } => {
-                if readable && !matches!(discard_input(&mut peer.transport), Ok(false)) {
+                if ready.readable && !matches!(discard_input(&mut peer.transport), Ok(false)) {
                     self.kill(slot, Ended::Closed(abnormal("closed")));
                 }
             }
@@ -46,7 +57,13 @@ impl MultiClient {
     }
 
     /// Moves a handshake on; opens the connection once the server accepted it.
-    fn advance_handshake<H: ClientHandler>(&mut self, handler: &mut H, slot: usize, now: Instant) {
+    fn advance_handshake<H: ClientHandler>(
+        &mut self,
+        handler: &mut H,
+        slot: usize,
+        read_closed: bool,
+        now: Instant,
+    ) {
         let config = &self.options.config;
         let Some(peer) = self.slots[slot].peer.as_mut() else {
             return;
@@ -75,7 +92,7 @@ impl MultiClient {
         self.with_conn(slot, |conn| handler.on_open(conn));
         self.dispatch(handler, slot);
         // The server's first frames may have come with the response, or still wait.
-        self.read_open(handler, slot);
+        self.read_open(handler, slot, read_closed);
     }
 
     /// Runs `f` with a [`ClientConn`] for an open connection.
@@ -95,7 +112,8 @@ impl MultiClient {
     }
 
     /// Reads an open connection until its socket is drained, handing events out.
-    fn read_open<H: ClientHandler>(&mut self, handler: &mut H, slot: usize) {
+    /// `read_closed`: the event said the server shut its side (see [`Ready::read_closed`]).
+    fn read_open<H: ClientHandler>(&mut self, handler: &mut H, slot: usize, read_closed: bool) {
         for round in 0..MAX_READS {
             let Some(peer) = self.slots[slot].peer.as_mut().filter(|p| !p.dead) else {
                 return;
@@ -110,7 +128,7 @@ impl MultiClient {
                 Ok(0) => return self.on_eof(slot),
                 Ok(n) => {
                     open.conn.commit_read(n);
-                    let drained = n < want && peer.transport.short_read_drains();
+                    let drained = n < want && peer.transport.short_read_drains() && !read_closed;
                     self.dispatch(handler, slot);
                     if drained {
                         break;
@@ -121,7 +139,7 @@ impl MultiClient {
                 Err(_) => return self.on_eof(slot),
             }
             if round + 1 == MAX_READS {
-                self.more_to_read.push(slot);
+                self.more_to_read.push((slot, read_closed));
             }
         }
         if let Some(Peer {
