@@ -6,7 +6,8 @@
 //! connections: a broadcast
 //! encodes once and each receiver's queue holds a reference to the same bytes. The queue
 //! is a list of segments (owned bytes and shared frames) that the runtime writes with
-//! vectored I/O; an empty queue holds no allocation.
+//! vectored I/O; an empty queue holds no allocation. Owned segments come from and go back to
+//! a small per-thread [`pool`] of drained segments.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -14,6 +15,8 @@ use std::sync::Arc;
 use crate::protocol::deflate::codec::Compressor;
 use crate::protocol::frame::{FrameHeader, Opcode, MAX_HEADER_LEN};
 use crate::protocol::message::DataKind;
+
+mod pool;
 
 /// New owned segments start with room for this much, so small frames share one allocation.
 const MIN_SEGMENT: usize = 512;
@@ -107,6 +110,13 @@ enum Segment {
 }
 
 impl Segment {
+    /// Gives an owned segment's memory back to the thread's pool (a shared one is released).
+    fn recycle(self) {
+        if let Segment::Owned(v) = self {
+            pool::recycle(v);
+        }
+    }
+
     fn bytes(&self) -> &[u8] {
         match self {
             Segment::Owned(v) => v,
@@ -183,7 +193,7 @@ impl OutputQueue {
                 q.len += additional;
             }
         } else {
-            let seg = Segment::Owned(Vec::with_capacity(additional.max(MIN_SEGMENT)));
+            let seg = Segment::Owned(pool::take(additional, MIN_SEGMENT));
             self.push(seg, additional);
         }
         let Some(q) = self.inner.as_mut() else {
@@ -232,7 +242,7 @@ impl OutputQueue {
         q.written += n as u64;
         if q.len == 0 {
             // Nothing queued: hold no memory (an idle connection costs no buffer).
-            self.inner = None;
+            self.clear();
             return;
         }
         while n > 0 {
@@ -245,14 +255,25 @@ impl OutputQueue {
             let Some(next) = q.rest.pop_front() else {
                 unreachable!("bytes remain queued after the head")
             };
-            q.head = next;
+            std::mem::replace(&mut q.head, next).recycle();
             q.head_offset = 0;
         }
     }
 
-    /// Drops everything queued (the transport is gone).
+    /// Drops everything queued (the transport is gone), its segments back to the pool.
     pub(crate) fn clear(&mut self) {
-        self.inner = None;
+        if let Some(q) = self.inner.take() {
+            let Queued { head, rest, .. } = *q;
+            head.recycle();
+            rest.into_iter().for_each(Segment::recycle);
+        }
+    }
+}
+
+impl Drop for OutputQueue {
+    /// A connection dropped with bytes still queued gives its segments back too.
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 
