@@ -9,14 +9,23 @@
 //! vectored I/O; an empty queue holds no allocation. Owned segments come from and go back to
 //! a small per-thread [`pool`] of drained segments.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::protocol::deflate::codec::Compressor;
 use crate::protocol::frame::{FrameHeader, Opcode, MAX_HEADER_LEN};
 use crate::protocol::message::DataKind;
+use crate::protocol::spare::{give_spare, take_spare, Spares};
 
 mod pool;
+
+/// Spare queue states per thread (a connection allocates one each time its queue fills).
+const SPARE_QUEUES: usize = 4;
+
+thread_local! {
+    static QUEUES: RefCell<Spares<Queued, SPARE_QUEUES>> = const { RefCell::new(Spares::new()) };
+}
 
 /// New owned segments start with room for this much, so small frames share one allocation.
 const MIN_SEGMENT: usize = 512;
@@ -148,6 +157,25 @@ struct Queued {
     written: u64,
 }
 
+impl Queued {
+    /// No bytes, no allocation: the state a spare box is kept in.
+    fn empty() -> Self {
+        Self {
+            head: Segment::Owned(Vec::new()),
+            rest: VecDeque::new(),
+            head_offset: 0,
+            len: 0,
+            written: 0,
+        }
+    }
+
+    /// Gives every owned segment back to the thread's pool.
+    fn recycle(self) {
+        self.head.recycle();
+        self.rest.into_iter().for_each(Segment::recycle);
+    }
+}
+
 impl OutputQueue {
     pub(crate) fn len(&self) -> usize {
         self.inner.as_ref().map_or(0, |q| q.len)
@@ -166,13 +194,10 @@ impl OutputQueue {
                 q.len += len;
             }
             None => {
-                self.inner = Some(Box::new(Queued {
-                    head: seg,
-                    rest: VecDeque::new(),
-                    head_offset: 0,
-                    len,
-                    written: 0,
-                }));
+                let mut q = take_spare(&QUEUES).unwrap_or_else(|| Box::new(Queued::empty()));
+                q.head = seg;
+                q.len = len;
+                self.inner = Some(q);
             }
         }
     }
@@ -262,10 +287,9 @@ impl OutputQueue {
 
     /// Drops everything queued (the transport is gone), its segments back to the pool.
     pub(crate) fn clear(&mut self) {
-        if let Some(q) = self.inner.take() {
-            let Queued { head, rest, .. } = *q;
-            head.recycle();
-            rest.into_iter().for_each(Segment::recycle);
+        if let Some(mut q) = self.inner.take() {
+            std::mem::replace(&mut *q, Queued::empty()).recycle();
+            give_spare(&QUEUES, q);
         }
     }
 }
