@@ -15,6 +15,7 @@ pub mod message;
 pub mod output;
 pub mod receiver;
 pub mod sender;
+mod spare;
 pub mod utf8;
 
 pub use close::CloseCode;

@@ -6,14 +6,26 @@
 //! connections: a broadcast
 //! encodes once and each receiver's queue holds a reference to the same bytes. The queue
 //! is a list of segments (owned bytes and shared frames) that the runtime writes with
-//! vectored I/O; an empty queue holds no allocation.
+//! vectored I/O; an empty queue holds no allocation. Owned segments come from and go back to
+//! a small per-thread [`pool`] of drained segments.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::protocol::deflate::codec::Compressor;
 use crate::protocol::frame::{FrameHeader, Opcode, MAX_HEADER_LEN};
 use crate::protocol::message::DataKind;
+use crate::protocol::spare::{give_spare, take_spare, Spares};
+
+mod pool;
+
+/// Spare queue states per thread (a connection allocates one each time its queue fills).
+const SPARE_QUEUES: usize = 4;
+
+thread_local! {
+    static QUEUES: RefCell<Spares<Queued, SPARE_QUEUES>> = const { RefCell::new(Spares::new()) };
+}
 
 /// New owned segments start with room for this much, so small frames share one allocation.
 const MIN_SEGMENT: usize = 512;
@@ -107,6 +119,13 @@ enum Segment {
 }
 
 impl Segment {
+    /// Gives an owned segment's memory back to the thread's pool (a shared one is released).
+    fn recycle(self) {
+        if let Segment::Owned(v) = self {
+            pool::recycle(v);
+        }
+    }
+
     fn bytes(&self) -> &[u8] {
         match self {
             Segment::Owned(v) => v,
@@ -138,6 +157,25 @@ struct Queued {
     written: u64,
 }
 
+impl Queued {
+    /// No bytes, no allocation: the state a spare box is kept in.
+    fn empty() -> Self {
+        Self {
+            head: Segment::Owned(Vec::new()),
+            rest: VecDeque::new(),
+            head_offset: 0,
+            len: 0,
+            written: 0,
+        }
+    }
+
+    /// Gives every owned segment back to the thread's pool.
+    fn recycle(self) {
+        self.head.recycle();
+        self.rest.into_iter().for_each(Segment::recycle);
+    }
+}
+
 impl OutputQueue {
     pub(crate) fn len(&self) -> usize {
         self.inner.as_ref().map_or(0, |q| q.len)
@@ -156,13 +194,10 @@ impl OutputQueue {
                 q.len += len;
             }
             None => {
-                self.inner = Some(Box::new(Queued {
-                    head: seg,
-                    rest: VecDeque::new(),
-                    head_offset: 0,
-                    len,
-                    written: 0,
-                }));
+                let mut q = take_spare(&QUEUES).unwrap_or_else(|| Box::new(Queued::empty()));
+                q.head = seg;
+                q.len = len;
+                self.inner = Some(q);
             }
         }
     }
@@ -183,7 +218,7 @@ impl OutputQueue {
                 q.len += additional;
             }
         } else {
-            let seg = Segment::Owned(Vec::with_capacity(additional.max(MIN_SEGMENT)));
+            let seg = Segment::Owned(pool::take(additional, MIN_SEGMENT));
             self.push(seg, additional);
         }
         let Some(q) = self.inner.as_mut() else {
@@ -232,7 +267,7 @@ impl OutputQueue {
         q.written += n as u64;
         if q.len == 0 {
             // Nothing queued: hold no memory (an idle connection costs no buffer).
-            self.inner = None;
+            self.clear();
             return;
         }
         while n > 0 {
@@ -245,14 +280,24 @@ impl OutputQueue {
             let Some(next) = q.rest.pop_front() else {
                 unreachable!("bytes remain queued after the head")
             };
-            q.head = next;
+            std::mem::replace(&mut q.head, next).recycle();
             q.head_offset = 0;
         }
     }
 
-    /// Drops everything queued (the transport is gone).
+    /// Drops everything queued (the transport is gone), its segments back to the pool.
     pub(crate) fn clear(&mut self) {
-        self.inner = None;
+        if let Some(mut q) = self.inner.take() {
+            std::mem::replace(&mut *q, Queued::empty()).recycle();
+            give_spare(&QUEUES, q);
+        }
+    }
+}
+
+impl Drop for OutputQueue {
+    /// A connection dropped with bytes still queued gives its segments back too.
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 

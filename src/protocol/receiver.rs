@@ -17,6 +17,8 @@
 //! unmasked in place, and a message that arrived as one frame is delivered as a slice of that
 //! buffer. Only fragmented messages are copied, into a reassembly buffer.
 
+use std::cell::RefCell;
+
 use crate::config::{Config, MessageDelivery};
 use crate::error::ProtocolError;
 use crate::protocol::close::parse_close_payload;
@@ -26,6 +28,7 @@ use crate::protocol::frame::{FrameHeader, Opcode, RSV1};
 use crate::protocol::mask::apply_mask;
 use crate::protocol::message::{Chunk, DataKind, Event, Message};
 use crate::protocol::sender::Sender;
+use crate::protocol::spare::{give_spare, take_spare, Spares};
 use crate::protocol::utf8::Utf8Validator;
 
 /// The receive buffer grows by at least this much.
@@ -140,10 +143,28 @@ struct Flight {
     utf8: Utf8Validator,
 }
 
+/// Spare in-flight states per thread (each receiver allocates one per message otherwise).
+const SPARE_FLIGHTS: usize = 4;
+
+thread_local! {
+    static FLIGHTS: RefCell<Spares<Flight, SPARE_FLIGHTS>> = const { RefCell::new(Spares::new()) };
+}
+
+/// An empty in-flight state: a spare one of this thread's, or a new allocation.
+fn new_flight() -> Box<Flight> {
+    take_spare(&FLIGHTS).unwrap_or_default()
+}
+
+/// Resets a finished in-flight state and keeps it for this thread's next message.
+fn recycle_flight(mut flight: Box<Flight>) {
+    *flight = Flight::default();
+    give_spare(&FLIGHTS, flight);
+}
+
 /// The in-flight state of a receiver, allocated if it was not (borrows only that field).
 macro_rules! flight {
     ($receiver:expr) => {
-        $receiver.flight.get_or_insert_with(Box::default)
+        $receiver.flight.get_or_insert_with(new_flight)
     };
 }
 
@@ -242,7 +263,9 @@ impl Receiver {
             .as_ref()
             .is_some_and(|f| f.frame.is_none() && f.message.is_none());
         if between_messages {
-            self.flight = None;
+            if let Some(flight) = self.flight.take() {
+                recycle_flight(flight);
+            }
         }
         if self.end == self.start && !self.buf.is_empty() {
             self.start = 0;

@@ -18,6 +18,8 @@ use crate::protocol::mask::mask_copy;
 use crate::protocol::message::{DataKind, Message};
 use crate::protocol::output::{OutputQueue, SharedFrame};
 
+mod direct;
+
 /// At most this many automatic Pongs wait unwritten; past it only the latest is kept.
 const MAX_UNWRITTEN_PONGS: u8 = 16;
 

@@ -277,7 +277,12 @@ impl<'a, S> Conn<'a, S> {
         if !admit(self.tx, self.transport, self.config, self.stats) {
             return Err(UsageError::Closed);
         }
-        self.tx.send(message)?;
+        // A large message finding the queue empty goes straight from the receive buffer to
+        // the socket; only what the socket did not take is copied into the queue.
+        let transport = &mut *self.transport;
+        self.tx.send_through(message, |parts| {
+            transport.write_vectored(parts).unwrap_or(0)
+        })?;
         Stats::add(&self.stats.messages_out, 1);
         Stats::add(&self.stats.bytes_out, message.as_bytes().len() as u64);
         Ok(())

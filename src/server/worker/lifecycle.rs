@@ -222,38 +222,49 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    /// Writes every connection with output, once; shuts the ones that are done.
+    /// Writes every connection with output, once; shuts the ones that are done. The list
+    /// keeps its capacity from tick to tick (freeing it each tick let glibc trim the heap).
     pub(super) fn flush_dirty(&mut self, now: Instant) {
-        for slot in std::mem::take(&mut self.dirty) {
-            let close_timeout = self.config.close_timeout;
-            self.release_held(slot);
-            let Some(peer) = self.live_peer(slot) else {
-                continue;
-            };
-            peer.dirty = false;
-            let result = peer.flush();
-            match result {
-                Err(_) => {
-                    let info = match &mut peer.phase {
-                        Phase::Open(open) => Some(
-                            open.take_ended()
-                                .unwrap_or_else(|| abnormal("write failed")),
-                        ),
-                        _ => None,
-                    };
-                    self.kill(slot, info);
-                }
-                Ok(Flushed::Blocked) => self.set_writable(slot, true),
-                Ok(Flushed::All) => {
-                    self.set_writable(slot, false);
-                    let Some(peer) = self.live_peer(slot) else {
-                        continue;
-                    };
-                    if peer.finished() {
-                        self.end_session(slot);
-                        let until = Stamp::at(now + close_timeout, self.epoch);
-                        self.begin_draining(slot, until);
-                    }
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for &slot in &dirty {
+            self.flush_one(slot, now);
+        }
+        dirty.clear();
+        // Connections marked while flushing wait for the next tick, as before.
+        dirty.append(&mut self.dirty);
+        self.dirty = dirty;
+    }
+
+    /// Writes one connection's output; shuts it if it is done.
+    fn flush_one(&mut self, slot: usize, now: Instant) {
+        let close_timeout = self.config.close_timeout;
+        self.release_held(slot);
+        let Some(peer) = self.live_peer(slot) else {
+            return;
+        };
+        peer.dirty = false;
+        let result = peer.flush();
+        match result {
+            Err(_) => {
+                let info = match &mut peer.phase {
+                    Phase::Open(open) => Some(
+                        open.take_ended()
+                            .unwrap_or_else(|| abnormal("write failed")),
+                    ),
+                    _ => None,
+                };
+                self.kill(slot, info);
+            }
+            Ok(Flushed::Blocked) => self.set_writable(slot, true),
+            Ok(Flushed::All) => {
+                self.set_writable(slot, false);
+                let Some(peer) = self.live_peer(slot) else {
+                    return;
+                };
+                if peer.finished() {
+                    self.end_session(slot);
+                    let until = Stamp::at(now + close_timeout, self.epoch);
+                    self.begin_draining(slot, until);
                 }
             }
         }
