@@ -10,7 +10,7 @@ use super::{Worker, FIRST_PEER};
 use crate::protocol::close::CloseCode;
 use crate::protocol::State;
 use crate::server::handler::{CloseInfo, ConnId, Context, Handler};
-use crate::server::outbound::{refuse, Delivery, Outbound};
+use crate::server::outbound::{count_queued, refuse, Delivery, Outbound};
 use crate::server::peer::{Phase, Stamp};
 use crate::server::stats::Stats;
 use crate::server::Command;
@@ -30,7 +30,8 @@ impl<H: Handler> Worker<H> {
         match command {
             Command::Send { to, message } => {
                 if let Some(slot) = self.peer_by_id(to) {
-                    self.deliver(slot, &message);
+                    let queued = self.deliver(slot, &message);
+                    count_queued(&self.stats, &message, u64::from(queued));
                 }
             }
             Command::Publish {
@@ -39,21 +40,25 @@ impl<H: Handler> Worker<H> {
                 except,
             } => {
                 let receivers = self.topics.get(&topic).cloned().unwrap_or_default();
+                let mut queued = 0;
                 for id in receivers.into_iter().filter(|id| Some(*id) != except) {
                     if let Some(slot) = self.peer_by_id(id) {
-                        self.deliver(slot, &message);
+                        queued += u64::from(self.deliver(slot, &message));
                     }
                 }
+                count_queued(&self.stats, &message, queued);
             }
             Command::Broadcast { message, except } => {
+                let mut queued = 0;
                 for slot in 0..self.slots.len() {
                     let is_target = self.slots[slot].peer.as_ref().is_some_and(|p| {
                         !p.dead && Some(p.id) != except && matches!(p.phase, Phase::Open(_))
                     });
                     if is_target {
-                        self.deliver(slot, &message);
+                        queued += u64::from(self.deliver(slot, &message));
                     }
                 }
+                count_queued(&self.stats, &message, queued);
             }
             Command::Close { to, code, reason } => {
                 if let Some(slot) = self.peer_by_id(to) {
@@ -78,12 +83,13 @@ impl<H: Handler> Worker<H> {
 
     /// Offers a message to a connection; one that finds a fragmented message being sent
     /// (or messages held already) is held until that message ends, bounded like the queue.
-    fn deliver(&mut self, slot: usize, message: &Arc<Outbound>) {
+    /// Whether it was queued now (the caller counts it).
+    fn deliver(&mut self, slot: usize, message: &Arc<Outbound>) -> bool {
         let Some(peer) = super::live(&mut self.slots, slot) else {
-            return;
+            return false;
         };
         let Phase::Open(open) = &mut peer.phase else {
-            return;
+            return false;
         };
         let delivery = if open.holds_messages() {
             Delivery::InProgress
@@ -108,6 +114,7 @@ impl<H: Handler> Worker<H> {
             }
         }
         self.mark_dirty(slot);
+        delivery == Delivery::Queued
     }
 
     /// Queues the messages held behind a fragmented message, if it has ended.
@@ -125,7 +132,8 @@ impl<H: Handler> Worker<H> {
             let tx = open.conn.sender();
             match message.deliver(tx, &mut peer.transport, &self.config, &self.stats) {
                 Delivery::InProgress => return,
-                Delivery::Queued | Delivery::Refused => {}
+                Delivery::Queued => count_queued(&self.stats, &message, 1),
+                Delivery::Refused => {}
             }
             rare.held_bytes -= message.len();
             rare.held.pop_front();
