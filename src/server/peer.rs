@@ -90,11 +90,6 @@ impl<S> Open<S> {
             rare.ended = Some(info);
         }
     }
-
-    /// Whether messages are held back behind a fragmented message.
-    pub(crate) fn holds_messages(&self) -> bool {
-        self.rare.as_ref().is_some_and(|r| !r.held.is_empty())
-    }
 }
 
 /// A moment as whole milliseconds since the worker's epoch, wrapping after 49 days: 4 bytes
@@ -131,6 +126,9 @@ pub(crate) struct Peer<S> {
     pub(crate) dirty: bool,
     /// In the worker's list of connections to remove at the end of the tick.
     pub(crate) dead: bool,
+    /// Messages are held back behind a fragmented message (see [`Rare::held`]): kept here,
+    /// beside the slot a broadcast reads anyway, so that it need not reach into [`Open`].
+    pub(crate) holding: bool,
 }
 
 impl<S> Peer<S> {

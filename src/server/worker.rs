@@ -263,6 +263,7 @@ impl<H: Handler> Worker<H> {
             })),
             writable: false,
             dirty: false,
+            holding: false,
             dead: false,
         });
         Stats::add(&self.stats.accepted, 1);

@@ -91,7 +91,7 @@ impl<H: Handler> Worker<H> {
         let Phase::Open(open) = &mut peer.phase else {
             return false;
         };
-        let delivery = if open.holds_messages() {
+        let delivery = if peer.holding {
             Delivery::InProgress
         } else {
             message.deliver(
@@ -110,6 +110,7 @@ impl<H: Handler> Worker<H> {
                 let rare = open.rare();
                 rare.held.push_back(message.clone());
                 rare.held_bytes += message.len();
+                peer.holding = true;
                 Stats::add(&self.stats.held_back, 1);
             }
         }
@@ -119,13 +120,13 @@ impl<H: Handler> Worker<H> {
 
     /// Queues the messages held behind a fragmented message, if it has ended.
     fn release_held(&mut self, slot: usize) {
-        let Some(peer) = super::live(&mut self.slots, slot) else {
+        let Some(peer) = super::live(&mut self.slots, slot).filter(|p| p.holding) else {
             return;
         };
         let Phase::Open(open) = &mut peer.phase else {
             return;
         };
-        let Some(rare) = open.rare.as_mut().filter(|r| !r.held.is_empty()) else {
+        let Some(rare) = open.rare.as_mut() else {
             return;
         };
         while let Some(message) = rare.held.front().cloned() {
@@ -138,6 +139,7 @@ impl<H: Handler> Worker<H> {
             rare.held_bytes -= message.len();
             rare.held.pop_front();
         }
+        peer.holding = false;
     }
 
     fn leave_topic(&mut self, id: ConnId, topic: &Arc<str>) {
