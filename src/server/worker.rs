@@ -56,6 +56,11 @@ pub(crate) struct Worker<H: Handler> {
     buffers: ReadBuffers,
     topics: HashMap<Arc<str>, Vec<ConnId>>,
     outbox: Vec<Command>,
+    /// Emptied vectors kept for their capacity: each tick swaps its work lists (`dirty`,
+    /// `dead`, `more_to_read`, `outbox`) with these instead of allocating new ones.
+    spare_slots: Vec<usize>,
+    spare_reads: Vec<(usize, bool)>,
+    spare_commands: Vec<Command>,
     shutdown_deadline: Option<Instant>,
     accept_paused_until: Option<Instant>,
     /// What connections' [`Stamp`](crate::server::peer::Stamp)s count from.
@@ -93,6 +98,9 @@ impl<H: Handler> Worker<H> {
             buffers,
             topics: HashMap::new(),
             outbox: Vec::new(),
+            spare_slots: Vec::new(),
+            spare_reads: Vec::new(),
+            spare_commands: Vec::new(),
             shutdown_deadline: None,
             accept_paused_until: None,
             epoch: Instant::now(),
@@ -299,9 +307,14 @@ impl<H: Handler> Worker<H> {
     }
 
     fn read_more(&mut self, now: Instant) {
-        for (slot, read_closed) in std::mem::take(&mut self.more_to_read) {
+        let mut pending = std::mem::replace(
+            &mut self.more_to_read,
+            std::mem::take(&mut self.spare_reads),
+        );
+        for (slot, read_closed) in pending.drain(..) {
             self.on_readable(slot, read_closed, now);
         }
+        self.spare_reads = pending;
     }
 
     fn take_mail(&mut self) {

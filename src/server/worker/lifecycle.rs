@@ -19,11 +19,14 @@ use crate::transport::{discard_input, Flushed};
 impl<H: Handler> Worker<H> {
     /// Runs queued commands: this worker's own (from callbacks) and other threads'.
     pub(super) fn run_commands(&mut self, now: Instant) {
+        let mut batch = std::mem::take(&mut self.spare_commands);
         while !self.outbox.is_empty() {
-            for command in std::mem::take(&mut self.outbox) {
+            std::mem::swap(&mut batch, &mut self.outbox);
+            for command in batch.drain(..) {
                 self.run_command(command, now);
             }
         }
+        self.spare_commands = batch;
     }
 
     fn run_command(&mut self, command: Command, now: Instant) {
@@ -234,7 +237,8 @@ impl<H: Handler> Worker<H> {
 
     /// Writes every connection with output, once; shuts the ones that are done.
     pub(super) fn flush_dirty(&mut self, now: Instant) {
-        for slot in std::mem::take(&mut self.dirty) {
+        let mut dirty = std::mem::replace(&mut self.dirty, std::mem::take(&mut self.spare_slots));
+        for slot in dirty.drain(..) {
             let close_timeout = self.config.close_timeout;
             self.release_held(slot);
             let Some(peer) = self.live_peer(slot) else {
@@ -267,6 +271,7 @@ impl<H: Handler> Worker<H> {
                 }
             }
         }
+        self.spare_slots = dirty;
     }
 
     /// Shuts our side and reads until the peer closes its own, which it may have done
@@ -358,7 +363,8 @@ impl<H: Handler> Worker<H> {
 
     /// Removes the connections that ended this tick (their tokens can be reused from now on).
     pub(super) fn remove_dead(&mut self) {
-        for slot in std::mem::take(&mut self.dead) {
+        let mut dead = std::mem::replace(&mut self.dead, std::mem::take(&mut self.spare_slots));
+        for slot in dead.drain(..) {
             let entry = &mut self.slots[slot];
             if let Some(mut peer) = entry.peer.take() {
                 let _ = self.poll.registry().deregister(peer.transport.tcp());
@@ -367,6 +373,7 @@ impl<H: Handler> Worker<H> {
             entry.generation = entry.generation.wrapping_add(1);
             self.free.push(slot);
         }
+        self.spare_slots = dead;
     }
 
     /// Stops accepting and sends every open connection a Close with 1001 (RFC 6455 §7.4.1:
