@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -114,11 +114,37 @@ impl Stamp {
     }
 }
 
+/// A peer's address in 16 bytes where a [`SocketAddr`] takes 32: IPv4 inline, IPv6 (with
+/// its flow label and scope) boxed, since every connection keeps one.
+pub(crate) enum PeerAddr {
+    V4(SocketAddrV4),
+    V6(Box<SocketAddrV6>),
+}
+
+impl PeerAddr {
+    /// The address as the standard type.
+    pub(crate) fn get(&self) -> SocketAddr {
+        match self {
+            PeerAddr::V4(addr) => SocketAddr::V4(*addr),
+            PeerAddr::V6(addr) => SocketAddr::V6(**addr),
+        }
+    }
+}
+
+impl From<SocketAddr> for PeerAddr {
+    fn from(addr: SocketAddr) -> Self {
+        match addr {
+            SocketAddr::V4(addr) => PeerAddr::V4(addr),
+            SocketAddr::V6(addr) => PeerAddr::V6(Box::new(addr)),
+        }
+    }
+}
+
 /// A connection held by a worker.
 pub(crate) struct Peer<S> {
     pub(crate) transport: Transport,
     pub(crate) id: ConnId,
-    pub(crate) addr: SocketAddr,
+    pub(crate) addr: PeerAddr,
     pub(crate) phase: Phase<S>,
     /// Registered for WRITABLE (only while output is stuck).
     pub(crate) writable: bool,
@@ -158,5 +184,25 @@ impl<S> Peer<S> {
     pub(crate) fn begin_draining(&mut self, until: Stamp) {
         self.transport.shutdown_write();
         self.phase = Phase::Draining { until };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_address_keeps_every_field() {
+        let v4: SocketAddr = "192.0.2.7:443".parse().unwrap();
+        let v6 = SocketAddr::V6(SocketAddrV6::new(
+            "2001:db8::1".parse().unwrap(),
+            8080,
+            7,
+            3,
+        ));
+        for addr in [v4, v6] {
+            assert_eq!(PeerAddr::from(addr).get(), addr);
+        }
+        assert_eq!(std::mem::size_of::<PeerAddr>(), 16);
     }
 }
