@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -93,24 +94,31 @@ impl<S> Open<S> {
 }
 
 /// A moment as whole milliseconds since the worker's epoch, wrapping after 49 days: 4 bytes
-/// where an `Instant` takes 16. Spans under 24 days compare correctly.
+/// where an `Instant` takes 16. Spans under 24 days compare correctly. Never zero (the count
+/// 0 reads as 1, a millisecond off), so that an `Option<Stamp>` takes 4 bytes too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Stamp(u32);
+pub(crate) struct Stamp(NonZeroU32);
 
 impl Stamp {
     /// `now`, counted from `epoch`.
     pub(crate) fn at(now: Instant, epoch: Instant) -> Self {
-        Self(now.saturating_duration_since(epoch).as_millis() as u32)
+        let millis = now.saturating_duration_since(epoch).as_millis() as u32;
+        Self(NonZeroU32::new(millis).unwrap_or(NonZeroU32::MIN))
+    }
+
+    /// Milliseconds from `earlier` to this moment, wrapping.
+    fn after(self, earlier: Stamp) -> u32 {
+        self.0.get().wrapping_sub(earlier.0.get())
     }
 
     /// The time from `earlier` to this moment.
     pub(crate) fn since(self, earlier: Stamp) -> Duration {
-        Duration::from_millis(u64::from(self.0.wrapping_sub(earlier.0)))
+        Duration::from_millis(u64::from(self.after(earlier)))
     }
 
     /// Whether this moment is `other` or later.
     pub(crate) fn not_before(self, other: Stamp) -> bool {
-        self.0.wrapping_sub(other.0) < 1 << 31
+        self.after(other) < 1 << 31
     }
 }
 
@@ -204,5 +212,19 @@ mod tests {
             assert_eq!(PeerAddr::from(addr).get(), addr);
         }
         assert_eq!(std::mem::size_of::<PeerAddr>(), 16);
+    }
+
+    #[test]
+    fn stamps_measure_spans_across_the_start_and_the_wrap() {
+        let epoch = Instant::now();
+        let start = Stamp::at(epoch, epoch);
+        let later = Stamp::at(epoch + Duration::from_millis(1500), epoch);
+        assert!(later.not_before(start) && !start.not_before(later));
+        assert!(later.since(start) >= Duration::from_millis(1499));
+        let wrapped = Stamp(NonZeroU32::new(5).unwrap());
+        let before_wrap = Stamp(NonZeroU32::new(u32::MAX - 4).unwrap());
+        assert_eq!(wrapped.since(before_wrap), Duration::from_millis(10));
+        assert!(wrapped.not_before(before_wrap));
+        assert_eq!(std::mem::size_of::<Option<Stamp>>(), 4);
     }
 }
