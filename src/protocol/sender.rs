@@ -59,9 +59,9 @@ struct PendingPong {
 /// Automatic Pongs, bounded so that a ping flood from a peer that never reads cannot grow
 /// memory: RFC 6455 §5.5.3 allows answering "only the most recently processed Ping frame".
 #[derive(Debug, Default)]
+/// (How many are waiting is [`Sender`]'s `unwritten_pongs`: a byte here would pad this to
+/// 24 bytes, there it fills padding.)
 struct Pongs {
-    /// Pongs queued since the queue last drained past all of them.
-    unwritten: u8,
     /// The queue position (bytes written since the queue was last empty) at which the last
     /// queued Pong is fully written.
     last_end: u64,
@@ -73,18 +73,24 @@ struct Pongs {
 /// while holding an event, or use the same methods on [`Connection`](super::Connection).
 pub struct Sender {
     role: Role,
-    mask_keys: Option<Box<dyn MaskKeys>>,
+    /// The client's source of masking keys. Boxed twice (a thin pointer to the trait object)
+    /// so that a server, which never masks, pays 8 bytes per connection for it, not 16; the
+    /// client pays one more pointer load per frame.
+    mask_keys: Option<Box<Box<dyn MaskKeys>>>,
     pub(crate) queue: OutputQueue,
     /// Set once our Close frame is queued: who began the close handshake.
     closing: Option<Initiator>,
     /// The fragmented message we are sending, if any.
     outgoing: Option<Outgoing>,
     pongs: Pongs,
+    /// Pongs queued since the queue last drained past all of them.
+    unwritten_pongs: u8,
     /// The permessage-deflate compressor, when the extension was agreed.
     deflate: Option<Box<Compressor>>,
-    /// Compression level and the size below which messages go uncompressed.
+    /// Compression level and the size below which messages go uncompressed (a threshold
+    /// over 4 GiB counts as 4 GiB: larger than any message worth compressing).
     level: u32,
-    min_compress: usize,
+    min_compress: u32,
 }
 
 impl std::fmt::Debug for Sender {
@@ -108,14 +114,15 @@ impl Sender {
         let settings = deflate.unwrap_or(&defaults);
         Self {
             role,
-            mask_keys,
+            mask_keys: mask_keys.map(Box::new),
             queue: OutputQueue::default(),
             closing: None,
             outgoing: None,
             pongs: Pongs::default(),
+            unwritten_pongs: 0,
             deflate: None,
             level: settings.level,
-            min_compress: settings.min_message_size,
+            min_compress: u32::try_from(settings.min_message_size).unwrap_or(u32::MAX),
         }
     }
 
@@ -156,7 +163,7 @@ impl Sender {
     /// Whether a message of `len` bytes would be sent compressed (permessage-deflate agreed
     /// and `len` at least the configured threshold).
     pub fn compresses(&self, len: usize) -> bool {
-        self.deflate.is_some() && len >= self.min_compress
+        self.deflate.is_some() && len as u64 >= u64::from(self.min_compress)
     }
 
     /// Writes a data frame, compressing its payload when `compressed` (RFC 7692 §6: RSV1
@@ -297,7 +304,7 @@ impl Sender {
     /// Drops everything queued (the transport is gone).
     pub(crate) fn discard_output(&mut self) {
         self.queue.clear();
-        self.pongs.unwritten = 0;
+        self.unwritten_pongs = 0;
         self.pongs.last_end = 0;
     }
 
@@ -357,11 +364,11 @@ impl Sender {
             return;
         }
         if self.queue.written() >= self.pongs.last_end {
-            self.pongs.unwritten = 0;
+            self.unwritten_pongs = 0;
         }
-        if self.pongs.unwritten < MAX_UNWRITTEN_PONGS {
+        if self.unwritten_pongs < MAX_UNWRITTEN_PONGS {
             self.write_frame(Opcode::Pong, true, 0, payload);
-            self.pongs.unwritten += 1;
+            self.unwritten_pongs += 1;
             self.pongs.last_end = self.queue.written() + self.queue.len() as u64;
         } else {
             let mut pending = self.pongs.pending.take().unwrap_or_else(|| {
@@ -381,7 +388,7 @@ impl Sender {
     /// Pong went out and the count starts over.
     pub(crate) fn on_written(&mut self) {
         if self.queue.len() == 0 {
-            self.pongs.unwritten = 0;
+            self.unwritten_pongs = 0;
             self.pongs.last_end = 0;
         }
         if self.pongs.pending.is_some() && self.queue.written() >= self.pongs.last_end {

@@ -51,7 +51,8 @@ impl Outbound {
     }
 
     /// Queues the message on `tx`, sharing encoded bytes where the connection allows; writes
-    /// to `transport` first if the queue is over its limit (see [`admit`]).
+    /// to `transport` first if the queue is over its limit (see [`admit`]). The caller counts
+    /// what was queued (see [`count_queued`]), once for all the receivers of a message.
     pub(crate) fn deliver(
         &self,
         tx: &mut Sender,
@@ -77,15 +78,20 @@ impl Outbound {
             tx.send_shared(&self.plain)
         };
         match sent {
-            Ok(()) => {
-                Stats::add(&stats.messages_out, 1);
-                Stats::add(&stats.bytes_out, self.payload.len() as u64);
-                Delivery::Queued
-            }
+            Ok(()) => Delivery::Queued,
             // The application is sending a fragmented message: this one must wait for its end.
             Err(UsageError::MessageInProgress) => Delivery::InProgress,
             Err(_) => Delivery::Refused,
         }
+    }
+}
+
+/// Counts `deliveries` of `message` in the statistics: one atomic update per message, not
+/// per receiver (a broadcast to thousands would otherwise pay a locked add for each).
+pub(crate) fn count_queued(stats: &Stats, message: &Outbound, deliveries: u64) {
+    if deliveries > 0 {
+        Stats::add(&stats.messages_out, deliveries);
+        Stats::add(&stats.bytes_out, deliveries * message.len() as u64);
     }
 }
 

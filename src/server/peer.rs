@@ -3,7 +3,8 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -90,32 +91,60 @@ impl<S> Open<S> {
             rare.ended = Some(info);
         }
     }
-
-    /// Whether messages are held back behind a fragmented message.
-    pub(crate) fn holds_messages(&self) -> bool {
-        self.rare.as_ref().is_some_and(|r| !r.held.is_empty())
-    }
 }
 
 /// A moment as whole milliseconds since the worker's epoch, wrapping after 49 days: 4 bytes
-/// where an `Instant` takes 16. Spans under 24 days compare correctly.
+/// where an `Instant` takes 16. Spans under 24 days compare correctly. Never zero (the count
+/// 0 reads as 1, a millisecond off), so that an `Option<Stamp>` takes 4 bytes too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Stamp(u32);
+pub(crate) struct Stamp(NonZeroU32);
 
 impl Stamp {
     /// `now`, counted from `epoch`.
     pub(crate) fn at(now: Instant, epoch: Instant) -> Self {
-        Self(now.saturating_duration_since(epoch).as_millis() as u32)
+        let millis = now.saturating_duration_since(epoch).as_millis() as u32;
+        Self(NonZeroU32::new(millis).unwrap_or(NonZeroU32::MIN))
+    }
+
+    /// Milliseconds from `earlier` to this moment, wrapping.
+    fn after(self, earlier: Stamp) -> u32 {
+        self.0.get().wrapping_sub(earlier.0.get())
     }
 
     /// The time from `earlier` to this moment.
     pub(crate) fn since(self, earlier: Stamp) -> Duration {
-        Duration::from_millis(u64::from(self.0.wrapping_sub(earlier.0)))
+        Duration::from_millis(u64::from(self.after(earlier)))
     }
 
     /// Whether this moment is `other` or later.
     pub(crate) fn not_before(self, other: Stamp) -> bool {
-        self.0.wrapping_sub(other.0) < 1 << 31
+        self.after(other) < 1 << 31
+    }
+}
+
+/// A peer's address in 16 bytes where a [`SocketAddr`] takes 32: IPv4 inline, IPv6 (with
+/// its flow label and scope) boxed, since every connection keeps one.
+pub(crate) enum PeerAddr {
+    V4(SocketAddrV4),
+    V6(Box<SocketAddrV6>),
+}
+
+impl PeerAddr {
+    /// The address as the standard type.
+    pub(crate) fn get(&self) -> SocketAddr {
+        match self {
+            PeerAddr::V4(addr) => SocketAddr::V4(*addr),
+            PeerAddr::V6(addr) => SocketAddr::V6(**addr),
+        }
+    }
+}
+
+impl From<SocketAddr> for PeerAddr {
+    fn from(addr: SocketAddr) -> Self {
+        match addr {
+            SocketAddr::V4(addr) => PeerAddr::V4(addr),
+            SocketAddr::V6(addr) => PeerAddr::V6(Box::new(addr)),
+        }
     }
 }
 
@@ -123,7 +152,7 @@ impl Stamp {
 pub(crate) struct Peer<S> {
     pub(crate) transport: Transport,
     pub(crate) id: ConnId,
-    pub(crate) addr: SocketAddr,
+    pub(crate) addr: PeerAddr,
     pub(crate) phase: Phase<S>,
     /// Registered for WRITABLE (only while output is stuck).
     pub(crate) writable: bool,
@@ -131,6 +160,9 @@ pub(crate) struct Peer<S> {
     pub(crate) dirty: bool,
     /// In the worker's list of connections to remove at the end of the tick.
     pub(crate) dead: bool,
+    /// Messages are held back behind a fragmented message (see [`Rare::held`]): kept here,
+    /// beside the slot a broadcast reads anyway, so that it need not reach into [`Open`].
+    pub(crate) holding: bool,
 }
 
 impl<S> Peer<S> {
@@ -160,5 +192,39 @@ impl<S> Peer<S> {
     pub(crate) fn begin_draining(&mut self, until: Stamp) {
         self.transport.shutdown_write();
         self.phase = Phase::Draining { until };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_address_keeps_every_field() {
+        let v4: SocketAddr = "192.0.2.7:443".parse().unwrap();
+        let v6 = SocketAddr::V6(SocketAddrV6::new(
+            "2001:db8::1".parse().unwrap(),
+            8080,
+            7,
+            3,
+        ));
+        for addr in [v4, v6] {
+            assert_eq!(PeerAddr::from(addr).get(), addr);
+        }
+        assert_eq!(std::mem::size_of::<PeerAddr>(), 16);
+    }
+
+    #[test]
+    fn stamps_measure_spans_across_the_start_and_the_wrap() {
+        let epoch = Instant::now();
+        let start = Stamp::at(epoch, epoch);
+        let later = Stamp::at(epoch + Duration::from_millis(1500), epoch);
+        assert!(later.not_before(start) && !start.not_before(later));
+        assert!(later.since(start) >= Duration::from_millis(1499));
+        let wrapped = Stamp(NonZeroU32::new(5).unwrap());
+        let before_wrap = Stamp(NonZeroU32::new(u32::MAX - 4).unwrap());
+        assert_eq!(wrapped.since(before_wrap), Duration::from_millis(10));
+        assert!(wrapped.not_before(before_wrap));
+        assert_eq!(std::mem::size_of::<Option<Stamp>>(), 4);
     }
 }

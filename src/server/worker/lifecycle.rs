@@ -10,7 +10,7 @@ use super::{Worker, FIRST_PEER};
 use crate::protocol::close::CloseCode;
 use crate::protocol::State;
 use crate::server::handler::{CloseInfo, ConnId, Context, Handler};
-use crate::server::outbound::{refuse, Delivery, Outbound};
+use crate::server::outbound::{count_queued, refuse, Delivery, Outbound};
 use crate::server::peer::{Phase, Stamp};
 use crate::server::stats::Stats;
 use crate::server::Command;
@@ -19,18 +19,22 @@ use crate::transport::{discard_input, Flushed};
 impl<H: Handler> Worker<H> {
     /// Runs queued commands: this worker's own (from callbacks) and other threads'.
     pub(super) fn run_commands(&mut self, now: Instant) {
+        let mut batch = std::mem::take(&mut self.spare_commands);
         while !self.outbox.is_empty() {
-            for command in std::mem::take(&mut self.outbox) {
+            std::mem::swap(&mut batch, &mut self.outbox);
+            for command in batch.drain(..) {
                 self.run_command(command, now);
             }
         }
+        self.spare_commands = batch;
     }
 
     fn run_command(&mut self, command: Command, now: Instant) {
         match command {
             Command::Send { to, message } => {
                 if let Some(slot) = self.peer_by_id(to) {
-                    self.deliver(slot, &message);
+                    let queued = self.deliver(slot, &message);
+                    count_queued(&self.stats, &message, u64::from(queued));
                 }
             }
             Command::Publish {
@@ -39,21 +43,25 @@ impl<H: Handler> Worker<H> {
                 except,
             } => {
                 let receivers = self.topics.get(&topic).cloned().unwrap_or_default();
+                let mut queued = 0;
                 for id in receivers.into_iter().filter(|id| Some(*id) != except) {
                     if let Some(slot) = self.peer_by_id(id) {
-                        self.deliver(slot, &message);
+                        queued += u64::from(self.deliver(slot, &message));
                     }
                 }
+                count_queued(&self.stats, &message, queued);
             }
             Command::Broadcast { message, except } => {
+                let mut queued = 0;
                 for slot in 0..self.slots.len() {
                     let is_target = self.slots[slot].peer.as_ref().is_some_and(|p| {
                         !p.dead && Some(p.id) != except && matches!(p.phase, Phase::Open(_))
                     });
                     if is_target {
-                        self.deliver(slot, &message);
+                        queued += u64::from(self.deliver(slot, &message));
                     }
                 }
+                count_queued(&self.stats, &message, queued);
             }
             Command::Close { to, code, reason } => {
                 if let Some(slot) = self.peer_by_id(to) {
@@ -78,14 +86,15 @@ impl<H: Handler> Worker<H> {
 
     /// Offers a message to a connection; one that finds a fragmented message being sent
     /// (or messages held already) is held until that message ends, bounded like the queue.
-    fn deliver(&mut self, slot: usize, message: &Arc<Outbound>) {
+    /// Whether it was queued now (the caller counts it).
+    fn deliver(&mut self, slot: usize, message: &Arc<Outbound>) -> bool {
         let Some(peer) = super::live(&mut self.slots, slot) else {
-            return;
+            return false;
         };
         let Phase::Open(open) = &mut peer.phase else {
-            return;
+            return false;
         };
-        let delivery = if open.holds_messages() {
+        let delivery = if peer.holding {
             Delivery::InProgress
         } else {
             message.deliver(
@@ -104,32 +113,36 @@ impl<H: Handler> Worker<H> {
                 let rare = open.rare();
                 rare.held.push_back(message.clone());
                 rare.held_bytes += message.len();
+                peer.holding = true;
                 Stats::add(&self.stats.held_back, 1);
             }
         }
         self.mark_dirty(slot);
+        delivery == Delivery::Queued
     }
 
     /// Queues the messages held behind a fragmented message, if it has ended.
     fn release_held(&mut self, slot: usize) {
-        let Some(peer) = super::live(&mut self.slots, slot) else {
+        let Some(peer) = super::live(&mut self.slots, slot).filter(|p| p.holding) else {
             return;
         };
         let Phase::Open(open) = &mut peer.phase else {
             return;
         };
-        let Some(rare) = open.rare.as_mut().filter(|r| !r.held.is_empty()) else {
+        let Some(rare) = open.rare.as_mut() else {
             return;
         };
         while let Some(message) = rare.held.front().cloned() {
             let tx = open.conn.sender();
             match message.deliver(tx, &mut peer.transport, &self.config, &self.stats) {
                 Delivery::InProgress => return,
-                Delivery::Queued | Delivery::Refused => {}
+                Delivery::Queued => count_queued(&self.stats, &message, 1),
+                Delivery::Refused => {}
             }
             rare.held_bytes -= message.len();
             rare.held.pop_front();
         }
+        peer.holding = false;
     }
 
     fn leave_topic(&mut self, id: ConnId, topic: &Arc<str>) {
@@ -359,7 +372,8 @@ impl<H: Handler> Worker<H> {
 
     /// Removes the connections that ended this tick (their tokens can be reused from now on).
     pub(super) fn remove_dead(&mut self) {
-        for slot in std::mem::take(&mut self.dead) {
+        let mut dead = std::mem::replace(&mut self.dead, std::mem::take(&mut self.spare_slots));
+        for slot in dead.drain(..) {
             let entry = &mut self.slots[slot];
             if let Some(mut peer) = entry.peer.take() {
                 let _ = self.poll.registry().deregister(peer.transport.tcp());
@@ -368,6 +382,7 @@ impl<H: Handler> Worker<H> {
             entry.generation = entry.generation.wrapping_add(1);
             self.free.push(slot);
         }
+        self.spare_slots = dead;
     }
 
     /// Stops accepting and sends every open connection a Close with 1001 (RFC 6455 §7.4.1:

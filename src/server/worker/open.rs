@@ -243,7 +243,7 @@ impl<H: Handler> Worker<H> {
             transport: &mut peer.transport,
             session,
             rare: &mut open.rare,
-            peer_addr: peer.addr,
+            peer_addr: peer.addr.get(),
             ctx: Context {
                 handle: &self.handle,
                 outbox: &mut self.outbox,
@@ -329,7 +329,7 @@ impl<H: Handler> Worker<H> {
                 transport: &mut peer.transport,
                 session: &mut *session,
                 rare: &mut open.rare,
-                peer_addr: peer.addr,
+                peer_addr: peer.addr.get(),
                 ctx: Context {
                     handle: &self.handle,
                     outbox: &mut self.outbox,
