@@ -236,16 +236,15 @@ impl<H: Handler> Worker<H> {
     }
 
     /// Writes every connection with output, once; shuts the ones that are done. The list
-    /// keeps its capacity from tick to tick (freeing it each tick let glibc trim the heap).
+    /// swaps with a kept spare, like the other per-tick lists (freeing it each tick let glibc
+    /// trim the heap); connections marked while flushing wait in the new list for the next
+    /// tick.
     pub(super) fn flush_dirty(&mut self, now: Instant) {
-        let mut dirty = std::mem::take(&mut self.dirty);
-        for &slot in &dirty {
+        let mut dirty = std::mem::replace(&mut self.dirty, std::mem::take(&mut self.spare_slots));
+        for slot in dirty.drain(..) {
             self.flush_one(slot, now);
         }
-        dirty.clear();
-        // Connections marked while flushing wait for the next tick, as before.
-        dirty.append(&mut self.dirty);
-        self.dirty = dirty;
+        self.spare_slots = dirty;
     }
 
     /// Writes one connection's output; shuts it if it is done.
