@@ -58,9 +58,9 @@ struct PendingPong {
 
 /// Automatic Pongs, bounded so that a ping flood from a peer that never reads cannot grow
 /// memory: RFC 6455 §5.5.3 allows answering "only the most recently processed Ping frame".
-#[derive(Debug, Default)]
 /// (How many are waiting is [`Sender`]'s `unwritten_pongs`: a byte here would pad this to
 /// 24 bytes, there it fills padding.)
+#[derive(Debug, Default)]
 struct Pongs {
     /// The queue position (bytes written since the queue was last empty) at which the last
     /// queued Pong is fully written.
