@@ -7,7 +7,7 @@
 //! encodes once and each receiver's queue holds a reference to the same bytes. The queue
 //! is a list of segments (owned bytes and shared frames) that the runtime writes with
 //! vectored I/O; an empty queue holds no allocation. Owned segments come from and go back to
-//! a small per-thread [`pool`] of drained segments.
+//! a small per-thread pool of drained segments (`output::pool`).
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -20,8 +20,13 @@ use crate::protocol::spare::{give_spare, take_spare, Spares};
 
 mod pool;
 
-/// Spare queue states per thread (a connection allocates one each time its queue fills).
-const SPARE_QUEUES: usize = 4;
+/// Spare queue states per thread. A connection takes one each time its queue fills and
+/// gives it back once written, so an echo needs one; a broadcast fills every receiver's
+/// queue in the same tick and gives them all back after writing, so the pool is sized for a
+/// tick's broadcast to a thousand receivers (at most 1024 × 96 bytes per thread). Freed and
+/// allocated again instead, a thousand queue states per tick cost the allocator's slow paths
+/// and, when it trims the heap, page faults.
+const SPARE_QUEUES: usize = 1024;
 
 thread_local! {
     static QUEUES: RefCell<Spares<Queued, SPARE_QUEUES>> = const { RefCell::new(Spares::new()) };
@@ -31,6 +36,9 @@ thread_local! {
 const MIN_SEGMENT: usize = 512;
 /// An owned segment stops growing past this, so a big queue does not reallocate and copy.
 const MAX_GROWTH: usize = 64 << 10;
+
+/// Shared frames up to this size are copied into the queue rather than referenced.
+const COPY_SHARED_UP_TO: usize = 256;
 
 /// A complete server-to-client data frame, encoded once and shareable among connections.
 ///
@@ -237,9 +245,18 @@ impl OutputQueue {
         }
     }
 
+    /// Queues a shared frame: a small one is copied behind the frames already queued, so
+    /// that a broadcast of many small messages leaves each receiver one contiguous run to
+    /// write with one plain `write` (a reference per frame would cost a segment, two
+    /// reference-count updates and an I/O vector each, more than copying a few bytes); a
+    /// larger one is referenced.
     pub(crate) fn push_shared(&mut self, frame: &SharedFrame) {
-        let len = frame.bytes.len();
-        self.push(Segment::Shared(Arc::clone(&frame.bytes)), len);
+        let bytes = &frame.bytes;
+        if bytes.len() <= COPY_SHARED_UP_TO {
+            self.tail(bytes.len()).extend_from_slice(bytes);
+        } else {
+            self.push(Segment::Shared(Arc::clone(bytes)), bytes.len());
+        }
     }
 
     /// The first contiguous run of unwritten bytes (empty when nothing is queued).
@@ -317,22 +334,26 @@ mod tests {
     fn owned_and_shared_segments_keep_order_across_partial_writes() {
         let mut q = OutputQueue::default();
         q.tail(3).extend_from_slice(b"abc");
-        let shared = SharedFrame::new(DataKind::Binary, b"xyz");
+        let shared = SharedFrame::new(DataKind::Binary, &[7; COPY_SHARED_UP_TO]);
         q.push_shared(&shared);
         q.tail(2).extend_from_slice(b"de");
+        // Referenced, not copied: the shared bytes are the queue's second run.
+        let runs: Vec<&[u8]> = q.chunks().collect();
+        assert_eq!(runs.len(), 3);
+        assert_eq!(runs[1].as_ptr(), shared.as_bytes().as_ptr());
         let mut expected = b"abc".to_vec();
         expected.extend_from_slice(shared.as_bytes());
         expected.extend_from_slice(b"de");
         assert_eq!(collect(&q), expected);
         assert_eq!(q.len(), expected.len());
-        for step in [1, 2, 4, 1] {
+        for step in [1, 2, COPY_SHARED_UP_TO + 2, 1] {
             q.consume(step);
             expected.drain(..step);
             assert_eq!(collect(&q), expected);
             assert_eq!(q.front(), &expected[..q.front().len()]);
         }
-        assert_eq!(q.written(), 8);
-        q.consume(100);
+        assert_eq!(q.written(), COPY_SHARED_UP_TO as u64 + 6);
+        q.consume(1000);
         assert_eq!(q.len(), 0);
         assert!(q.inner.is_none());
         assert_eq!(q.written(), 0);
@@ -346,5 +367,18 @@ mod tests {
         }
         assert!(q.inner.as_ref().unwrap().rest.is_empty());
         assert_eq!(q.front().len(), 40);
+    }
+
+    #[test]
+    fn small_shared_frames_are_copied_into_one_run() {
+        let mut q = OutputQueue::default();
+        let frames: Vec<SharedFrame> = (0..32u8)
+            .map(|i| SharedFrame::new(DataKind::Text, &[b'a' + i % 26; 16]))
+            .collect();
+        frames.iter().for_each(|f| q.push_shared(f));
+        let expected: Vec<u8> = frames.iter().flat_map(|f| f.as_bytes()).copied().collect();
+        assert_eq!(q.chunks().count(), 1, "one write for the whole tick");
+        assert_eq!(q.front(), &expected[..]);
+        assert_eq!(q.len(), 32 * 18);
     }
 }

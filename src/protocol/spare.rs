@@ -1,11 +1,11 @@
-//! A few spare boxes kept per thread, so state allocated for each message (a receiver's
-//! in-flight state, an output queue's state) is reused rather than freed and allocated
-//! again for the next one.
+//! Spare boxes kept per thread, so state allocated for each message (a receiver's in-flight
+//! state, an output queue's state) is reused rather than freed and allocated again for the
+//! next one.
 //!
 //! The bound is the const parameter `N`: at most `N` boxes of one type per thread, each
 //! reset to its empty state before it is kept, so the pool holds `N * size_of::<T>()` bytes
-//! at most. It belongs to the thread, never to a connection: an idle connection still holds
-//! no box.
+//! and a stack of `N` pointers at most. It belongs to the thread, never to a connection: an
+//! idle connection still holds no box.
 
 use std::cell::RefCell;
 use std::thread::LocalKey;
@@ -28,26 +28,26 @@ pub(crate) fn give_spare<T, const N: usize>(
 
 /// At most `N` empty boxes of `T`, for one thread (put it in a `thread_local!` `RefCell`).
 pub(crate) struct Spares<T, const N: usize> {
-    boxes: [Option<Box<T>>; N],
+    /// A stack: the box given last is taken first (the one most likely still in cache).
+    /// Its own memory is allocated at the first box kept.
+    boxes: Vec<Box<T>>,
 }
 
 impl<T, const N: usize> Spares<T, N> {
     /// No spare boxes.
     pub(crate) const fn new() -> Self {
-        Self {
-            boxes: [const { None }; N],
-        }
+        Self { boxes: Vec::new() }
     }
 
     /// A spare box, if one is kept (its content is whatever [`give`](Self::give) was handed).
     pub(crate) fn take(&mut self) -> Option<Box<T>> {
-        self.boxes.iter_mut().find_map(Option::take)
+        self.boxes.pop()
     }
 
-    /// Keeps `spare` (already reset by the caller) if a place is free, else frees it.
+    /// Keeps `spare` (already reset by the caller) if fewer than `N` are kept, else frees it.
     pub(crate) fn give(&mut self, spare: Box<T>) {
-        if let Some(place) = self.boxes.iter_mut().find(|b| b.is_none()) {
-            *place = Some(spare);
+        if self.boxes.len() < N {
+            self.boxes.push(spare);
         }
     }
 }

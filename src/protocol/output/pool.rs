@@ -7,8 +7,14 @@
 //! the pages in again in the next tick: about four page faults per message and a third of the
 //! server's CPU. Keeping a few drained segments for the next frames avoids both.
 //!
+//! A broadcast to many receivers is the other pattern: every receiver's queue takes a small
+//! segment in the same tick and gives it back once written. Small segments (at most
+//! [`MAX_SMALL_BYTES`] of capacity) are therefore kept apart, on a stack taken from the top,
+//! enough for a tick's broadcast to a thousand receivers.
+//!
 //! The bound: at most [`MAX_SEGMENTS`] segments and [`MAX_POOL_BYTES`] bytes of capacity per
-//! thread, and no segment larger than [`MAX_SEGMENT_BYTES`]. The pool belongs to the thread
+//! thread, and no segment larger than [`MAX_SEGMENT_BYTES`]; besides, small segments up to
+//! [`MAX_SMALL_POOL_BYTES`] of capacity in all. The pool belongs to the thread
 //! (a server's worker, a client's event loop, a test), never to a connection: an idle
 //! connection holds no segment, and a pooled segment is only memory the thread already used
 //! and will use again for whichever connection writes next.
@@ -22,8 +28,17 @@ pub(crate) const MAX_POOL_BYTES: usize = 256 << 10;
 /// A segment with more capacity than this (64 KiB) is freed rather than kept.
 pub(crate) const MAX_SEGMENT_BYTES: usize = 64 << 10;
 
+/// A segment with at most this capacity (2 KiB) is kept with the small ones.
+pub(crate) const MAX_SMALL_BYTES: usize = 2 << 10;
+/// Most bytes of small segments kept per thread (1 MiB: a thousand 1 KiB segments).
+pub(crate) const MAX_SMALL_POOL_BYTES: usize = 1 << 20;
+
 /// The drained segments of one thread: empty slots have no capacity.
 struct Pool {
+    /// Small segments, the last kept on top.
+    small: Vec<Vec<u8>>,
+    /// The capacity of the small segments held, in bytes.
+    small_bytes: usize,
     segments: [Vec<u8>; MAX_SEGMENTS],
     /// The capacity of the segments held, in bytes.
     bytes: usize,
@@ -32,6 +47,8 @@ struct Pool {
 thread_local! {
     static POOL: RefCell<Pool> = const {
         RefCell::new(Pool {
+            small: Vec::new(),
+            small_bytes: 0,
             segments: [const { Vec::new() }; MAX_SEGMENTS],
             bytes: 0,
         })
@@ -61,8 +78,18 @@ pub(crate) fn recycle(mut segment: Vec<u8>) {
 }
 
 impl Pool {
-    /// Removes the smallest pooled segment with room for `additional` bytes.
+    /// Removes the smallest pooled segment with room for `additional` bytes (the small
+    /// segment on top if it has room).
     fn take_fitting(&mut self, additional: usize) -> Option<Vec<u8>> {
+        if self
+            .small
+            .last()
+            .is_some_and(|s| s.capacity() >= additional)
+        {
+            let segment = self.small.pop()?;
+            self.small_bytes -= segment.capacity();
+            return Some(segment);
+        }
         let best = self
             .segments
             .iter()
@@ -75,8 +102,16 @@ impl Pool {
         Some(segment)
     }
 
-    /// Keeps `segment` in a free slot if the byte bound allows.
+    /// Keeps `segment` with the small ones or in a free slot, if the byte bounds allow.
     fn keep(&mut self, segment: Vec<u8>) {
+        let capacity = segment.capacity();
+        if capacity <= MAX_SMALL_BYTES {
+            if self.small_bytes + capacity <= MAX_SMALL_POOL_BYTES {
+                self.small_bytes += capacity;
+                self.small.push(segment);
+            }
+            return;
+        }
         if self.bytes + segment.capacity() > MAX_POOL_BYTES {
             return;
         }
@@ -92,11 +127,11 @@ mod tests {
     use super::*;
 
     fn pooled_bytes() -> usize {
-        POOL.with_borrow(|p| p.bytes)
+        POOL.with_borrow(|p| p.bytes + p.small_bytes)
     }
 
     fn pooled_count() -> usize {
-        POOL.with_borrow(|p| p.segments.iter().filter(|s| s.capacity() > 0).count())
+        POOL.with_borrow(|p| p.small.len() + p.segments.iter().filter(|s| s.capacity() > 0).count())
     }
 
     #[test]
@@ -133,8 +168,29 @@ mod tests {
         }
         assert_eq!(pooled_bytes(), 0);
         for _ in 0..2 * MAX_SEGMENTS {
-            recycle(Vec::with_capacity(1024));
+            recycle(Vec::with_capacity(MAX_SMALL_BYTES + 1));
         }
         assert_eq!(pooled_count(), MAX_SEGMENTS);
+    }
+
+    #[test]
+    fn small_segments_for_a_broadcast_tick_are_kept_within_their_byte_bound() {
+        // A tick's broadcast to a thousand receivers gives back a thousand small segments.
+        let given: Vec<Vec<u8>> = (0..1000).map(|_| Vec::with_capacity(512)).collect();
+        let kept: std::collections::HashSet<usize> =
+            given.iter().map(|s| s.as_ptr() as usize).collect();
+        given.into_iter().for_each(recycle);
+        assert_eq!(pooled_count(), 1000);
+        for _ in 0..1000 {
+            let again = take(100, 512);
+            assert!(kept.contains(&(again.as_ptr() as usize)));
+        }
+        assert_eq!(pooled_bytes(), 0);
+        // Past the byte bound, small segments are freed.
+        for _ in 0..2 * MAX_SMALL_POOL_BYTES / MAX_SMALL_BYTES {
+            recycle(Vec::with_capacity(MAX_SMALL_BYTES));
+        }
+        assert!(pooled_bytes() <= MAX_SMALL_POOL_BYTES);
+        assert_eq!(pooled_count(), MAX_SMALL_POOL_BYTES / MAX_SMALL_BYTES);
     }
 }
