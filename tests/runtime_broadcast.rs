@@ -69,6 +69,61 @@ fn broadcast_and_publish_reach_500_receivers_in_order() {
     }
 }
 
+/// A worker delivers a run of broadcasts with the same receivers receiver by receiver; runs
+/// broken by other commands (a send to one, a publish to another topic) must still reach
+/// each receiver in the order they were given.
+#[test]
+fn interleaved_broadcasts_publishes_and_sends_keep_each_receivers_order() {
+    let config = Config {
+        threads: 1,
+        ..test_config()
+    };
+    let (server, events) = start_app(config);
+    let addr = server.local_addr();
+    let mut clients = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        clients.push(connect(addr));
+        match next_app_event(&events) {
+            AppEvent::Opened(id) => ids.push(id),
+            other => panic!("expected an open, got {other:?}"),
+        }
+    }
+    let handle = server.handle();
+    let rounds = 200;
+    for r in 0..rounds {
+        handle
+            .broadcast(DataKind::Text, format!("b{r}").as_bytes())
+            .unwrap();
+        handle
+            .broadcast(DataKind::Text, format!("c{r}").as_bytes())
+            .unwrap();
+        handle
+            .publish(TOPIC, DataKind::Text, format!("t{r}").as_bytes())
+            .unwrap();
+        handle
+            .send(ids[r % 3], DataKind::Text, format!("s{r}").as_bytes())
+            .unwrap();
+        handle.publish("nobody", DataKind::Text, b"lost").unwrap();
+        handle
+            .publish(TOPIC, DataKind::Text, format!("u{r}").as_bytes())
+            .unwrap();
+    }
+    for (k, ws) in clients.iter_mut().enumerate() {
+        let expected = (0..rounds).flat_map(|r| {
+            let mut texts = vec![format!("b{r}"), format!("c{r}"), format!("t{r}")];
+            if r % 3 == k {
+                texts.push(format!("s{r}"));
+            }
+            texts.push(format!("u{r}"));
+            texts
+        });
+        expect_texts(ws, expected);
+    }
+    let stats = handle.stats();
+    assert_eq!(stats.messages_out, (rounds * 4 * 3 + rounds) as u64);
+}
+
 /// The most bytes the kernel can hold for one loopback connection that is not read: the
 /// sender's socket buffer at its largest and the receiver's (fixed here).
 fn kernel_buffering(receive_buffer: usize) -> usize {

@@ -35,15 +35,6 @@ const MIN_BUFFER: usize = 4096;
 /// In streamed delivery, a compressed message is inflated into chunks of at most this size.
 const INFLATED_CHUNK: usize = 64 << 10;
 
-/// The limits the receiver enforces, copied out of [`Config`] (kept small: one per connection).
-#[derive(Debug, Clone, Copy)]
-struct Limits {
-    max_frame: u64,
-    max_message: usize,
-    max_fragments: u32,
-    delivery: MessageDelivery,
-}
-
 /// The frame whose payload is being received.
 #[derive(Debug, Clone, Copy)]
 struct FrameProgress {
@@ -122,15 +113,24 @@ enum Ready {
     },
 }
 
-/// What is being received: allocated when a frame header arrives, and freed by
-/// [`Receiver::take_idle_buffer`] once no frame or message is in progress, so that an idle
-/// connection holds a null pointer instead.
+/// What is being received: the receive buffer and the frame and message in progress.
+/// Allocated when a buffer is installed or a frame header arrives, and freed by
+/// [`Receiver::take_idle_buffer`] once the buffer is empty and no frame or message is in
+/// progress, so that an idle connection holds a null pointer instead.
 #[derive(Debug, Default)]
 struct Flight {
+    /// Received bytes; `buf[..]` is always initialized, live data is `buf[start..end]`.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
     frame: Option<FrameProgress>,
     message: Option<Incoming>,
     /// The reassembly buffer of a fragmented message (whole delivery).
     assembled: Vec<u8>,
+    /// What the previous event borrowed, released at the next call: its bytes at the start
+    /// of the receive buffer, and whether it was `assembled` (then freed).
+    release_frame: usize,
+    release_assembled: bool,
     utf8: Utf8Validator,
 }
 
@@ -167,16 +167,12 @@ mod payload;
 #[derive(Debug)]
 pub struct Receiver {
     role: Role,
-    limits: Limits,
-    /// Received bytes; `buf[..]` is always initialized, live data is `buf[start..end]`.
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    /// What the previous event borrowed, released at the next call: the frame's bytes in
-    /// `buf`, and whether it was the assembled message. Two fields, not a struct, so that
-    /// the flag fills padding instead of costing 8 bytes per connection.
-    release_frame: usize,
-    release_assembled: bool,
+    /// The limits, copied out of [`Config`]: fields of their own, not a struct, so that the
+    /// small ones share a word with `role` and `phase` (one per connection).
+    max_frame: u64,
+    max_message: usize,
+    max_fragments: u32,
+    delivery: MessageDelivery,
     flight: Option<Box<Flight>>,
     phase: Phase,
     /// The permessage-deflate decompressor, when the extension was agreed.
@@ -187,17 +183,10 @@ impl Receiver {
     pub(crate) fn new(role: Role, config: &Config) -> Self {
         Self {
             role,
-            limits: Limits {
-                max_frame: config.max_frame_size as u64,
-                max_message: config.max_message_size,
-                max_fragments: config.max_fragments.min(u32::MAX as usize) as u32,
-                delivery: config.message_delivery,
-            },
-            buf: Vec::new(),
-            start: 0,
-            end: 0,
-            release_frame: 0,
-            release_assembled: false,
+            max_frame: config.max_frame_size as u64,
+            max_message: config.max_message_size,
+            max_fragments: config.max_fragments.min(u32::MAX as usize) as u32,
+            delivery: config.message_delivery,
             flight: None,
             phase: Phase::Open,
             inflater: None,
@@ -214,20 +203,21 @@ impl Receiver {
     /// Follow with [`commit_read`](Self::commit_read).
     pub fn read_space(&mut self, min: usize) -> &mut [u8] {
         self.apply_release();
-        if self.buf.len() - self.end < min {
-            let live = self.end - self.start;
-            if self.buf.len() - live >= min {
-                self.buf.copy_within(self.start..self.end, 0);
+        let f: &mut Flight = flight!(self);
+        if f.buf.len() - f.end < min {
+            let live = f.end - f.start;
+            if f.buf.len() - live >= min {
+                f.buf.copy_within(f.start..f.end, 0);
             } else {
-                let size = (live + min).max(self.buf.len() * 2).max(MIN_BUFFER);
+                let size = (live + min).max(f.buf.len() * 2).max(MIN_BUFFER);
                 let mut bigger = vec![0u8; size];
-                bigger[..live].copy_from_slice(&self.buf[self.start..self.end]);
-                self.buf = bigger;
+                bigger[..live].copy_from_slice(&f.buf[f.start..f.end]);
+                f.buf = bigger;
             }
-            self.start = 0;
-            self.end = live;
+            f.start = 0;
+            f.end = live;
         }
-        &mut self.buf[self.end..]
+        &mut f.buf[f.end..]
     }
 
     /// Marks `n` bytes of [`read_space`](Self::read_space) as received.
@@ -236,7 +226,9 @@ impl Receiver {
             // After the peer's Close or a failure, further bytes are discarded.
             return;
         }
-        self.end = (self.end + n).min(self.buf.len());
+        if let Some(f) = self.flight.as_mut() {
+            f.end = (f.end + n).min(f.buf.len());
+        }
     }
 
     /// Copies `data` into the receive buffer (the convenience form of read_space + commit).
@@ -250,41 +242,38 @@ impl Receiver {
 
     /// Whether received bytes wait to be processed (a partial frame, or a pending event).
     pub fn has_buffered_input(&self) -> bool {
-        self.end > self.start
+        self.flight.as_ref().is_some_and(|f| f.end > f.start)
     }
 
     /// Hands back the receive buffer when it holds nothing, so an idle connection keeps no
     /// memory (the runtime may pool it and give it to another connection).
     pub fn take_idle_buffer(&mut self) -> Option<Vec<u8>> {
         self.apply_release();
-        let between_messages = self
-            .flight
-            .as_ref()
-            .is_some_and(|f| f.frame.is_none() && f.message.is_none());
-        if between_messages {
+        let f = self.flight.as_mut()?;
+        let idle = (f.end == f.start && !f.buf.is_empty()).then(|| {
+            f.start = 0;
+            f.end = 0;
+            std::mem::take(&mut f.buf)
+        });
+        if f.buf.is_empty() && f.frame.is_none() && f.message.is_none() {
             if let Some(flight) = self.flight.take() {
                 recycle_flight(flight);
             }
         }
-        if self.end == self.start && !self.buf.is_empty() {
-            self.start = 0;
-            self.end = 0;
-            Some(std::mem::take(&mut self.buf))
-        } else {
-            None
-        }
+        idle
     }
 
     /// Whether the receiver holds no buffer (so one from a pool would be used).
     pub fn needs_buffer(&self) -> bool {
-        self.buf.is_empty()
+        self.flight.as_ref().is_none_or(|f| f.buf.is_empty())
     }
 
     /// Installs a buffer (e.g. from a pool) when the receiver holds none.
     pub fn provide_buffer(&mut self, mut buf: Vec<u8>) {
-        if self.buf.is_empty() && self.end == 0 {
+        let f = flight!(self);
+        if f.buf.is_empty() && f.end == 0 {
             buf.resize(buf.capacity(), 0);
-            self.buf = buf;
+            f.buf = buf;
         }
     }
 
@@ -302,17 +291,14 @@ impl Receiver {
     }
 
     fn apply_release(&mut self) {
-        self.start += std::mem::take(&mut self.release_frame);
-        if std::mem::take(&mut self.release_assembled) {
-            if let Some(flight) = self.flight.as_mut() {
+        if self.phase != Phase::Open {
+            self.flight = None;
+        }
+        if let Some(flight) = self.flight.as_mut() {
+            flight.start += std::mem::take(&mut flight.release_frame);
+            if std::mem::take(&mut flight.release_assembled) {
                 flight.assembled = Vec::new();
             }
-        }
-        if self.phase != Phase::Open && (!self.buf.is_empty() || self.flight.is_some()) {
-            self.buf = Vec::new();
-            self.flight = None;
-            self.start = 0;
-            self.end = 0;
         }
     }
 
@@ -355,7 +341,7 @@ impl Receiver {
                 }
                 return self.complete_control(frame, tx).map(Some);
             }
-            match self.limits.delivery {
+            match self.delivery {
                 MessageDelivery::Streamed => {
                     if let Some(ready) = self.stream_chunk(frame)? {
                         return Ok(Some(ready));
@@ -377,11 +363,12 @@ impl Receiver {
     }
 
     fn event(&self, ready: Ready) -> Event<'_> {
-        let assembled = self.flight.as_ref().map_or(&[][..], |f| &f.assembled);
+        let Some(flight) = self.flight.as_deref() else {
+            unreachable!("an event is made while a flight holds what it borrows")
+        };
+        let (buf, assembled) = (&flight.buf, &flight.assembled);
         match ready {
-            Ready::Frame { kind, at, len } => {
-                Event::Message(message(kind, &self.buf[at..at + len]))
-            }
+            Ready::Frame { kind, at, len } => Event::Message(message(kind, &buf[at..at + len])),
             Ready::Assembled(kind) => Event::Message(message(kind, assembled)),
             Ready::AssembledChunk { kind, first, last } => Event::Chunk(Chunk {
                 kind,
@@ -397,15 +384,15 @@ impl Receiver {
                 last,
             } => Event::Chunk(Chunk {
                 kind,
-                data: &self.buf[at..at + len],
+                data: &buf[at..at + len],
                 first,
                 last,
             }),
-            Ready::Ping { at, len } => Event::Ping(&self.buf[at..at + len]),
-            Ready::Pong { at, len } => Event::Pong(&self.buf[at..at + len]),
+            Ready::Ping { at, len } => Event::Ping(&buf[at..at + len]),
+            Ready::Pong { at, len } => Event::Pong(&buf[at..at + len]),
             Ready::Closed { code, at, len } => Event::Closed {
                 code,
-                reason: std::str::from_utf8(&self.buf[at..at + len]).unwrap_or_default(),
+                reason: std::str::from_utf8(&buf[at..at + len]).unwrap_or_default(),
             },
         }
     }

@@ -56,41 +56,59 @@ struct PendingPong {
     bytes: [u8; MAX_CONTROL_PAYLOAD],
 }
 
-/// Automatic Pongs, bounded so that a ping flood from a peer that never reads cannot grow
-/// memory: RFC 6455 §5.5.3 allows answering "only the most recently processed Ping frame".
-/// (How many are waiting is [`Sender`]'s `unwritten_pongs`: a byte here would pad this to
-/// 24 bytes, there it fills padding.)
-#[derive(Debug, Default)]
-struct Pongs {
-    /// The queue position (bytes written since the queue was last empty) at which the last
-    /// queued Pong is fully written.
-    last_end: u64,
-    /// The latest Ping's payload, when too many Pongs are already waiting.
-    pending: Option<Box<PendingPong>>,
-}
-
 /// Encodes outgoing frames. Get it from [`Connection::split`](super::Connection::split) to send
 /// while holding an event, or use the same methods on [`Connection`](super::Connection).
 pub struct Sender {
     role: Role,
-    /// The client's source of masking keys. Boxed twice (a thin pointer to the trait object)
-    /// so that a server, which never masks, pays 8 bytes per connection for it, not 16; the
-    /// client pays one more pointer load per frame.
-    mask_keys: Option<Box<Box<dyn MaskKeys>>>,
+    /// The masking keys and the deflate state: none for a server without deflate.
+    extras: Option<Box<Extras>>,
     pub(crate) queue: OutputQueue,
     /// Set once our Close frame is queued: who began the close handshake.
     closing: Option<Initiator>,
     /// The fragmented message we are sending, if any.
     outgoing: Option<Outgoing>,
-    pongs: Pongs,
+    /// Automatic Pongs are bounded so that a ping flood from a peer that never reads cannot
+    /// grow memory: RFC 6455 §5.5.3 allows answering "only the most recently processed Ping
+    /// frame". This is the queue position (bytes written since the queue was last empty) at
+    /// which the last queued Pong is fully written; the Ping held back when too many wait
+    /// is in [`Extras`] (a flood is rare).
+    pong_end: u64,
     /// Pongs queued since the queue last drained past all of them.
     unwritten_pongs: u8,
+}
+
+/// What only some senders need, behind one pointer so that a server without
+/// permessage-deflate (the common idle connection) pays 8 bytes for all of it: the client's
+/// masking keys (one more pointer load per client frame), the deflate settings, and a Ping
+/// held back by a flood.
+struct Extras {
+    /// The client's source of masking keys. Boxed twice (a thin pointer to the trait object)
+    /// so that these extras fit a 48-byte allocation on a server with deflate; the client
+    /// pays one more pointer load per frame.
+    mask_keys: Option<Box<Box<dyn MaskKeys>>>,
     /// The permessage-deflate compressor, when the extension was agreed.
-    deflate: Option<Box<Compressor>>,
+    deflate: Option<Compressor>,
     /// Compression level and the size below which messages go uncompressed (a threshold
     /// over 4 GiB counts as 4 GiB: larger than any message worth compressing).
     level: u32,
     min_compress: u32,
+    /// The latest Ping's payload, when too many Pongs are already waiting.
+    pending_pong: Option<Box<PendingPong>>,
+}
+
+impl Extras {
+    fn new(
+        mask_keys: Option<Box<dyn MaskKeys>>,
+        settings: &crate::config::DeflateConfig,
+    ) -> Box<Self> {
+        Box::new(Self {
+            mask_keys: mask_keys.map(Box::new),
+            deflate: None,
+            level: settings.level,
+            min_compress: u32::try_from(settings.min_message_size).unwrap_or(u32::MAX),
+            pending_pong: None,
+        })
+    }
 }
 
 impl std::fmt::Debug for Sender {
@@ -110,27 +128,26 @@ impl Sender {
         mask_keys: Option<Box<dyn MaskKeys>>,
         deflate: Option<&crate::config::DeflateConfig>,
     ) -> Self {
-        let defaults = crate::config::DeflateConfig::default();
-        let settings = deflate.unwrap_or(&defaults);
+        let extras = match (mask_keys, deflate) {
+            (None, None) => None,
+            (keys, settings) => Some(Extras::new(keys, settings.unwrap_or(&Default::default()))),
+        };
         Self {
             role,
-            mask_keys: mask_keys.map(Box::new),
+            extras,
             queue: OutputQueue::default(),
             closing: None,
             outgoing: None,
-            pongs: Pongs::default(),
+            pong_end: 0,
             unwritten_pongs: 0,
-            deflate: None,
-            level: settings.level,
-            min_compress: u32::try_from(settings.min_message_size).unwrap_or(u32::MAX),
         }
     }
 
     /// Compresses messages from now on (permessage-deflate agreed) with this window and
     /// context takeover.
     pub(crate) fn enable_deflate(&mut self, window_bits: u8, context_takeover: bool) {
-        let compressor = Compressor::new(window_bits, context_takeover, self.level);
-        self.deflate = Some(Box::new(compressor));
+        let extras = self.extras();
+        extras.deflate = Some(Compressor::new(window_bits, context_takeover, extras.level));
     }
 
     /// Sends a text message in one frame.
@@ -163,13 +180,19 @@ impl Sender {
     /// Whether a message of `len` bytes would be sent compressed (permessage-deflate agreed
     /// and `len` at least the configured threshold).
     pub fn compresses(&self, len: usize) -> bool {
-        self.deflate.is_some() && len as u64 >= u64::from(self.min_compress)
+        self.extras
+            .as_ref()
+            .is_some_and(|e| e.deflate.is_some() && len as u64 >= u64::from(e.min_compress))
     }
 
     /// Writes a data frame, compressing its payload when `compressed` (RFC 7692 §6: RSV1
     /// only on the first frame of a compressed message).
     fn write_data(&mut self, opcode: Opcode, fin: bool, compressed: bool, payload: &[u8]) {
-        let Some(mut deflate) = self.deflate.take().filter(|_| compressed) else {
+        let taken = match self.extras.as_mut() {
+            Some(extras) if compressed => extras.deflate.take(),
+            _ => None,
+        };
+        let Some(mut deflate) = taken else {
             return self.write_frame(opcode, fin, 0, payload);
         };
         with_scratch(|scratch| {
@@ -183,7 +206,9 @@ impl Sender {
             };
             self.write_frame(opcode, fin, rsv, scratch);
         });
-        self.deflate = Some(deflate);
+        if let Some(extras) = self.extras.as_mut() {
+            extras.deflate = Some(deflate);
+        }
     }
 
     /// Sends one fragment of a message streamed frame by frame (RFC 6455 §5.4).
@@ -232,8 +257,9 @@ impl Sender {
             // compressor per message and allows at least that window; with context takeover
             // our compressor would not know the message, and later ones would refer wrongly.
             let fits = self
-                .deflate
+                .extras
                 .as_ref()
+                .and_then(|e| e.deflate.as_ref())
                 .is_some_and(|d| !d.context_takeover() && window_bits <= d.window_bits().max(9));
             if !fits {
                 return Err(UsageError::IncompatibleSharedFrame);
@@ -305,7 +331,7 @@ impl Sender {
     pub(crate) fn discard_output(&mut self) {
         self.queue.clear();
         self.unwritten_pongs = 0;
-        self.pongs.last_end = 0;
+        self.pong_end = 0;
     }
 
     /// Whether a frame may still be sent (no Close frame sent yet).
@@ -322,11 +348,25 @@ impl Sender {
         }
     }
 
+    /// The extras, allocated on first need (deflate agreed, a Ping held back). A sender
+    /// without them was built with neither mask keys nor deflate settings, so the defaults
+    /// are its settings.
+    fn extras(&mut self) -> &mut Extras {
+        self.extras
+            .get_or_insert_with(|| Extras::new(None, &Default::default()))
+    }
+
+    /// The client's masking keys (none for a server).
+    fn mask_keys(&mut self) -> Option<&mut dyn MaskKeys> {
+        let keys: &mut Box<dyn MaskKeys> = self.extras.as_mut()?.mask_keys.as_mut()?;
+        Some(&mut **keys)
+    }
+
     /// Encodes one frame into the queue, masking it in the client role.
     fn write_frame(&mut self, opcode: Opcode, fin: bool, rsv: u8, payload: &[u8]) {
         // §5.3: "The masking key needs to be unpredictable; thus, the masking key MUST be
         // derived from a strong source of entropy" — the key source is the caller's.
-        let mask = self.mask_keys.as_mut().map(|keys| keys.next_key());
+        let mask = self.mask_keys().map(|keys| keys.next_key());
         let header = FrameHeader {
             fin,
             rsv,
@@ -354,24 +394,26 @@ impl Sender {
         let mut body = [0u8; MAX_CONTROL_PAYLOAD];
         let n = encode_close_payload(code, reason, &mut body);
         self.write_frame(Opcode::Close, true, 0, &body[..n]);
-        self.pongs.pending = None;
+        if let Some(extras) = self.extras.as_mut() {
+            extras.pending_pong = None;
+        }
     }
 
     /// Answers a Ping (RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
-    /// Pong frame in response ... as soon as is practical"), bounded as [`Pongs`] explains.
+    /// Pong frame in response ... as soon as is practical"), bounded as `pong_end` explains.
     pub(crate) fn answer_ping(&mut self, payload: &[u8]) {
         if self.closing.is_some() {
             return;
         }
-        if self.queue.written() >= self.pongs.last_end {
+        if self.queue.written() >= self.pong_end {
             self.unwritten_pongs = 0;
         }
         if self.unwritten_pongs < MAX_UNWRITTEN_PONGS {
             self.write_frame(Opcode::Pong, true, 0, payload);
             self.unwritten_pongs += 1;
-            self.pongs.last_end = self.queue.written() + self.queue.len() as u64;
+            self.pong_end = self.queue.written() + self.queue.len() as u64;
         } else {
-            let mut pending = self.pongs.pending.take().unwrap_or_else(|| {
+            let pending = self.extras().pending_pong.get_or_insert_with(|| {
                 Box::new(PendingPong {
                     len: 0,
                     bytes: [0; MAX_CONTROL_PAYLOAD],
@@ -379,7 +421,6 @@ impl Sender {
             });
             pending.bytes[..payload.len()].copy_from_slice(payload);
             pending.len = payload.len() as u8;
-            self.pongs.pending = Some(pending);
         }
     }
 
@@ -389,10 +430,14 @@ impl Sender {
     pub(crate) fn on_written(&mut self) {
         if self.queue.len() == 0 {
             self.unwritten_pongs = 0;
-            self.pongs.last_end = 0;
+            self.pong_end = 0;
         }
-        if self.pongs.pending.is_some() && self.queue.written() >= self.pongs.last_end {
-            if let Some(p) = self.pongs.pending.take() {
+        let held = self
+            .extras
+            .as_ref()
+            .is_some_and(|e| e.pending_pong.is_some());
+        if held && self.queue.written() >= self.pong_end {
+            if let Some(p) = self.extras.as_mut().and_then(|e| e.pending_pong.take()) {
                 self.answer_ping(&p.bytes[..p.len as usize]);
             }
         }
@@ -421,5 +466,16 @@ impl Sender {
 
     pub(crate) fn closing(&self) -> Option<Initiator> {
         self.closing
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server with deflate keeps the extras all its life: 40 bytes, a 48-byte allocation.
+    #[test]
+    fn the_extras_stay_small() {
+        assert!(std::mem::size_of::<Extras>() <= 40);
     }
 }

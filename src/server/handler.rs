@@ -154,6 +154,9 @@ pub trait Handler: Clone + Send + 'static {
 }
 
 /// What a callback can do beyond its own connection: publish to topics, send to others.
+///
+/// Its commands are delivered, in the order given, when the worker has handled this tick's
+/// input: after anything sent directly with [`Conn::send`] in the same tick.
 pub struct Context<'a> {
     pub(crate) handle: &'a ServerHandle,
     pub(crate) outbox: &'a mut Vec<Command>,
@@ -273,6 +276,12 @@ impl<'a, S> Conn<'a, S> {
     }
 
     /// Sends a message (e.g. echoes one), subject to the slow-consumer policy.
+    ///
+    /// The message is queued at once (a large one may even be written at once), whereas what
+    /// goes through [`Context`] (publish, broadcast, `send_to`) is delivered when the worker
+    /// has handled this tick's input. A callback that publishes and then sends here has its
+    /// own connection receive the send first; to keep that order, send through
+    /// [`Context::send_to`] with [`id`](Self::id) instead.
     pub fn send(&mut self, message: Message<'_>) -> Result<(), UsageError> {
         if !admit(self.tx, self.transport, self.config, self.stats) {
             return Err(UsageError::Closed);

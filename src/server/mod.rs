@@ -15,8 +15,11 @@
 //! - **Cross-thread work.** [`ServerHandle`] sends commands (send to a connection, publish
 //!   to a topic, broadcast, close, shutdown) to a worker's mailbox and wakes it with a
 //!   `mio::Waker`. Each mailbox is bounded ([`Config::max_mailbox`]): a command that finds
-//!   it full is dropped, counted, and reported to the caller ([`MailboxFull`]). A message for many receivers is encoded once
-//!   ([`SharedFrame`](crate::protocol::SharedFrame)) and shared by their queues.
+//!   it full is dropped, counted, and reported to the caller ([`MailboxFull`]). A message
+//!   for many receivers is encoded once ([`SharedFrame`](crate::protocol::SharedFrame)):
+//!   queues share a large frame and copy a small one behind what they hold, so that a
+//!   tick's small broadcasts leave each receiver one run for one `send`. A run of
+//!   broadcasts with the same receivers is delivered receiver by receiver.
 //! - **Limits.** Everything is bounded by [`Config`]: handshake size and time, read buffer,
 //!   output queue per connection (slow consumers are closed with 1008 or have messages
 //!   dropped), keepalive, close deadline, connection count (503 above it; over TLS the

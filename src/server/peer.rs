@@ -1,7 +1,7 @@
 //! One TCP connection held by a worker, through its phases: the opening handshake, a plain
 //! HTTP response, the open WebSocket connection, and draining before the socket is closed.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::num::NonZeroU32;
@@ -54,8 +54,6 @@ pub(crate) struct Open<S> {
     pub(crate) last_message: Stamp,
     /// Our keepalive Ping waiting for an answer.
     pub(crate) ping_sent: Option<Stamp>,
-    /// When our Close frame was queued.
-    pub(crate) closing_since: Option<Stamp>,
     pub(crate) rare: Option<Box<Rare>>,
 }
 
@@ -71,6 +69,8 @@ pub(crate) struct Rare {
     pub(crate) held: VecDeque<Arc<Outbound>>,
     /// Payload bytes in `held`.
     pub(crate) held_bytes: usize,
+    /// When our Close frame was queued (closing is short next to an idle life).
+    pub(crate) closing_since: Option<Stamp>,
 }
 
 impl<S> Open<S> {
@@ -122,28 +122,52 @@ impl Stamp {
     }
 }
 
-/// A peer's address in 16 bytes where a [`SocketAddr`] takes 32: IPv4 inline, IPv6 (with
-/// its flow label and scope) boxed, since every connection keeps one.
+/// A peer's address in 8 bytes where a [`SocketAddr`] takes 32: IPv4 inline; IPv6 (28
+/// bytes with its flow label and scope) in the worker's [`V6Addrs`], by slot, so that the
+/// slot every connection occupies need not make room for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PeerAddr {
     V4(SocketAddrV4),
-    V6(Box<SocketAddrV6>),
+    V6,
 }
 
-impl PeerAddr {
-    /// The address as the standard type.
-    pub(crate) fn get(&self) -> SocketAddr {
-        match self {
-            PeerAddr::V4(addr) => SocketAddr::V4(*addr),
-            PeerAddr::V6(addr) => SocketAddr::V6(**addr),
-        }
-    }
-}
+/// The IPv6 addresses of a worker's peers, by slot.
+#[derive(Default)]
+pub(crate) struct V6Addrs(HashMap<usize, SocketAddrV6>);
 
-impl From<SocketAddr> for PeerAddr {
-    fn from(addr: SocketAddr) -> Self {
+impl V6Addrs {
+    /// Keeps `addr` for the peer in `slot` if it does not fit inline.
+    pub(crate) fn insert(&mut self, slot: usize, addr: SocketAddr) -> PeerAddr {
         match addr {
             SocketAddr::V4(addr) => PeerAddr::V4(addr),
-            SocketAddr::V6(addr) => PeerAddr::V6(Box::new(addr)),
+            SocketAddr::V6(addr) => {
+                self.0.insert(slot, addr);
+                PeerAddr::V6
+            }
+        }
+    }
+
+    /// The address of the peer in `slot`.
+    pub(crate) fn get(&self, slot: usize, addr: PeerAddr) -> SocketAddr {
+        match addr {
+            PeerAddr::V4(addr) => SocketAddr::V4(addr),
+            PeerAddr::V6 => {
+                // Kept from `insert` until `remove`; should that ever fail, an unspecified
+                // address is a better answer than a panic that ends the worker.
+                debug_assert!(
+                    self.0.contains_key(&slot),
+                    "no IPv6 address for slot {slot}"
+                );
+                let unknown = SocketAddrV6::new(std::net::Ipv6Addr::UNSPECIFIED, 0, 0, 0);
+                SocketAddr::V6(self.0.get(&slot).copied().unwrap_or(unknown))
+            }
+        }
+    }
+
+    /// Forgets the address of the peer leaving `slot`.
+    pub(crate) fn remove(&mut self, slot: usize, addr: PeerAddr) {
+        if addr == PeerAddr::V6 {
+            self.0.remove(&slot);
         }
     }
 }
@@ -151,9 +175,11 @@ impl From<SocketAddr> for PeerAddr {
 /// A connection held by a worker.
 pub(crate) struct Peer<S> {
     pub(crate) transport: Transport,
-    pub(crate) id: ConnId,
-    pub(crate) addr: PeerAddr,
     pub(crate) phase: Phase<S>,
+    pub(crate) addr: PeerAddr,
+    /// Counts the slot's occupants: part of the connection's [`ConnId`], so that an id
+    /// never names a later connection in the same slot.
+    pub(crate) generation: u32,
     /// Registered for WRITABLE (only while output is stuck).
     pub(crate) writable: bool,
     /// In the worker's list of connections to write at the end of the tick.
@@ -166,6 +192,11 @@ pub(crate) struct Peer<S> {
 }
 
 impl<S> Peer<S> {
+    /// This connection's id, in slot `slot` of worker `worker`.
+    pub(crate) fn id(&self, worker: usize, slot: usize) -> ConnId {
+        ConnId::new(worker, self.generation, slot)
+    }
+
     /// Writes whatever this connection has queued, until done or the socket is full.
     pub(crate) fn flush(&mut self) -> io::Result<Flushed> {
         let flushed = match &mut self.phase {
@@ -208,10 +239,15 @@ mod tests {
             7,
             3,
         ));
-        for addr in [v4, v6] {
-            assert_eq!(PeerAddr::from(addr).get(), addr);
+        let mut v6_addrs = V6Addrs::default();
+        let peers = [(3, v4), (4, v6)].map(|(slot, addr)| (slot, v6_addrs.insert(slot, addr)));
+        assert_eq!(peers[1].1, PeerAddr::V6);
+        for ((slot, addr), expected) in peers.into_iter().zip([v4, v6]) {
+            assert_eq!(v6_addrs.get(slot, addr), expected);
+            v6_addrs.remove(slot, addr);
         }
-        assert_eq!(std::mem::size_of::<PeerAddr>(), 16);
+        assert!(v6_addrs.0.is_empty());
+        assert_eq!(std::mem::size_of::<PeerAddr>(), 8);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use mio::net::TcpListener;
 use mio::{event::Event as MioEvent, Events, Interest, Poll, Token};
 
 use crate::server::handler::{ConnId, Handler};
-use crate::server::peer::{Handshaking, Peer, Phase};
+use crate::server::peer::{Handshaking, Peer, Phase, V6Addrs};
 use crate::server::stats::Stats;
 use crate::server::{Command, ServerHandle};
 use crate::transport::{discard_input, ReadBuffers, TlsStream, Transport};
@@ -31,8 +31,9 @@ const MAX_READS: usize = 16;
 /// Read buffers kept for reuse per worker.
 const POOLED_BUFFERS: usize = 256;
 
+/// A place for a connection. Its id is not stored: it is the worker's index, the slot's
+/// position and the occupant's generation (see [`Peer::id`]).
 struct Slot<S> {
-    generation: u32,
     peer: Option<Peer<S>>,
 }
 
@@ -48,7 +49,10 @@ pub(crate) struct Worker<H: Handler> {
     config: Arc<Config>,
     stats: Arc<Stats>,
     slots: Vec<Slot<H::Session>>,
-    free: Vec<usize>,
+    /// Free slots, each with the generation its next occupant takes.
+    free: Vec<(usize, u32)>,
+    /// The addresses of IPv6 peers (IPv4 ones are kept inline).
+    v6_addrs: V6Addrs,
     dirty: Vec<usize>,
     dead: Vec<usize>,
     /// Connections whose reads stopped before the socket drained (and whether it was read-closed).
@@ -61,6 +65,8 @@ pub(crate) struct Worker<H: Handler> {
     spare_slots: Vec<usize>,
     spare_reads: Vec<(usize, bool)>,
     spare_commands: Vec<Command>,
+    /// A run of messages with the same receivers (see `fanout`), kept for its capacity.
+    spare_messages: Vec<Arc<crate::server::outbound::Outbound>>,
     shutdown_deadline: Option<Instant>,
     accept_paused_until: Option<Instant>,
     /// What connections' [`Stamp`](crate::server::peer::Stamp)s count from.
@@ -92,6 +98,7 @@ impl<H: Handler> Worker<H> {
             stats,
             slots: Vec::new(),
             free: Vec::new(),
+            v6_addrs: V6Addrs::default(),
             dirty: Vec::new(),
             dead: Vec::new(),
             more_to_read: Vec::new(),
@@ -101,6 +108,7 @@ impl<H: Handler> Worker<H> {
             spare_slots: Vec::new(),
             spare_reads: Vec::new(),
             spare_commands: Vec::new(),
+            spare_messages: Vec::new(),
             shutdown_deadline: None,
             accept_paused_until: None,
             epoch: Instant::now(),
@@ -155,9 +163,8 @@ impl<H: Handler> Worker<H> {
 
     fn peer_by_id(&mut self, id: ConnId) -> Option<usize> {
         let slot = id.slot();
-        let entry = self.slots.get(slot)?;
-        let peer = entry.peer.as_ref()?;
-        (peer.id == id && !peer.dead).then_some(slot)
+        let peer = self.slots.get(slot)?.peer.as_ref()?;
+        (peer.id(self.index, slot) == id && !peer.dead).then_some(slot)
     }
 
     fn mark_dirty(&mut self, slot: usize) {
@@ -230,12 +237,9 @@ impl<H: Handler> Worker<H> {
         now: Instant,
     ) -> bool {
         let _ = stream.set_nodelay(true);
-        let slot = self.free.pop().unwrap_or_else(|| {
-            self.slots.push(Slot {
-                generation: 0,
-                peer: None,
-            });
-            self.slots.len() - 1
+        let (slot, generation) = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(Slot { peer: None });
+            (self.slots.len() - 1, 0)
         });
         let token = Token(slot + FIRST_PEER);
         if self
@@ -244,7 +248,7 @@ impl<H: Handler> Worker<H> {
             .register(&mut stream, token, Interest::READABLE)
             .is_err()
         {
-            self.free.push(slot);
+            self.free.push((slot, generation));
             return false;
         }
         let transport = match &self.tls {
@@ -255,16 +259,15 @@ impl<H: Handler> Worker<H> {
                     tls: conn.into(),
                 })),
                 Err(_) => {
-                    self.free.push(slot);
+                    self.free.push((slot, generation));
                     return false;
                 }
             },
         };
-        let id = ConnId::new(self.index, self.slots[slot].generation, slot);
         self.slots[slot].peer = Some(Peer {
             transport,
-            id,
-            addr: addr.into(),
+            addr: self.v6_addrs.insert(slot, addr),
+            generation,
             phase: Phase::Handshake(Box::new(Handshaking {
                 buf: Vec::new(),
                 since: now,
@@ -350,6 +353,7 @@ fn is_resource_exhausted(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(24) | Some(23) | Some(105) | Some(12))
 }
 
+mod fanout;
 mod lifecycle;
 mod open;
 
@@ -375,8 +379,14 @@ mod tests {
         // Before the slimming: Slot 120, Open 488 (Connection 344 = Receiver 200 + Sender 144).
         // Then: Slot 88 and Open 216; the peer address, mask-key source and release state
         // compacted: 72 and 200 (a 208-byte malloc chunk where 216 took 224); optional stamps
-        // in 4 bytes and the Sender repacked: Open 184 (a 192-byte chunk).
-        assert!(size_of::<Slot<()>>() <= 72, "{sizes:?}");
-        assert!(size_of::<Open<()>>() <= 184, "{sizes:?}");
+        // in 4 bytes and the Sender repacked: Open 184 (a 192-byte chunk). Then ids derived,
+        // not stored, the generation in the peer and IPv6 addresses beside the slots: Slot 48;
+        // the sender's client and deflate state behind one pointer, the receiver's limits
+        // flattened and its release state in the flight, the closing stamp in `Rare`:
+        // Open 152 (a 160-byte chunk). The receive buffer in the receiver's in-flight box:
+        // Open 112 (128); the Ping held back by a flood with the sender's extras: Open 104
+        // (a 112-byte chunk).
+        assert!(size_of::<Slot<()>>() <= 48, "{sizes:?}");
+        assert!(size_of::<Open<()>>() <= 104, "{sizes:?}");
     }
 }

@@ -12,12 +12,13 @@ use crate::protocol::message::DataKind;
 impl Receiver {
     /// Parses and checks the next frame header, if it has arrived.
     pub(super) fn next_header(&mut self) -> Result<Option<FrameProgress>, ProtocolError> {
-        let Some((header, header_len)) = FrameHeader::parse(&self.buf[self.start..self.end])?
-        else {
+        let Some(f) = self.flight.as_ref() else {
+            return Ok(None);
+        };
+        let Some((header, header_len)) = FrameHeader::parse(&f.buf[f.start..f.end])? else {
             return Ok(None);
         };
         self.check_header(&header)?;
-        self.start += header_len;
         let frame = FrameProgress {
             opcode: header.opcode,
             fin: header.fin,
@@ -29,7 +30,9 @@ impl Receiver {
             delivered: 0,
             consumed: 0,
         };
-        flight!(self).frame = Some(frame);
+        let flight = flight!(self);
+        flight.start += header_len;
+        flight.frame = Some(frame);
         Ok(Some(frame))
     }
 
@@ -60,7 +63,7 @@ impl Receiver {
         }
         // §10.4: "implementations SHOULD impose implementation-specific limits on frame sizes
         // and the total message size" — checked here, before buffering the payload.
-        if header.payload_len > self.limits.max_frame {
+        if header.payload_len > self.max_frame {
             return Err(ProtocolError::FrameTooLarge);
         }
         let len = header.payload_len as usize;
@@ -90,7 +93,7 @@ impl Receiver {
             }
         };
         message.fragments += 1;
-        if message.fragments > self.limits.max_fragments {
+        if message.fragments > self.max_fragments {
             return Err(ProtocolError::TooManyFragments);
         }
         message.size = message.size.saturating_add(len);
@@ -98,11 +101,9 @@ impl Receiver {
         // wire size gets the slack incompressible data needs, so endless empty DEFLATE blocks
         // are still bounded.
         let max = if message.compressed {
-            self.limits
-                .max_message
-                .saturating_add(self.limits.max_message / 8 + 1024)
+            self.max_message.saturating_add(self.max_message / 8 + 1024)
         } else {
-            self.limits.max_message
+            self.max_message
         };
         if message.size > max {
             return Err(ProtocolError::MessageTooLarge);

@@ -3,7 +3,7 @@
 //! completed (RFC 6455 §5.5), and data frames delivered whole, streamed as chunks or
 //! reassembled into one message (RFC 6455 §5.4).
 
-use super::{new_flight, FrameProgress, Incoming, Phase, Ready, Receiver, INFLATED_CHUNK};
+use super::{new_flight, Flight, FrameProgress, Incoming, Phase, Ready, Receiver, INFLATED_CHUNK};
 use crate::config::MessageDelivery;
 use crate::error::ProtocolError;
 use crate::protocol::close::parse_close_payload;
@@ -18,17 +18,17 @@ impl Receiver {
         &mut self,
         mut frame: FrameProgress,
     ) -> Result<FrameProgress, ProtocolError> {
-        let present = (frame.released + self.end - self.start).min(frame.len);
+        let f: &mut Flight = flight!(self);
+        let present = (frame.released + f.end - f.start).min(frame.len);
         if present > frame.done {
-            let from = self.start + (frame.done - frame.released);
-            let to = self.start + (present - frame.released);
-            let piece = &mut self.buf[from..to];
+            let from = f.start + (frame.done - frame.released);
+            let to = f.start + (present - frame.released);
+            let piece = &mut f.buf[from..to];
             if let Some(key) = frame.mask {
                 apply_mask(piece, key, frame.done);
             }
             frame.done = present;
-            let message = self.flight.as_ref().and_then(|f| f.message);
-            let Some(message) = message.filter(|_| !frame.opcode.is_control()) else {
+            let Some(message) = f.message.filter(|_| !frame.opcode.is_control()) else {
                 return Ok(frame);
             };
             let text = message.kind == DataKind::Text;
@@ -36,12 +36,11 @@ impl Receiver {
                 if text {
                     // §8.1: invalid UTF-8 "MUST _Fail the WebSocket Connection_" — checked as
                     // the bytes arrive, so the failure comes at the first invalid byte.
-                    flight!(self)
-                        .utf8
-                        .feed(&self.buf[from..to])
+                    f.utf8
+                        .feed(&f.buf[from..to])
                         .map_err(|_| ProtocolError::InvalidUtf8)?;
                 }
-            } else if self.limits.delivery == MessageDelivery::Whole {
+            } else if self.delivery == MessageDelivery::Whole {
                 self.inflate_whole(from, to, text)?;
             }
         }
@@ -59,11 +58,10 @@ impl Receiver {
         let Some(inflater) = self.inflater.as_mut() else {
             unreachable!("a compressed message needs the extension")
         };
-        let assembled = &mut flight!(self).assembled;
-        let before = assembled.len();
-        let cap = self.limits.max_message;
+        let f: &mut Flight = flight!(self);
+        let before = f.assembled.len();
         inflater
-            .inflate(&self.buf[from..to], assembled, cap)
+            .inflate(&f.buf[from..to], &mut f.assembled, self.max_message)
             .map_err(|_| ProtocolError::InvalidCompressedData)?;
         self.check_inflated(before, text)
     }
@@ -75,7 +73,7 @@ impl Receiver {
         text: bool,
     ) -> Result<(), ProtocolError> {
         let flight = flight!(self);
-        if flight.assembled.len() > self.limits.max_message {
+        if flight.assembled.len() > self.max_message {
             return Err(ProtocolError::MessageTooLarge);
         }
         if text {
@@ -93,10 +91,11 @@ impl Receiver {
         frame: FrameProgress,
         tx: &mut Sender,
     ) -> Result<Ready, ProtocolError> {
-        let (at, len) = (self.start, frame.len);
-        self.release_frame = len;
-        flight!(self).frame = None;
-        let payload = &self.buf[at..at + len];
+        let f = flight!(self);
+        let (at, len) = (f.start, frame.len);
+        f.release_frame = len;
+        f.frame = None;
+        let payload = &f.buf[at..at + len];
         Ok(match frame.opcode {
             Opcode::Ping => {
                 tx.answer_ping(payload);
@@ -125,17 +124,18 @@ impl Receiver {
         let Some(message) = flight!(self).message else {
             unreachable!("check_header starts a message for every data frame")
         };
-        let (at, len) = (self.start, frame.len);
+        let (at, len) = (flight!(self).start, frame.len);
         if message.compressed {
             // The payload is already inflated into `assembled`.
-            self.start += len;
-            flight!(self).frame = None;
+            let f = flight!(self);
+            f.start += len;
+            f.frame = None;
             if !frame.fin {
                 return Ok(None);
             }
             self.finish_inflating(message.kind == DataKind::Text)?;
             self.end_message(message.kind)?;
-            self.release_assembled = true;
+            flight!(self).release_assembled = true;
             return Ok(Some(Ready::Assembled(message.kind)));
         }
         if frame.fin {
@@ -143,7 +143,7 @@ impl Receiver {
         }
         if frame.fin && message.fragments == 1 {
             // A message in one frame: hand out the receive buffer itself, no copy.
-            self.release_frame = len;
+            flight!(self).release_frame = len;
             flight!(self).frame = None;
             return Ok(Some(Ready::Frame {
                 kind: message.kind,
@@ -151,15 +151,15 @@ impl Receiver {
                 len,
             }));
         }
-        let flight = flight!(self);
-        if flight.assembled.is_empty() {
-            flight.assembled.reserve_exact(message.size);
+        let f: &mut Flight = flight!(self);
+        if f.assembled.is_empty() {
+            f.assembled.reserve_exact(message.size);
         }
-        flight.assembled.extend_from_slice(&self.buf[at..at + len]);
-        flight.frame = None;
-        self.start += len;
+        f.assembled.extend_from_slice(&f.buf[at..at + len]);
+        f.frame = None;
+        f.start += len;
         if frame.fin {
-            self.release_assembled = true;
+            f.release_assembled = true;
             return Ok(Some(Ready::Assembled(message.kind)));
         }
         Ok(None)
@@ -173,7 +173,7 @@ impl Receiver {
         let assembled = &mut flight!(self).assembled;
         let before = assembled.len();
         inflater
-            .end_message(assembled, self.limits.max_message)
+            .end_message(assembled, self.max_message)
             .map_err(|_| ProtocolError::InvalidCompressedData)?;
         self.check_inflated(before, text)
     }
@@ -204,13 +204,13 @@ impl Receiver {
         if last {
             self.end_message(message.kind)?;
         }
-        let at = self.start + (frame.delivered - frame.released);
+        let at = flight!(self).start + (frame.delivered - frame.released);
         let len = frame.done - frame.delivered;
         let first = !message.started;
         message.started = true;
         frame.delivered = frame.done;
         frame.released = frame.done;
-        self.release_frame = len;
+        flight!(self).release_frame = len;
         let flight = flight!(self);
         flight.frame = if complete { None } else { Some(frame) };
         if !last {
@@ -235,13 +235,13 @@ impl Receiver {
         let Some(inflater) = self.inflater.as_mut() else {
             unreachable!("a compressed message needs the extension")
         };
-        let from = self.start + (frame.consumed - frame.released);
-        let to = self.start + (frame.done - frame.released);
-        let flight = flight!(self);
+        let flight: &mut Flight = flight!(self);
+        let from = flight.start + (frame.consumed - frame.released);
+        let to = flight.start + (frame.done - frame.released);
         flight.assembled.clear();
         let used = inflater
             .inflate(
-                &self.buf[from..to],
+                &flight.buf[from..to],
                 &mut flight.assembled,
                 INFLATED_CHUNK - 1,
             )
@@ -255,7 +255,7 @@ impl Receiver {
                 .map_err(|_| ProtocolError::InvalidCompressedData)?;
         }
         message.inflated += flight.assembled.len();
-        if message.inflated > self.limits.max_message {
+        if message.inflated > self.max_message {
             return Err(ProtocolError::MessageTooLarge);
         }
         if message.kind == DataKind::Text {
@@ -272,10 +272,10 @@ impl Receiver {
         let starts_empty_message = complete && !message.started;
         if flight.assembled.is_empty() && !last && !starts_empty_message {
             flight.message = Some(message);
-            self.start += release;
+            flight.start += release;
             return Ok(None);
         }
-        self.release_frame = release;
+        flight!(self).release_frame = release;
         let first = !message.started;
         if last {
             self.end_message(message.kind)?;

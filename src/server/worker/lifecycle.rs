@@ -22,14 +22,12 @@ impl<H: Handler> Worker<H> {
         let mut batch = std::mem::take(&mut self.spare_commands);
         while !self.outbox.is_empty() {
             std::mem::swap(&mut batch, &mut self.outbox);
-            for command in batch.drain(..) {
-                self.run_command(command, now);
-            }
+            self.run_batch(&mut batch, now);
         }
         self.spare_commands = batch;
     }
 
-    fn run_command(&mut self, command: Command, now: Instant) {
+    pub(super) fn run_command(&mut self, command: Command, now: Instant) {
         match command {
             Command::Send { to, message } => {
                 if let Some(slot) = self.peer_by_id(to) {
@@ -37,31 +35,8 @@ impl<H: Handler> Worker<H> {
                     count_queued(&self.stats, &message, u64::from(queued));
                 }
             }
-            Command::Publish {
-                topic,
-                message,
-                except,
-            } => {
-                let receivers = self.topics.get(&topic).cloned().unwrap_or_default();
-                let mut queued = 0;
-                for id in receivers.into_iter().filter(|id| Some(*id) != except) {
-                    if let Some(slot) = self.peer_by_id(id) {
-                        queued += u64::from(self.deliver(slot, &message));
-                    }
-                }
-                count_queued(&self.stats, &message, queued);
-            }
-            Command::Broadcast { message, except } => {
-                let mut queued = 0;
-                for slot in 0..self.slots.len() {
-                    let is_target = self.slots[slot].peer.as_ref().is_some_and(|p| {
-                        !p.dead && Some(p.id) != except && matches!(p.phase, Phase::Open(_))
-                    });
-                    if is_target {
-                        queued += u64::from(self.deliver(slot, &message));
-                    }
-                }
-                count_queued(&self.stats, &message, queued);
+            command @ (Command::Publish { .. } | Command::Broadcast { .. }) => {
+                self.fan_out_one(command);
             }
             Command::Close { to, code, reason } => {
                 if let Some(slot) = self.peer_by_id(to) {
@@ -87,7 +62,7 @@ impl<H: Handler> Worker<H> {
     /// Offers a message to a connection; one that finds a fragmented message being sent
     /// (or messages held already) is held until that message ends, bounded like the queue.
     /// Whether it was queued now (the caller counts it).
-    fn deliver(&mut self, slot: usize, message: &Arc<Outbound>) -> bool {
+    pub(super) fn deliver(&mut self, slot: usize, message: &Arc<Outbound>) -> bool {
         let Some(peer) = super::live(&mut self.slots, slot) else {
             return false;
         };
@@ -185,7 +160,7 @@ impl<H: Handler> Worker<H> {
                 if state == State::Closing || (open.conn.is_closed() && open.conn.wants_write()) {
                     // RFC 6455 §7.1.1: after a reasonable time without the peer's Close (or
                     // without it reading ours), the connection is cut.
-                    let since = *open.closing_since.get_or_insert(stamp);
+                    let since = *open.rare().closing_since.get_or_insert(stamp);
                     if stamp.since(since) >= config.close_timeout {
                         let info = open
                             .take_ended()
@@ -322,13 +297,13 @@ impl<H: Handler> Worker<H> {
         let Some(peer) = self.slots.get_mut(slot).and_then(|s| s.peer.as_mut()) else {
             return;
         };
+        let id = peer.id(self.index, slot);
         let Phase::Open(open) = &mut peer.phase else {
             return;
         };
         let Some(session) = open.session.take() else {
             return;
         };
-        let id = peer.id;
         let info = open
             .take_ended()
             .unwrap_or_else(|| match open.conn.state() {
@@ -373,13 +348,12 @@ impl<H: Handler> Worker<H> {
     pub(super) fn remove_dead(&mut self) {
         let mut dead = std::mem::replace(&mut self.dead, std::mem::take(&mut self.spare_slots));
         for slot in dead.drain(..) {
-            let entry = &mut self.slots[slot];
-            if let Some(mut peer) = entry.peer.take() {
+            if let Some(mut peer) = self.slots[slot].peer.take() {
                 let _ = self.poll.registry().deregister(peer.transport.tcp());
                 Stats::sub(&self.stats.connections, 1);
+                self.v6_addrs.remove(slot, peer.addr);
+                self.free.push((slot, peer.generation.wrapping_add(1)));
             }
-            entry.generation = entry.generation.wrapping_add(1);
-            self.free.push(slot);
         }
         self.spare_slots = dead;
     }

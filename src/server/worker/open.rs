@@ -211,7 +211,6 @@ impl<H: Handler> Worker<H> {
             last_rx: stamp,
             last_message: stamp,
             ping_sent: None,
-            closing_since: None,
             rare,
         }));
         Stats::add(&self.stats.open, 1);
@@ -230,6 +229,8 @@ impl<H: Handler> Worker<H> {
         let Some(peer) = self.slots.get_mut(slot).and_then(|s| s.peer.as_mut()) else {
             return;
         };
+        let id = peer.id(self.index, slot);
+        let peer_addr = self.v6_addrs.get(slot, peer.addr);
         let Phase::Open(open) = &mut peer.phase else {
             return;
         };
@@ -238,12 +239,12 @@ impl<H: Handler> Worker<H> {
             return;
         };
         let mut conn = Conn {
-            id: peer.id,
+            id,
             tx: open.conn.sender(),
             transport: &mut peer.transport,
             session,
             rare: &mut open.rare,
-            peer_addr: peer.addr.get(),
+            peer_addr,
             ctx: Context {
                 handle: &self.handle,
                 outbox: &mut self.outbox,
@@ -299,6 +300,8 @@ impl<H: Handler> Worker<H> {
         let Some(peer) = self.slots.get_mut(slot).and_then(|s| s.peer.as_mut()) else {
             return;
         };
+        let id = peer.id(self.index, slot);
+        let peer_addr = self.v6_addrs.get(slot, peer.addr);
         let Phase::Open(open) = &mut peer.phase else {
             return;
         };
@@ -324,12 +327,12 @@ impl<H: Handler> Worker<H> {
                 }
             };
             let mut conn = Conn {
-                id: peer.id,
+                id,
                 tx: &mut *tx,
                 transport: &mut peer.transport,
                 session: &mut *session,
                 rare: &mut open.rare,
-                peer_addr: peer.addr.get(),
+                peer_addr,
                 ctx: Context {
                     handle: &self.handle,
                     outbox: &mut self.outbox,
