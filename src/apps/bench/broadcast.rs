@@ -10,7 +10,8 @@ use clap::Args;
 
 use super::histogram::Histogram;
 use super::{
-    close_all, connect_all, cpu_json, latency_json, latency_text, report, Common, Failures, Phases,
+    close_all, connect_all, cpu_json, cpu_text, latency_json, latency_text, report, Common,
+    Failures, Phases,
 };
 use crate::client::{ClientConn, ClientHandler, ClientId, Ended, MultiClient};
 use crate::protocol::Message;
@@ -242,5 +243,9 @@ fn print_result(
         ),
         format!("  fan-out latency: {}", latency_text(&load.fanout)),
     ];
+    let lines: Vec<String> = lines
+        .into_iter()
+        .chain(cpu_text(cpu, load.deliveries, "delivery"))
+        .collect();
     report(args.common.json, &value, &lines);
 }

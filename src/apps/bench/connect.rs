@@ -59,19 +59,36 @@ impl ClientHandler for Load {
     }
 }
 
-/// The resident memory of a process, in bytes (`VmRSS` of /proc/PID/status).
-pub fn resident_bytes(pid: u32) -> Option<u64> {
+/// A process's memory, in bytes: resident in all (`VmRSS` of /proc/PID/status), and the
+/// anonymous part of it (`RssAnon`: heap, stacks; not the program's code and files, whose
+/// pages a first connection maps in once for all).
+#[derive(Debug, Clone, Copy)]
+pub struct Usage {
+    /// Resident memory.
+    pub resident: u64,
+    /// Resident anonymous memory.
+    pub anonymous: u64,
+}
+
+/// The memory of process `pid`, if /proc can tell.
+pub fn memory_of(pid: u32) -> Option<Usage> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    };
+    Some(Usage {
+        resident: field("VmRSS:")?,
+        anonymous: field("RssAnon:")?,
+    })
 }
 
 /// Opens the connections, holds them, reports, and closes them.
 pub fn run(args: &ConnectArgs) -> Result<(), String> {
     let common = &args.common;
     let before = common.pid.map(|pid| {
-        resident_bytes(pid).ok_or_else(|| format!("cannot read /proc/{pid}/status: is it running?"))
+        memory_of(pid).ok_or_else(|| format!("cannot read /proc/{pid}/status: is it running?"))
     });
     let before = before.transpose()?;
     let mut clients = MultiClient::new(common.client_options()).map_err(|e| e.to_string())?;
@@ -99,11 +116,11 @@ pub fn run(args: &ConnectArgs) -> Result<(), String> {
             .poll(&mut load, Some(Duration::from_millis(200)))
             .map_err(|e| e.to_string())?;
     }
-    let after = common.pid.and_then(resident_bytes);
+    let after = common.pid.and_then(memory_of);
     let still_open = load.open.len();
-    let per_conn = match (before, after) {
+    let per_conn = |field: fn(&Usage) -> u64| match (before, after) {
         (Some(b), Some(a)) if still_open > 0 => {
-            Some(a.saturating_sub(b) as f64 / still_open as f64)
+            Some(field(&a).saturating_sub(field(&b)) as f64 / still_open as f64)
         }
         _ => None,
     };
@@ -113,18 +130,21 @@ pub fn run(args: &ConnectArgs) -> Result<(), String> {
     let memory = Memory {
         before,
         after,
-        per_conn,
+        per_conn: per_conn(|u| u.resident),
+        anon_per_conn: per_conn(|u| u.anonymous),
         held: still_open,
     };
     print_result(args, &load, connect_secs, &memory);
     Ok(())
 }
 
-/// The server's resident memory before and after, and the growth per connection held.
+/// The server's memory before and after, and the growth per connection held: resident in
+/// all, and anonymous.
 struct Memory {
-    before: Option<u64>,
-    after: Option<u64>,
+    before: Option<Usage>,
+    after: Option<Usage>,
     per_conn: Option<f64>,
+    anon_per_conn: Option<f64>,
     held: usize,
 }
 
@@ -133,6 +153,7 @@ fn print_result(args: &ConnectArgs, load: &Load, seconds: f64, memory: &Memory) 
         before,
         after,
         per_conn,
+        anon_per_conn,
         held,
     } = *memory;
     let rate = load.opened as f64 / seconds.max(1e-9);
@@ -146,20 +167,29 @@ fn print_result(args: &ConnectArgs, load: &Load, seconds: f64, memory: &Memory) 
         "seconds": seconds,
         "connects_per_sec": rate.round(),
         "deflate": args.common.deflate,
-        "server_rss_before": before,
-        "server_rss_after": after,
+        "server_rss_before": before.map(|u| u.resident),
+        "server_rss_after": after.map(|u| u.resident),
         "server_rss_bytes_per_conn": per_conn.map(f64::round),
+        "server_anon_before": before.map(|u| u.anonymous),
+        "server_anon_after": after.map(|u| u.anonymous),
+        "server_anon_bytes_per_conn": anon_per_conn.map(f64::round),
     });
     let mut lines = vec![format!(
         "connect {}: {} of {} connections opened in {:.2} s ({:.0}/s)",
         args.common.url, load.opened, args.connections, seconds, rate
     )];
-    if let (Some(b), Some(a), Some(per)) = (before, after, per_conn) {
+    if let (Some(b), Some(a), Some(per), Some(anon)) = (before, after, per_conn, anon_per_conn) {
         lines.push(format!(
             "  server resident memory {:.1} MiB -> {:.1} MiB: {:.0} bytes per idle connection",
-            b as f64 / 1048576.0,
-            a as f64 / 1048576.0,
+            b.resident as f64 / 1048576.0,
+            a.resident as f64 / 1048576.0,
             per
+        ));
+        lines.push(format!(
+            "  of which anonymous (heap, stacks) {:.1} MiB -> {:.1} MiB: {:.0} bytes per idle connection",
+            b.anonymous as f64 / 1048576.0,
+            a.anonymous as f64 / 1048576.0,
+            anon
         ));
     }
     if !load.failures.is_empty() {

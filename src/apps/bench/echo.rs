@@ -9,7 +9,8 @@ use clap::{Args, ValueEnum};
 use super::histogram::Histogram;
 use super::payload::Payload;
 use super::{
-    close_all, connect_all, cpu_json, latency_json, latency_text, report, Common, Failures, Phases,
+    close_all, connect_all, cpu_json, cpu_text, latency_json, latency_text, report, Common,
+    Failures, Phases,
 };
 use crate::client::{ClientConn, ClientHandler, ClientId, Ended};
 use crate::protocol::Message;
@@ -209,5 +210,9 @@ pub(crate) fn print_result(args: &EchoArgs, load: &Outcome<'_>) {
         ),
         format!("  round trip: {}", latency_text(load.latency)),
     ];
+    let lines: Vec<String> = lines
+        .into_iter()
+        .chain(cpu_text(load.cpu, load.messages, "message"))
+        .collect();
     report(args.common.json, &value, &lines);
 }

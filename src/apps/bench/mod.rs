@@ -1,7 +1,7 @@
 //! `fullduplex bench`: the load generator. Echo throughput and round-trip latency, broadcast
 //! fan-out rate and latency, the demo chat's delivery and fan-out latency, and connection rate
 //! with the server's memory per connection;
-//! all on one thread and one event loop ([`MultiClient`](crate::client::MultiClient)), so it
+//! all on one thread and one event loop ([`MultiClient`]), so it
 //! needs one core and leaves the other to the server under test.
 
 use std::io::IsTerminal;
@@ -326,6 +326,18 @@ pub(crate) fn cpu_json(cpu: Option<f64>, events: u64) -> (serde_json::Value, ser
         (us * 1000.0).round() / 1000.0
     });
     (serde_json::json!(cpu), serde_json::json!(per))
+}
+
+/// The server's CPU time over the measured window, for people: total and per `unit` (given
+/// `--pid`; `None` without it).
+pub(crate) fn cpu_text(cpu: Option<f64>, events: u64, unit: &str) -> Option<String> {
+    let secs = cpu?;
+    let per = if events > 0 {
+        format!("{:.3} µs per {unit}", secs * 1e6 / events as f64)
+    } else {
+        format!("no {unit} to divide by")
+    };
+    Some(format!("  server CPU (utime + stime): {secs:.2} s, {per}"))
 }
 
 /// Prints a result: JSON on stdout, or the lines for people.
