@@ -18,7 +18,7 @@ pub struct ChatArgs {
     /// Require this token from clients, as `?token=` or the `token` cookie (else 401).
     #[arg(long, value_name = "SECRET", value_parser = parse_token)]
     pub token: Option<String>,
-    /// Allow pages from this origin to connect, e.g. https://chat.example.com (repeatable).
+    /// Allow pages from this origin to connect, e.g. `https://chat.example.com` (repeatable).
     /// Default: only the server's own origin.
     #[arg(long = "allowed-origin", value_name = "ORIGIN", value_parser = parse_origin)]
     pub allowed_origins: Vec<String>,

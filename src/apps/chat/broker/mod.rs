@@ -2,7 +2,7 @@
 //! among several behind a load balancer (design in `docs/scale-out.md`).
 //!
 //! Each node delivers its own room events to its own members at once, as a single node does,
-//! and publishes them to Redis in an [`Envelope`](envelope::Envelope); every other node
+//! and publishes them to Redis in an [`Envelope`]; every other node
 //! delivers what it receives to its members of that room. A node ignores its own envelopes,
 //! so nothing is delivered twice. Two threads beside the mio workers hold the connections
 //! (one publishes, one subscribes) and reach the workers only through the
