@@ -72,6 +72,7 @@ METRICS = {
     ],
     "connect": [
         ("bytes/conn (RSS)", "server_rss_bytes_per_conn", True, 0),
+        ("bytes/conn (anonymous)", "server_anon_bytes_per_conn", True, 0),
         ("connects/s", "connects_per_sec", False, 0),
     ],
 }
@@ -200,7 +201,10 @@ def main():
         "measured window (all threads) divided by the messages (echo) or deliveries (broadcast).",
         "Ratios divide by the best peer other than fullduplex (lowest CPU per message, lowest",
         "bytes per connection) and by the raw TCP echo ceiling (no WebSocket work): below 1.00×",
-        "is better. Memory is the server's resident set growth ÷ idle connections. The min–max",
+        "is better. Memory is the server's resident set growth ÷ idle connections (ranked), and",
+        "its anonymous part (heap and stacks: `RssAnon`, without the program's code and files",
+        "that the first connections map in once for all, and that a peer's JIT makes anonymous).",
+        "The min–max",
         "column shows the spread of the ranking figure over the runs: on a loaded machine, read",
         "differences smaller than that spread as ties.",
         "",
