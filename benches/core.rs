@@ -3,7 +3,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fullduplex::protocol::frame::MAX_HEADER_LEN;
-use fullduplex::protocol::mask::{apply_mask, apply_mask_reference};
+use fullduplex::protocol::mask::{apply_mask, apply_mask_portable, apply_mask_reference};
 use fullduplex::protocol::utf8::Utf8Validator;
 use fullduplex::protocol::{Connection, Event, FrameHeader, Opcode};
 use fullduplex::Config;
@@ -33,6 +33,9 @@ fn masking(c: &mut Criterion) {
         let label = size_label(len);
         group.bench_function(BenchmarkId::new("apply_mask", &label), |b| {
             b.iter(|| apply_mask(black_box(&mut buf), [1, 2, 3, 4], 1))
+        });
+        group.bench_function(BenchmarkId::new("apply_mask_portable", &label), |b| {
+            b.iter(|| apply_mask_portable(black_box(&mut buf), [1, 2, 3, 4], 1))
         });
         group.bench_function(BenchmarkId::new("copy_from_slice", &label), |b| {
             b.iter(|| black_box(&mut buf).copy_from_slice(black_box(&src)))

@@ -1,9 +1,11 @@
-//! The fast masking (RFC 6455 §5.3) against the byte-at-a-time reference: in place, while
-//! copying, and in two pieces at any offset.
+//! The fast masking (RFC 6455 §5.3) against the byte-at-a-time reference: in place (the
+//! dispatching and the portable path), while copying, and in two pieces at any offset.
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};
-use fullduplex::protocol::mask::{apply_mask, apply_mask_reference, mask_copy};
+use fullduplex::protocol::mask::{
+    apply_mask, apply_mask_portable, apply_mask_reference, mask_copy,
+};
 use libfuzzer_sys::fuzz_target;
 
 fn check(mut u: Unstructured<'_>) -> arbitrary::Result<()> {
@@ -17,6 +19,10 @@ fn check(mut u: Unstructured<'_>) -> arbitrary::Result<()> {
     let mut fast = data.to_vec();
     apply_mask(&mut fast, key, offset);
     assert_eq!(fast, expected, "apply_mask");
+
+    let mut portable = data.to_vec();
+    apply_mask_portable(&mut portable, key, offset);
+    assert_eq!(portable, expected, "apply_mask_portable");
 
     let mut copied = vec![0u8; data.len()];
     mask_copy(&mut copied, data, key, offset);
