@@ -12,8 +12,8 @@
 //! The loop is safe code. Compiled for the baseline x86-64 CPU it gets 16-byte vectors;
 //! the same loop compiled with AVX2 enabled gets 32-byte ones and, measured in
 //! `benches/core.rs` (`mask/apply_mask` against `mask/apply_mask_portable`), masks a
-//! 1 KiB payload in about half the time. Calling that copy is the module's one `unsafe`
-//! line, after a run-time check that the CPU has AVX2.
+//! 16 KiB payload in less than half the time and a 1 KiB one in two thirds. Calling that
+//! copy is the module's one `unsafe` line, after a run-time check that the CPU has AVX2.
 
 /// The key rotated so that byte 0 of the returned key applies to payload byte `offset`.
 #[inline]
