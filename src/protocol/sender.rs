@@ -432,11 +432,7 @@ impl Sender {
             self.unwritten_pongs = 0;
             self.pong_end = 0;
         }
-        let held = self
-            .extras
-            .as_ref()
-            .is_some_and(|e| e.pending_pong.is_some());
-        if held && self.queue.written() >= self.pong_end {
+        if self.queue.written() >= self.pong_end {
             if let Some(p) = self.extras.as_mut().and_then(|e| e.pending_pong.take()) {
                 self.answer_ping(&p.bytes[..p.len as usize]);
             }

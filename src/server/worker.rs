@@ -65,8 +65,9 @@ pub(crate) struct Worker<H: Handler> {
     spare_slots: Vec<usize>,
     spare_reads: Vec<(usize, bool)>,
     spare_commands: Vec<Command>,
-    /// A run of messages with the same receivers (see `fanout`), kept for its capacity.
-    spare_messages: Vec<Arc<crate::server::outbound::Outbound>>,
+    /// A run of messages with the same receivers and their counts of receivers (see
+    /// `fanout`), kept for its capacity.
+    spare_messages: Vec<(Arc<crate::server::outbound::Outbound>, u64)>,
     shutdown_deadline: Option<Instant>,
     accept_paused_until: Option<Instant>,
     /// What connections' [`Stamp`](crate::server::peer::Stamp)s count from.

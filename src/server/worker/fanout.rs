@@ -50,7 +50,7 @@ impl<H: Handler> Worker<H> {
     /// Runs a tick's commands in order, delivering each run of consecutive broadcasts (or
     /// publishes to one topic) with the same receivers receiver by receiver.
     pub(super) fn run_batch(&mut self, batch: &mut Vec<Command>, now: std::time::Instant) {
-        let mut run: Vec<Arc<Outbound>> = std::mem::take(&mut self.spare_messages);
+        let mut run = std::mem::take(&mut self.spare_messages);
         let mut target: Option<Target> = None;
         for command in batch.drain(..) {
             match Target::of(command) {
@@ -59,7 +59,7 @@ impl<H: Handler> Worker<H> {
                         self.fan_out(target.take(), &mut run);
                     }
                     target = Some(to);
-                    run.push(message);
+                    run.push((message, 0));
                 }
                 Err(other) => {
                     self.fan_out(target.take(), &mut run);
@@ -74,16 +74,16 @@ impl<H: Handler> Worker<H> {
     /// Delivers one broadcast or publish command on its own.
     pub(super) fn fan_out_one(&mut self, command: Command) {
         if let Ok((target, message)) = Target::of(command) {
-            self.fan_out(Some(target), &mut vec![message]);
+            self.fan_out(Some(target), &mut vec![(message, 0)]);
         }
     }
 
     /// Delivers `run` (emptied) to `target`'s receivers, each receiver all of it in order.
-    fn fan_out(&mut self, target: Option<Target>, run: &mut Vec<Arc<Outbound>>) {
+    /// Each message comes with the count of receivers that queued it (zero when given).
+    fn fan_out(&mut self, target: Option<Target>, run: &mut Vec<(Arc<Outbound>, u64)>) {
         let Some(target) = target else {
             return;
         };
-        let mut queued = vec![0u64; run.len()];
         match target {
             Target::All { except } => {
                 let except = except.and_then(|id| self.peer_by_id(id));
@@ -92,7 +92,7 @@ impl<H: Handler> Worker<H> {
                         !p.dead && Some(slot) != except && matches!(p.phase, Phase::Open(_))
                     });
                     if is_target {
-                        self.deliver_run(slot, run, &mut queued);
+                        self.deliver_run(slot, run);
                     }
                 }
             }
@@ -100,21 +100,20 @@ impl<H: Handler> Worker<H> {
                 let receivers = self.topics.get(&topic).cloned().unwrap_or_default();
                 for id in receivers.into_iter().filter(|id| Some(*id) != except) {
                     if let Some(slot) = self.peer_by_id(id) {
-                        self.deliver_run(slot, run, &mut queued);
+                        self.deliver_run(slot, run);
                     }
                 }
             }
         }
-        for (message, queued) in run.iter().zip(queued) {
-            count_queued(&self.stats, message, queued);
+        for (message, queued) in run.drain(..) {
+            count_queued(&self.stats, &message, queued);
         }
-        run.clear();
     }
 
     /// Delivers each message of `run` to `slot`, counting the ones queued.
-    fn deliver_run(&mut self, slot: usize, run: &[Arc<Outbound>], queued: &mut [u64]) {
-        for (message, count) in run.iter().zip(queued.iter_mut()) {
-            *count += u64::from(self.deliver(slot, message));
+    fn deliver_run(&mut self, slot: usize, run: &mut [(Arc<Outbound>, u64)]) {
+        for (message, queued) in run.iter_mut() {
+            *queued += u64::from(self.deliver(slot, message));
         }
     }
 }
