@@ -21,4 +21,4 @@ if ! command -v redis-server >/dev/null; then
     fi
 fi
 echo "redis-tests.sh: $(redis-server --version)"
-FULLDUPLEX_REQUIRE_REDIS=1 cargo test --release --test scale_out 2>&1 | tail -n 100
+FULLDUPLEX_REQUIRE_REDIS=1 cargo test --release --test apps scale_out:: 2>&1 | tail -n 100

@@ -3,8 +3,8 @@
 //! The [`protocol`] module is a sans-I/O implementation of
 //! [RFC 6455](https://www.rfc-editor.org/rfc/rfc6455) and
 //! [RFC 7692](https://www.rfc-editor.org/rfc/rfc7692) (bytes in, events and bytes out, no
-//! socket, clock or global randomness inside); [`server`] and [`client`] run it over mio and
-//! blocking sockets.
+//! socket, clock or global randomness inside); with the feature `runtime`, `server` and
+//! `client` run it over mio and blocking sockets.
 //!
 //! # Where each rule of the RFCs is
 //!
@@ -53,16 +53,20 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
-pub mod apps;
+#[cfg(feature = "runtime")]
 pub mod client;
 pub mod config;
 pub mod error;
 pub mod protocol;
+mod random;
+#[cfg(feature = "runtime")]
 pub mod server;
+#[cfg(feature = "runtime")]
 mod transport;
 
 pub use config::Config;
 pub use error::{HandshakeError, ProtocolError, UsageError};
+pub use random::OsRandom;
 
 #[cfg(test)]
 mod tests {

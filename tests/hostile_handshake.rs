@@ -2,6 +2,7 @@
 //! backtracking parser explode, a request sent a byte at a time, a second request pipelined
 //! after a refused upgrade. Each asserts the HTTP status (or the cut), that nothing panicked,
 //! and the heap growth; the network ones run the real server on 127.0.0.1, port 0.
+#![cfg(feature = "runtime")]
 
 mod common;
 mod hostile;

@@ -1,6 +1,7 @@
 //! Hostile peers over loopback against the real server (127.0.0.1, port 0): a ping flood
 //! from a peer that never reads, and protocol violations on an open connection. Each asserts
 //! the close code, that the server kept serving others, and the heap growth.
+#![cfg(feature = "runtime")]
 
 mod common;
 mod hostile;

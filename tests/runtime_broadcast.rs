@@ -1,6 +1,7 @@
 //! One message to many connections over loopback: broadcast, topics, and what happens to a
 //! reader too slow to keep up (its queue is bounded; it is closed with 1008 or loses
 //! messages, as `Config::slow_consumer` says, and the others are not held back).
+#![cfg(feature = "runtime")]
 
 mod common;
 
@@ -8,7 +9,6 @@ use std::io::Write;
 use std::net::TcpStream;
 
 use common::runtime::*;
-use fullduplex::apps::echo::Echo;
 use fullduplex::client::WebSocket;
 use fullduplex::config::{MessageDelivery, SlowConsumer};
 use fullduplex::protocol::{CloseCode, DataKind, Opcode, OwnedEvent};
@@ -305,7 +305,7 @@ fn echo_to_a_client_that_never_reads(delivery: MessageDelivery) -> StatsSnapshot
         message_delivery: delivery,
         ..test_config()
     };
-    let server = start(config, Echo);
+    let server = start(config, TestApp::new().0);
     let receive_buffer = 16 << 10;
     let (mut stream, _) = silent_reader(server.local_addr(), receive_buffer);
     let len = 64 << 10;

@@ -1,6 +1,7 @@
 //! Messages through the server over loopback: echo of every size class of RFC 6455 §5.2's
 //! length encoding (with and without RFC 7692 compression), many connections at once,
 //! Ping and Pong, and the close handshake begun by either side (RFC 6455 §7).
+#![cfg(feature = "runtime")]
 
 mod common;
 

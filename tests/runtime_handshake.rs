@@ -1,6 +1,7 @@
 //! The server's opening handshake over loopback: the upgrade, every refusal with its HTTP
 //! status (RFC 6455 §4.2.1, §4.2.2, §4.4), plain HTTP, the connection limit and the
 //! handshake deadline.
+#![cfg(feature = "runtime")]
 
 mod common;
 

@@ -2,6 +2,7 @@
 //! keepalive (a peer that stops answering Pings is dropped, RFC 6455 §5.5.2), the idle
 //! timeout, and garbage (the connection fails with 1002 or 1007, RFC 6455 §7.1.7, and
 //! nobody else notices).
+#![cfg(feature = "runtime")]
 
 mod common;
 

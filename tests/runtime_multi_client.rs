@@ -1,6 +1,7 @@
 //! The multi-connection client (`fullduplex::client::MultiClient`) against the server over
 //! loopback: many connections on one loop, echo of every size, TLS, refusals, deadlines,
 //! and closes from both sides; and against hand-written servers that misbehave.
+#![cfg(feature = "runtime")]
 
 mod common;
 
@@ -15,7 +16,7 @@ use fullduplex::client::{
 };
 use fullduplex::config::DeflateConfig;
 use fullduplex::protocol::{CloseCode, Message, OwnedEvent};
-use fullduplex::server::{tls, CloseInfo, Server};
+use fullduplex::server::CloseInfo;
 use fullduplex::{Config, HandshakeError};
 
 /// How a connection ended, in a form tests can compare.
@@ -200,7 +201,9 @@ fn echoes_0_bytes_to_16_mib_with_permessage_deflate() {
 }
 
 #[test]
+#[cfg(feature = "dev-cert")]
 fn echoes_0_bytes_to_16_mib_over_tls() {
+    use fullduplex::server::{tls, Server};
     let cert = tls::self_signed(&[]).unwrap();
     let (app, _events) = TestApp::new();
     let server = Server::new(test_config(), app)
@@ -209,7 +212,7 @@ fn echoes_0_bytes_to_16_mib_over_tls() {
         .unwrap();
     let server = TestServer::from(server);
     let options = ClientOptions {
-        tls: Some(tls::client_config_trusting(&[cert.cert_der]).unwrap()),
+        tls: Some(fullduplex::client::tls::trusting(&[cert.cert_der]).unwrap()),
         ..ClientOptions::default()
     };
     let url = format!("wss://localhost:{}/", server.local_addr().port());

@@ -1,6 +1,7 @@
 //! Regression tests of the runtime's weak spots, over loopback: a client whose server hangs
 //! up without a Close frame, a burst of broadcasts to a reader that keeps up, the bounded
 //! mailbox, a broadcast that meets a fragmented message, and the exact connection limit.
+#![cfg(feature = "runtime")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The server and the blocking client over TLS (`wss://`) on loopback, with the self-signed
 //! certificate of `fullduplex::server::tls` and a client that trusts exactly it: echo,
 //! Ping, both closes, shutdown, garbage, and peers that do not speak TLS.
+#![cfg(feature = "dev-cert")]
 
 mod common;
 
@@ -31,7 +32,7 @@ fn start_wss(config: Config) -> Wss {
     let url = format!("wss://localhost:{}/", server.local_addr().port());
     let options = ClientOptions {
         config,
-        tls: Some(tls::client_config_trusting(&[cert.cert_der]).unwrap()),
+        tls: Some(fullduplex::client::tls::trusting(&[cert.cert_der]).unwrap()),
         ..ClientOptions::default()
     };
     Wss {
@@ -167,7 +168,7 @@ fn a_client_that_does_not_trust_the_certificate_refuses_it() {
     let wss = start_wss(test_config());
     let other = tls::self_signed(&[]).unwrap();
     let options = ClientOptions {
-        tls: Some(tls::client_config_trusting(&[other.cert_der]).unwrap()),
+        tls: Some(fullduplex::client::tls::trusting(&[other.cert_der]).unwrap()),
         ..ClientOptions::default()
     };
     match client::connect_with(&wss.url, &options) {

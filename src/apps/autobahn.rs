@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::client::{connect_with, ClientError, ClientOptions, WebSocket};
-use crate::config::DeflateConfig;
-use crate::protocol::{CloseCode, Message, OwnedEvent};
-use crate::Config;
+use fullduplex::client::{connect_with, ClientError, ClientOptions, WebSocket};
+use fullduplex::config::DeflateConfig;
+use fullduplex::protocol::{CloseCode, Message, OwnedEvent};
+use fullduplex::Config;
 
 /// `fullduplex autobahn-client` options.
 #[derive(Args, Debug)]

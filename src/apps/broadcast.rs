@@ -2,9 +2,9 @@
 //! connected client, the sender included (what uWebSockets' `app.publish` does). The
 //! benchmarks' fan-out testee.
 
-use crate::protocol::handshake::{ClientOffer, Request};
-use crate::protocol::{DataKind, Message};
-use crate::server::{Conn, Handler, Upgrade};
+use fullduplex::protocol::handshake::{ClientOffer, Request};
+use fullduplex::protocol::{DataKind, Message};
+use fullduplex::server::{Conn, Handler, Upgrade};
 
 /// The topic every connection joins.
 const EVERYONE: &str = "everyone";

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::DeflateConfig;
-use crate::server::{Handler, RunningServer, Server};
-use crate::Config;
+use fullduplex::config::DeflateConfig;
+use fullduplex::server::{Handler, RunningServer, Server};
+use fullduplex::Config;
 
 /// A WebSocket stack written from the protocol up (RFC 6455, RFC 7692).
 #[derive(Parser, Debug)]
@@ -131,12 +131,12 @@ impl ListenArgs {
 
     fn tls(&self) -> Result<Option<Arc<rustls::ServerConfig>>, String> {
         if self.tls_self_signed {
-            let generated = crate::server::tls::self_signed(&[])
+            let generated = fullduplex::server::tls::self_signed(&[])
                 .map_err(|e| format!("cannot make a certificate: {e}"))?;
             return Ok(Some(generated.server));
         }
         match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => crate::server::tls::server_config_from_pem(cert, key)
+            (Some(cert), Some(key)) => fullduplex::server::tls::server_config_from_pem(cert, key)
                 .map(Some)
                 .map_err(|e| format!("cannot load the TLS certificate or key: {e}")),
             _ => Ok(None),
@@ -170,8 +170,24 @@ fn run_testee<H: Handler>(args: &EchoArgs, handler: H, what: &str) -> Result<(),
     let running = args
         .listen
         .bind(testee_config(args.deflate), handler, what)?;
-    running.shutdown_on_signals().map_err(|e| e.to_string())?;
+    shutdown_on_signals(&running).map_err(|e| e.to_string())?;
     running.join();
+    Ok(())
+}
+
+/// Shuts the server down gracefully on SIGINT or SIGTERM (see
+/// [`ServerHandle::shutdown`](fullduplex::server::ServerHandle::shutdown)).
+pub fn shutdown_on_signals(running: &RunningServer) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    let handle = running.handle();
+    std::thread::Builder::new()
+        .name("fullduplex-signals".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                handle.shutdown();
+            }
+        })?;
     Ok(())
 }
 

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::client::{connect_with, ClientError, ClientOptions};
-use crate::config::DeflateConfig;
-use crate::protocol::{CloseCode, OwnedEvent};
+use fullduplex::client::{connect_with, ClientError, ClientOptions};
+use fullduplex::config::DeflateConfig;
+use fullduplex::protocol::{CloseCode, OwnedEvent};
 
 /// `fullduplex client` options.
 #[derive(Args, Debug)]
@@ -51,13 +51,11 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
 /// Runs the client until stdin ends (then closes with 1000) or the server closes.
 pub fn run(args: &ClientArgs) -> Result<(), String> {
     let tls = match &args.ca {
-        Some(ca) => {
-            Some(crate::server::tls::client_config_from_pem(ca).map_err(|e| e.to_string())?)
-        }
+        Some(ca) => Some(fullduplex::client::tls::from_pem_file(ca).map_err(|e| e.to_string())?),
         None => None,
     };
     let options = ClientOptions {
-        config: crate::Config {
+        config: fullduplex::Config {
             deflate: args.deflate.then(DeflateConfig::default),
             ..Default::default()
         },

@@ -1,9 +1,9 @@
 //! `fullduplex echo`: echoes every message back with its opcode. The Autobahn testsuite's
 //! testee and the benchmarks' target.
 
-use crate::protocol::handshake::{ClientOffer, Request};
-use crate::protocol::{Chunk, DataKind, Message};
-use crate::server::{Conn, Handler, Upgrade};
+use fullduplex::protocol::handshake::{ClientOffer, Request};
+use fullduplex::protocol::{Chunk, DataKind, Message};
+use fullduplex::server::{Conn, Handler, Upgrade};
 
 /// Echoes every message (or streamed chunk) back as it came.
 #[derive(Clone, Default)]

@@ -5,6 +5,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,7 +28,9 @@ pub struct ClientOptions {
     pub headers: Vec<(String, String)>,
     /// The `Origin` header to send.
     pub origin: Option<String>,
-    /// TLS for `wss://`; `None` trusts the operating system's roots.
+    /// TLS for `wss://` (see [`tls`](super::tls)); `None` trusts the operating system's
+    /// roots.
+    #[cfg(feature = "tls")]
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Longest wait for the TCP connection and the handshake. Default: 10 s.
     pub connect_timeout: Duration,
@@ -40,6 +43,7 @@ impl Default for ClientOptions {
             subprotocols: Vec::new(),
             headers: Vec::new(),
             origin: None,
+            #[cfg(feature = "tls")]
             tls: None,
             connect_timeout: Duration::from_secs(10),
         }
@@ -48,6 +52,7 @@ impl Default for ClientOptions {
 
 enum Stream {
     Plain(TcpStream),
+    #[cfg(feature = "tls")]
     Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
 }
 
@@ -55,6 +60,7 @@ impl Stream {
     fn tcp(&self) -> &TcpStream {
         match self {
             Stream::Plain(tcp) => tcp,
+            #[cfg(feature = "tls")]
             Stream::Tls(s) => &s.sock,
         }
     }
@@ -64,6 +70,7 @@ impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => s.read(buf),
+            #[cfg(feature = "tls")]
             Stream::Tls(s) => s.read(buf),
         }
     }
@@ -73,6 +80,7 @@ impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => s.write(buf),
+            #[cfg(feature = "tls")]
             Stream::Tls(s) => s.write(buf),
         }
     }
@@ -80,6 +88,7 @@ impl Write for Stream {
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(s) => s.flush(),
+            #[cfg(feature = "tls")]
             Stream::Tls(s) => s.flush(),
         }
     }
@@ -107,12 +116,7 @@ pub fn connect_with(url: &str, options: &ClientOptions) -> Result<WebSocket, Cli
     let tcp = connect_tcp(&url, options.connect_timeout)?;
     tcp.set_nodelay(true)?;
     tcp.set_read_timeout(Some(options.connect_timeout))?;
-    let mut stream = if url.secure {
-        let session = opening::tls_session(&url, opening::tls_config(options)?)?;
-        Stream::Tls(Box::new(rustls::StreamOwned::new(session, tcp)))
-    } else {
-        Stream::Plain(tcp)
-    };
+    let mut stream = open_stream(&url, options, tcp)?;
     let opening = opening::begin(&url, options);
     stream.write_all(&opening.request)?;
     stream.flush()?;
@@ -145,6 +149,29 @@ pub fn connect_with(url: &str, options: &ClientOptions) -> Result<WebSocket, Cli
         eof: false,
         abnormal_reported: false,
     })
+}
+
+/// The stream for `url`: the TCP connection, or TLS over it for `wss://`.
+fn open_stream(
+    url: &WsUrl,
+    options: &ClientOptions,
+    tcp: TcpStream,
+) -> Result<Stream, ClientError> {
+    if !url.secure {
+        return Ok(Stream::Plain(tcp));
+    }
+    #[cfg(feature = "tls")]
+    {
+        let session = opening::tls_session(url, opening::tls_config(options)?)?;
+        Ok(Stream::Tls(Box::new(rustls::StreamOwned::new(
+            session, tcp,
+        ))))
+    }
+    #[cfg(not(feature = "tls"))]
+    {
+        let _ = (options, tcp);
+        Err(opening::no_tls())
+    }
 }
 
 fn connect_tcp(url: &WsUrl, timeout: Duration) -> io::Result<TcpStream> {

@@ -8,13 +8,14 @@ use std::fmt;
 use std::io;
 
 mod blocking;
-mod keys;
 mod multi;
 mod opening;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod url;
 
+pub use crate::random::OsRandom;
 pub use blocking::{connect, connect_with, ClientOptions, WebSocket};
-pub use keys::OsRandom;
 pub use multi::{ClientConn, ClientHandler, ClientId, Ended, MultiClient};
 pub use url::{UrlError, WsUrl};
 

@@ -49,6 +49,7 @@
 
 use std::io;
 use std::net::ToSocketAddrs;
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -58,7 +59,9 @@ use super::url::{UrlError, WsUrl};
 use super::{opening, ClientError, ClientOptions};
 use crate::protocol::close::CloseCode;
 use crate::protocol::Message;
-use crate::transport::{ReadBuffers, TlsStream, Transport};
+#[cfg(feature = "tls")]
+use crate::transport::TlsStream;
+use crate::transport::{ReadBuffers, Transport};
 
 mod conn;
 mod peer;
@@ -103,6 +106,7 @@ pub struct MultiClient {
     events: Events,
     options: ClientOptions,
     /// The TLS configuration for `wss://` (the options' own, or the system's roots).
+    #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ClientConfig>>,
     slots: Vec<Slot>,
     free: Vec<usize>,
@@ -123,6 +127,7 @@ impl MultiClient {
             poll: Poll::new()?,
             events: Events::with_capacity(1024),
             options,
+            #[cfg(feature = "tls")]
             tls: None,
             slots: Vec::new(),
             free: Vec::new(),
@@ -196,15 +201,23 @@ impl MultiClient {
         if !url.secure {
             return Ok(Transport::Plain(tcp));
         }
-        let config = match &self.tls {
-            Some(config) => config.clone(),
-            None => self.tls.insert(opening::tls_config(&self.options)?).clone(),
-        };
-        let session = opening::tls_session(url, config)?;
-        Ok(Transport::Tls(Box::new(TlsStream {
-            tcp,
-            tls: session.into(),
-        })))
+        #[cfg(feature = "tls")]
+        {
+            let config = match &self.tls {
+                Some(config) => config.clone(),
+                None => self.tls.insert(opening::tls_config(&self.options)?).clone(),
+            };
+            let session = opening::tls_session(url, config)?;
+            Ok(Transport::Tls(Box::new(TlsStream {
+                tcp,
+                tls: session.into(),
+            })))
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            drop(tcp);
+            Err(opening::no_tls())
+        }
     }
 
     /// Connections not yet ended (connecting, open or closing).

@@ -3,15 +3,17 @@
 //!
 //! [`MultiClient`]: super::MultiClient
 
+#[cfg(feature = "tls")]
 use std::io;
+#[cfg(feature = "tls")]
 use std::sync::Arc;
 
-use super::keys::OsRandom;
 use super::url::{UrlError, WsUrl};
 use super::{ClientError, ClientOptions};
 use crate::protocol::deflate::{client_accept, client_offer};
 use crate::protocol::handshake::{Accepted, ClientHandshake, ClientRequest};
 use crate::protocol::Connection;
+use crate::random::OsRandom;
 
 /// A request written and what the answer must match.
 pub(crate) struct Opening {
@@ -52,15 +54,25 @@ pub(crate) fn begin(url: &WsUrl, options: &ClientOptions) -> Opening {
     }
 }
 
+/// The error for a `wss://` URL in a build without TLS.
+#[cfg(not(feature = "tls"))]
+pub(crate) fn no_tls() -> ClientError {
+    ClientError::Url(UrlError(
+        "wss:// needs TLS: build fullduplex with the `tls` feature".into(),
+    ))
+}
+
 /// The TLS configuration to use: the options' own, or one trusting the system's roots.
+#[cfg(feature = "tls")]
 pub(crate) fn tls_config(options: &ClientOptions) -> io::Result<Arc<rustls::ClientConfig>> {
     match &options.tls {
         Some(tls) => Ok(tls.clone()),
-        None => crate::server::tls::client_config_system_roots(),
+        None => super::tls::system_roots(),
     }
 }
 
 /// A TLS session for `url`'s host with this configuration.
+#[cfg(feature = "tls")]
 pub(crate) fn tls_session(
     url: &WsUrl,
     config: Arc<rustls::ClientConfig>,

@@ -20,6 +20,8 @@ use crate::protocol::output::{OutputQueue, SharedFrame};
 
 mod direct;
 
+pub use direct::DIRECT_MIN;
+
 /// At most this many automatic Pongs wait unwritten; past it only the latest is kept.
 const MAX_UNWRITTEN_PONGS: u8 = 16;
 
@@ -317,12 +319,12 @@ impl Sender {
     }
 
     /// Every run of queued bytes, in order, for a vectored write.
-    pub(crate) fn output_chunks(&self) -> impl Iterator<Item = &[u8]> {
+    pub fn output_chunks(&self) -> impl Iterator<Item = &[u8]> {
         self.queue.chunks()
     }
 
     /// Reports that `n` bytes of the queued output were written.
-    pub(crate) fn consume_output(&mut self, n: usize) {
+    pub fn consume_output(&mut self, n: usize) {
         self.queue.consume(n);
         self.on_written();
     }

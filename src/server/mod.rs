@@ -69,6 +69,7 @@ mod outbound;
 mod peer;
 pub mod prometheus;
 mod stats;
+#[cfg(feature = "tls")]
 pub mod tls;
 mod worker;
 
@@ -275,6 +276,7 @@ impl ServerHandle {
 pub struct Server<H: Handler> {
     config: Config,
     handler: H,
+    #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
 }
 
@@ -284,11 +286,13 @@ impl<H: Handler> Server<H> {
         Self {
             config,
             handler,
+            #[cfg(feature = "tls")]
             tls: None,
         }
     }
 
     /// Serves `wss://` with this TLS configuration (see [`tls`]).
+    #[cfg(feature = "tls")]
     pub fn with_tls(mut self, tls: Arc<rustls::ServerConfig>) -> Self {
         self.tls = Some(tls);
         self
@@ -337,6 +341,7 @@ impl<H: Handler> Server<H> {
                 listener,
                 handle,
                 self.handler.clone(),
+                #[cfg(feature = "tls")]
                 self.tls.clone(),
             )?;
             let join = std::thread::Builder::new()
@@ -380,21 +385,6 @@ impl RunningServer {
     /// A handle to act on it from any thread.
     pub fn handle(&self) -> ServerHandle {
         self.handle.clone()
-    }
-
-    /// Shuts down gracefully on SIGINT or SIGTERM (see [`ServerHandle::shutdown`]).
-    pub fn shutdown_on_signals(&self) -> io::Result<()> {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
-        let handle = self.handle();
-        std::thread::Builder::new()
-            .name("fullduplex-signals".into())
-            .spawn(move || {
-                if signals.forever().next().is_some() {
-                    handle.shutdown();
-                }
-            })?;
-        Ok(())
     }
 
     /// Waits for every worker to finish (after a shutdown).

@@ -1,5 +1,6 @@
-//! TLS for `wss://`, with rustls: a server configuration from PEM files or from a certificate
-//! generated at start for development, and the client configurations that trust them.
+//! TLS for `wss://` servers (feature `tls`), with rustls: a server configuration from PEM
+//! files, or from a certificate generated at start for development (feature `dev-cert`).
+//! The client's side is [`client::tls`](crate::client::tls).
 
 use std::io;
 use std::path::Path;
@@ -8,20 +9,11 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-fn invalid(what: impl std::fmt::Display) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, what.to_string())
-}
+use crate::transport::tls::{certs_from_pem, invalid, provider};
 
 /// A server configuration from a PEM certificate chain and a PEM private key.
 pub fn server_config_from_pem(cert: &Path, key: &Path) -> io::Result<Arc<rustls::ServerConfig>> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| invalid(format!("{}: {e}", cert.display())))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| invalid(format!("{}: {e}", cert.display())))?;
+    let certs = certs_from_pem(cert)?;
     if certs.is_empty() {
         return Err(invalid(format!("{}: no certificate found", cert.display())));
     }
@@ -43,8 +35,9 @@ fn server_config(
     Ok(Arc::new(config))
 }
 
-/// A certificate made at start for development, for `localhost` and `127.0.0.1` (and the
+/// A certificate made at start for development (feature `dev-cert`), for `localhost` and `127.0.0.1` (and the
 /// given extra names).
+#[cfg(feature = "dev-cert")]
 pub struct SelfSigned {
     /// The server configuration using it.
     pub server: Arc<rustls::ServerConfig>,
@@ -55,6 +48,7 @@ pub struct SelfSigned {
 }
 
 /// Generates a self-signed certificate and a server configuration for it.
+#[cfg(feature = "dev-cert")]
 pub fn self_signed(extra_names: &[&str]) -> io::Result<SelfSigned> {
     let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
     names.extend(extra_names.iter().map(|n| n.to_string()));
@@ -67,43 +61,4 @@ pub fn self_signed(extra_names: &[&str]) -> io::Result<SelfSigned> {
         cert_pem: generated.cert.pem(),
         cert_der,
     })
-}
-
-/// A client configuration trusting exactly these certificates (e.g. a self-signed one).
-pub fn client_config_trusting(
-    certs: &[CertificateDer<'static>],
-) -> io::Result<Arc<rustls::ClientConfig>> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in certs {
-        roots.add(cert.clone()).map_err(invalid)?;
-    }
-    client_config(roots)
-}
-
-/// A client configuration trusting the certificates of a PEM file.
-pub fn client_config_from_pem(ca: &Path) -> io::Result<Arc<rustls::ClientConfig>> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca)
-        .map_err(|e| invalid(format!("{}: {e}", ca.display())))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| invalid(format!("{}: {e}", ca.display())))?;
-    client_config_trusting(&certs)
-}
-
-/// A client configuration trusting the operating system's roots (where it has any).
-pub fn client_config_system_roots() -> io::Result<Arc<rustls::ClientConfig>> {
-    let mut roots = rustls::RootCertStore::empty();
-    let found = rustls_native_certs::load_native_certs();
-    for cert in found.certs {
-        let _ = roots.add(cert);
-    }
-    client_config(roots)
-}
-
-fn client_config(roots: rustls::RootCertStore) -> io::Result<Arc<rustls::ClientConfig>> {
-    let config = rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(invalid)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
 }

@@ -20,7 +20,9 @@ use crate::server::handler::{ConnId, Handler};
 use crate::server::peer::{Handshaking, Peer, Phase, V6Addrs};
 use crate::server::stats::Stats;
 use crate::server::{Command, ServerHandle};
-use crate::transport::{discard_input, ReadBuffers, TlsStream, Transport};
+#[cfg(feature = "tls")]
+use crate::transport::TlsStream;
+use crate::transport::{discard_input, ReadBuffers, Transport};
 use crate::Config;
 
 pub(crate) const LISTENER: Token = Token(0);
@@ -45,6 +47,7 @@ pub(crate) struct Worker<H: Handler> {
     listener: Option<TcpListener>,
     handle: ServerHandle,
     handler: H,
+    #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
     config: Arc<Config>,
     stats: Arc<Stats>,
@@ -81,7 +84,7 @@ impl<H: Handler> Worker<H> {
         mut listener: TcpListener,
         handle: ServerHandle,
         handler: H,
-        tls: Option<Arc<rustls::ServerConfig>>,
+        #[cfg(feature = "tls")] tls: Option<Arc<rustls::ServerConfig>>,
     ) -> io::Result<Self> {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -94,6 +97,7 @@ impl<H: Handler> Worker<H> {
             listener: Some(listener),
             handle,
             handler,
+            #[cfg(feature = "tls")]
             tls,
             config,
             stats,
@@ -218,7 +222,7 @@ impl<H: Handler> Worker<H> {
     /// TLS handshake just to refuse would spend the CPU that the limit is there to save.
     fn refuse_over_limit(&mut self, mut stream: mio::net::TcpStream) {
         use std::io::Write;
-        if self.tls.is_none() {
+        if !self.is_tls() {
             let body = "server at capacity, try again later\n";
             let response = format!(
                 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n\
@@ -252,18 +256,9 @@ impl<H: Handler> Worker<H> {
             self.free.push((slot, generation));
             return false;
         }
-        let transport = match &self.tls {
-            None => Transport::Plain(stream),
-            Some(tls) => match rustls::ServerConnection::new(tls.clone()) {
-                Ok(conn) => Transport::Tls(Box::new(TlsStream {
-                    tcp: stream,
-                    tls: conn.into(),
-                })),
-                Err(_) => {
-                    self.free.push((slot, generation));
-                    return false;
-                }
-            },
+        let Some(transport) = self.transport(stream) else {
+            self.free.push((slot, generation));
+            return false;
         };
         self.slots[slot].peer = Some(Peer {
             transport,
@@ -280,6 +275,27 @@ impl<H: Handler> Worker<H> {
         });
         Stats::add(&self.stats.accepted, 1);
         true
+    }
+
+    /// The byte stream for an accepted socket: plain, or a new TLS session over it.
+    fn transport(&self, stream: mio::net::TcpStream) -> Option<Transport> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            let conn = rustls::ServerConnection::new(tls.clone()).ok()?;
+            return Some(Transport::Tls(Box::new(TlsStream {
+                tcp: stream,
+                tls: conn.into(),
+            })));
+        }
+        Some(Transport::Plain(stream))
+    }
+
+    /// Whether this server speaks TLS.
+    fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
     }
 
     fn on_event(&mut self, slot: usize, event: &MioEvent, now: Instant) {

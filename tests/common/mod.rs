@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod counting;
+#[cfg(feature = "runtime")]
 pub mod runtime;
 
 use fullduplex::protocol::{CloseCode, Connection, OwnedEvent};

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use fullduplex::client::{self, ClientOptions, WebSocket};
 use fullduplex::protocol::handshake::{ClientOffer, Request};
-use fullduplex::protocol::{CloseCode, DataKind, FrameHeader, Message, Opcode, OwnedEvent};
+use fullduplex::protocol::{Chunk, CloseCode, DataKind, FrameHeader, Message, Opcode, OwnedEvent};
 use fullduplex::server::{CloseInfo, Conn, ConnId, Context, Handler, RunningServer, Server};
 use fullduplex::server::{HttpResponse, Upgrade};
 use fullduplex::Config;
@@ -29,7 +29,7 @@ pub enum AppEvent {
     Closed(ConnId, CloseInfo),
 }
 
-/// The application the tests run: echoes, joins [`TOPIC`], rejects `/reject/<status>`,
+/// The application the tests run: echoes (whole messages, and streamed chunks as fragments), joins [`TOPIC`], rejects `/reject/<status>`,
 /// chooses the subprotocol `chat`, answers `/health`, and obeys a few text commands:
 /// `close <code>` closes with that code, `publish <text>` publishes to [`TOPIC`].
 #[derive(Clone)]
@@ -81,6 +81,10 @@ impl Handler for TestApp {
             }
         }
         let _ = conn.send(message);
+    }
+
+    fn on_chunk(&mut self, conn: &mut Conn<'_, ()>, chunk: Chunk<'_>) {
+        let _ = conn.send_fragment(chunk.kind, chunk.data, chunk.last);
     }
 
     fn on_close(&mut self, _: &mut Context<'_>, id: ConnId, _: (), info: &CloseInfo) {

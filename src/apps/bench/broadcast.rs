@@ -13,8 +13,8 @@ use super::{
     close_all, connect_all, cpu_json, cpu_text, latency_json, latency_text, report, Common,
     Failures, Phases,
 };
-use crate::client::{ClientConn, ClientHandler, ClientId, Ended, MultiClient};
-use crate::protocol::Message;
+use fullduplex::client::{ClientConn, ClientHandler, ClientId, Ended, MultiClient};
+use fullduplex::protocol::Message;
 
 /// Bytes of a message's number, written in hex at its start.
 const SEQ_LEN: usize = 16;

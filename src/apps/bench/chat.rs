@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::{close_all, latency_json, latency_text, report, Common, Phases};
-use crate::client::{ClientOptions, MultiClient};
-use crate::protocol::Message;
+use fullduplex::client::{ClientOptions, MultiClient};
+use fullduplex::protocol::Message;
 
 mod load;
 

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::{close_all, report, Common};
-use crate::client::{ClientConn, ClientHandler, ClientId, Ended, MultiClient};
-use crate::protocol::Message;
+use fullduplex::client::{ClientConn, ClientHandler, ClientId, Ended, MultiClient};
+use fullduplex::protocol::Message;
 
 /// `fullduplex bench connect` options.
 #[derive(Args, Debug)]

@@ -12,8 +12,8 @@ use super::{
     close_all, connect_all, cpu_json, cpu_text, latency_json, latency_text, report, Common,
     Failures, Phases,
 };
-use crate::client::{ClientConn, ClientHandler, ClientId, Ended};
-use crate::protocol::Message;
+use fullduplex::client::{ClientConn, ClientHandler, ClientId, Ended};
+use fullduplex::protocol::Message;
 
 /// `fullduplex bench echo` options.
 #[derive(Args, Debug)]

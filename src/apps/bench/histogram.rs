@@ -39,11 +39,13 @@ impl Histogram {
     }
 
     /// How many durations were recorded.
+    #[allow(dead_code)] // for the tests and benches/scale_out.rs
     pub fn len(&self) -> u64 {
         self.total
     }
 
     /// Whether nothing was recorded.
+    #[allow(dead_code)] // for the tests and benches/scale_out.rs
     pub fn is_empty(&self) -> bool {
         self.total == 0
     }
@@ -71,6 +73,7 @@ impl Histogram {
     }
 
     /// Adds another histogram's counts to this one.
+    #[allow(dead_code)] // for the tests and benches/scale_out.rs
     pub fn merge(&mut self, other: &Histogram) {
         for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
             *mine += theirs;

@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 
-use crate::client::{ClientHandler, ClientId, ClientOptions, MultiClient};
-use crate::config::DeflateConfig;
-use crate::protocol::CloseCode;
-use crate::Config;
+use fullduplex::client::{ClientHandler, ClientId, ClientOptions, MultiClient};
+use fullduplex::config::DeflateConfig;
+use fullduplex::protocol::CloseCode;
+use fullduplex::Config;
 
 pub mod broadcast;
 pub mod chat;
@@ -237,7 +237,7 @@ pub(crate) struct Failures {
 
 impl Failures {
     /// Notes why a connection ended.
-    pub(crate) fn note(&mut self, ended: &crate::client::Ended) {
+    pub(crate) fn note(&mut self, ended: &fullduplex::client::Ended) {
         if !self.closing && self.reasons.len() < 5 {
             self.reasons.push(format!("{ended:?}"));
         }

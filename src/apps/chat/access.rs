@@ -8,7 +8,7 @@
 //! against. Behind a public name, list the site with `--allowed-origin`: matching `Host` alone
 //! does not stop DNS rebinding.
 
-use crate::protocol::handshake::Request;
+use fullduplex::protocol::handshake::Request;
 
 /// The name of the query parameter and of the cookie that carry the token.
 pub const TOKEN_NAME: &str = "token";

@@ -136,7 +136,7 @@ pub fn run(args: &ChatArgs) -> Result<(), String> {
     let max_file = max_file_bytes(options.max_message_size);
     let running = args.listen.bind(config, Chat::new(options), "chat")?;
     // Before the address is printed: whoever waits for it may send SIGTERM at once.
-    running.shutdown_on_signals().map_err(|e| e.to_string())?;
+    crate::apps::cli::shutdown_on_signals(&running).map_err(|e| e.to_string())?;
     let scheme = if args.listen.is_tls() {
         "https"
     } else {

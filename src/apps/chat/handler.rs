@@ -12,11 +12,11 @@ use super::protocol::{
     self, ClientMessage, ErrorCode, NoticeCode, PageLimits, Rejection, ServerMessage, User,
 };
 use super::{access, routes, validate, ChatOptions};
-use crate::protocol::close::CloseCode;
-use crate::protocol::handshake::{ClientOffer, Request};
-use crate::protocol::{DataKind, Message};
-use crate::server::prometheus::Exposition;
-use crate::server::{
+use fullduplex::protocol::close::CloseCode;
+use fullduplex::protocol::handshake::{ClientOffer, Request};
+use fullduplex::protocol::{DataKind, Message};
+use fullduplex::server::prometheus::Exposition;
+use fullduplex::server::{
     CloseInfo, Conn, ConnId, Context, Handler, HttpResponse, ServerHandle, Upgrade,
 };
 

@@ -12,9 +12,9 @@ use std::sync::Mutex;
 
 use super::broker::presence::Presence;
 use super::protocol::User;
-use crate::protocol::DataKind;
-use crate::server::prometheus::Exposition;
-use crate::server::{ConnId, Context, ServerHandle};
+use fullduplex::protocol::DataKind;
+use fullduplex::server::prometheus::Exposition;
+use fullduplex::server::{ConnId, Context, ServerHandle};
 
 /// How many users and rooms there are (for `/metrics`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! score that turns persistent excess into a disconnection.
 //!
 //! The limiter reads no clock: the caller passes the time (the server's
-//! [`Conn::now`](crate::server::Conn::now)), so tests drive it exactly.
+//! [`Conn::now`](fullduplex::server::Conn::now)), so tests drive it exactly.
 
 use std::time::Instant;
 

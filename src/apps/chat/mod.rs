@@ -17,9 +17,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::DeflateConfig;
-use crate::server::{RunningServer, Server};
-use crate::Config;
+use fullduplex::config::DeflateConfig;
+use fullduplex::server::{RunningServer, Server};
+use fullduplex::Config;
 
 pub mod access;
 pub mod args;
@@ -34,6 +34,7 @@ pub mod validate;
 
 pub use broker::{BrokerOptions, RedisHub};
 pub use handler::Chat;
+#[allow(unused_imports)] // for the tests, which include these modules (tests/apps.rs)
 pub use hub::{Health, Hub, LocalHub, Reach};
 pub use limit::RateLimits;
 
@@ -114,7 +115,9 @@ impl ChatOptions {
     }
 }
 
-/// Starts the chat on `addr` (plain HTTP and `ws://`; port 0 picks a free port).
+/// Starts the chat on `addr` (plain HTTP and `ws://`; port 0 picks a free port): how the
+/// tests and benches/scale_out.rs run it in their own process.
+#[allow(dead_code)]
 pub fn start(
     addr: impl std::net::ToSocketAddrs,
     options: ChatOptions,

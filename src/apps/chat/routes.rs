@@ -4,9 +4,9 @@
 use super::access::{self, TOKEN_NAME};
 use super::handler::Shared;
 use super::hub::Health;
-use crate::protocol::handshake::Request;
-use crate::server::prometheus::{Exposition, CONTENT_TYPE};
-use crate::server::{HttpResponse, ServerHandle};
+use fullduplex::protocol::handshake::Request;
+use fullduplex::server::prometheus::{Exposition, CONTENT_TYPE};
+use fullduplex::server::{HttpResponse, ServerHandle};
 
 /// Where the WebSocket endpoint is.
 pub const WEBSOCKET_PATH: &str = "/ws";

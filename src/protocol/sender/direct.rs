@@ -15,7 +15,7 @@ use crate::protocol::message::Message;
 
 /// Payloads from this size (8 KiB) are written directly: below it, copying into the queue
 /// and writing every connection once per tick costs less than a system call per message.
-pub(crate) const DIRECT_MIN: usize = 8 << 10;
+pub const DIRECT_MIN: usize = 8 << 10;
 
 impl Sender {
     /// Sends a message like [`Sender::send`], but when nothing is queued, the frame is
@@ -23,7 +23,10 @@ impl Sender {
     /// offers it to `write` (the header and the payload, in order), which returns how many
     /// bytes it took (0 if the transport would block or failed: a failure is met again when
     /// the queue is written). The rest is queued.
-    pub(crate) fn send_through(
+    ///
+    /// A runtime calls it when it can write at once (the mio server's `Conn::send` does): it
+    /// saves copying a large payload into the queue only to write it from there.
+    pub fn send_through(
         &mut self,
         message: Message<'_>,
         write: impl FnOnce(&[IoSlice<'_>]) -> usize,

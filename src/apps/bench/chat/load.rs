@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use super::super::histogram::Histogram;
 use super::super::Failures;
-use crate::client::{ClientConn, ClientHandler, ClientId, Ended};
-use crate::protocol::Message;
+use fullduplex::client::{ClientConn, ClientHandler, ClientId, Ended};
+use fullduplex::protocol::Message;
 
 /// Characters of a message's label: its number and its send time, 16 hex digits each.
 pub(super) const LABEL_LEN: usize = 33;

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
 use crate::apps::chat::protocol::User;
-use crate::protocol::DataKind;
+use fullduplex::protocol::DataKind;
 
 /// The format version this node writes and reads; envelopes of other versions are ignored
 /// (and counted), so a rolling upgrade never delivers what a node cannot read.

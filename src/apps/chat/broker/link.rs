@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::server::prometheus::Exposition;
+use fullduplex::server::prometheus::Exposition;
 
 /// How long opening a connection to Redis may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);

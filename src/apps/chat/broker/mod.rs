@@ -23,9 +23,9 @@ use std::time::Duration;
 
 use super::hub::{topic, Census, Health, Hub, Reach};
 use super::protocol::User;
-use crate::protocol::DataKind;
-use crate::server::prometheus::Exposition;
-use crate::server::{ConnId, Context, ServerHandle};
+use fullduplex::protocol::DataKind;
+use fullduplex::server::prometheus::Exposition;
+use fullduplex::server::{ConnId, Context, ServerHandle};
 
 pub mod envelope;
 pub mod link;
@@ -187,11 +187,13 @@ impl RedisHub {
     }
 
     /// This node's id.
+    #[allow(dead_code)] // for the tests and benches/scale_out.rs
     pub fn node_id(&self) -> &str {
         &self.inner.options.node_id
     }
 
     /// The broker's counters.
+    #[allow(dead_code)] // for the tests and benches/scale_out.rs
     pub fn stats(&self) -> &LinkStats {
         &self.inner.stats
     }

@@ -13,8 +13,8 @@ use super::presence::Change;
 use super::Inner;
 use crate::apps::chat::hub::topic;
 use crate::apps::chat::protocol::ServerMessage;
-use crate::protocol::DataKind;
-use crate::server::ServerHandle;
+use fullduplex::protocol::DataKind;
+use fullduplex::server::ServerHandle;
 
 /// How long one wait for a message lasts: also how often dead nodes are looked for.
 const POLL: Duration = Duration::from_millis(100);

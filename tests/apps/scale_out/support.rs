@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::chat_support::{http_get, Client};
+use crate::chat::support::{http_get, Client};
 
 /// Longest wait for a node or Redis to come up, or for a state to be reached.
 pub const PATIENCE: Duration = Duration::from_secs(15);

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use fullduplex::apps::broadcast::Broadcast;
+use crate::apps::broadcast::Broadcast;
 use fullduplex::client::{connect, WebSocket};
 use fullduplex::protocol::OwnedEvent;
 use fullduplex::server::Server;

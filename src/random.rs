@@ -1,4 +1,8 @@
-//! Randomness from the operating system: client masking keys and handshake keys.
+//! Randomness from the operating system, for a client's masking keys and handshake keys.
+//!
+//! The protocol core never calls it: a client [`Connection`](crate::protocol::Connection)
+//! takes its [`MaskKeys`] from its caller, so that tests and fuzzers can inject their own.
+//! Runtimes (ours, or one of yours) inject this one.
 
 use crate::protocol::MaskKeys;
 

@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::chat_support::{nicks, Client};
-use crate::support::{by, redis_server, wait_for, Node, Redis, HEARTBEAT_MS, NODE_TIMEOUT_MS};
+use super::support::{by, redis_server, wait_for, Node, Redis, HEARTBEAT_MS, NODE_TIMEOUT_MS};
+use crate::chat::support::{nicks, Client};
 
 #[test]
 fn a_killed_node_s_users_leave_the_other_nodes_within_the_bound() {

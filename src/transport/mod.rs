@@ -1,10 +1,7 @@
 //! The runtime's byte streams: plain TCP or TLS (rustls) over TCP, written from a
 //! connection's output queue with vectored writes and read into buffers lent from a pool.
 //! The server and the client read and write WebSocket bytes through it without caring which.
-//!
-//! rustls is itself sans-I/O: ciphertext moves between the socket and the TLS state with
-//! `read_tls`/`write_tls`, plaintext with its reader and writer. A plaintext read that finds
-//! no data pulls more ciphertext from the socket first.
+//! TLS (feature `tls`) is in [`tls`].
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
@@ -12,6 +9,11 @@ use std::net::Shutdown;
 use mio::net::TcpStream;
 
 use crate::protocol::{Connection, Receiver, Sender};
+
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
+#[cfg(feature = "tls")]
+pub(crate) use tls::TlsStream;
 
 /// Most output chunks handed to one vectored write.
 const MAX_IOVECS: usize = 64;
@@ -21,13 +23,8 @@ pub(crate) enum Transport {
     /// Plain TCP (`ws://`).
     Plain(TcpStream),
     /// TLS over TCP (`wss://`).
+    #[cfg(feature = "tls")]
     Tls(Box<TlsStream>),
-}
-
-/// rustls over a non-blocking TCP stream.
-pub(crate) struct TlsStream {
-    pub(crate) tcp: TcpStream,
-    pub(crate) tls: rustls::Connection,
 }
 
 impl Transport {
@@ -35,6 +32,7 @@ impl Transport {
     pub(crate) fn tcp(&mut self) -> &mut TcpStream {
         match self {
             Transport::Plain(tcp) => tcp,
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => &mut s.tcp,
         }
     }
@@ -50,6 +48,7 @@ impl Transport {
     pub(crate) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Transport::Plain(tcp) => tcp.read(buf),
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => s.read(buf),
         }
     }
@@ -62,6 +61,7 @@ impl Transport {
                 [one] => tcp.write(one),
                 _ => tcp.write_vectored(chunks),
             },
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => s.write_vectored(chunks),
         }
     }
@@ -70,6 +70,7 @@ impl Transport {
     pub(crate) fn flush(&mut self) -> io::Result<bool> {
         match self {
             Transport::Plain(_) => Ok(true),
+            #[cfg(feature = "tls")]
             Transport::Tls(s) => s.flush_tls(),
         }
     }
@@ -78,68 +79,18 @@ impl Transport {
     pub(crate) fn has_pending_output(&self) -> bool {
         match self {
             Transport::Plain(_) => false,
-            Transport::Tls(s) => s.tls.wants_write(),
+            #[cfg(feature = "tls")]
+            Transport::Tls(s) => s.has_pending_output(),
         }
     }
 
     /// Ends our direction of the stream (TLS close_notify, then TCP FIN); reading goes on.
     pub(crate) fn shutdown_write(&mut self) {
+        #[cfg(feature = "tls")]
         if let Transport::Tls(s) = self {
-            s.tls.send_close_notify();
-            let _ = s.flush_tls();
+            s.shutdown_write();
         }
         let _ = self.tcp().shutdown(Shutdown::Write);
-    }
-}
-
-impl TlsStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            match self.tls.reader().read(buf) {
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(e),
-            }
-            // No plaintext: pull ciphertext from the socket.
-            match self.tls.read_tls(&mut self.tcp) {
-                Ok(0) => return Ok(0),
-                Ok(_) => {
-                    self.tls.process_new_packets().map_err(io::Error::other)?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// Takes plaintext into rustls once the ciphertext it already holds is sent. Reports
-    /// `WouldBlock` only when the socket did: rustls's buffer is bounded (64 KiB), and a
-    /// full buffer with a writable socket must not look blocked, or no WRITABLE event would
-    /// ever come to resume the write.
-    fn write_vectored(&mut self, chunks: &[IoSlice<'_>]) -> io::Result<usize> {
-        if !self.flush_tls()? {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let mut taken = 0;
-        for chunk in chunks {
-            let n = self.tls.writer().write(chunk)?;
-            taken += n;
-            if n < chunk.len() {
-                break;
-            }
-        }
-        self.flush_tls()?;
-        Ok(taken)
-    }
-
-    fn flush_tls(&mut self) -> io::Result<bool> {
-        while self.tls.wants_write() {
-            match self.tls.write_tls(&mut self.tcp) {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(true)
     }
 }
 

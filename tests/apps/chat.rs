@@ -3,14 +3,14 @@
 //! shutdown and the command line are in `chat/ops.rs`.
 
 #[path = "chat/support.rs"]
-mod support;
+pub(crate) mod support;
 
 #[path = "chat/ops.rs"]
 mod ops;
 
 use std::time::Duration;
 
-use fullduplex::apps::chat::{ChatOptions, RateLimits};
+use crate::apps::chat::{ChatOptions, RateLimits};
 use fullduplex::protocol::{CloseCode, OwnedEvent};
 use serde_json::json;
 use support::{nicks, split_file, start, threads, upload, Client};

@@ -4,7 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use fullduplex::apps::chat::ChatOptions;
+use crate::apps::chat::ChatOptions;
 use fullduplex::client::{ClientError, ClientOptions};
 use fullduplex::config::DeflateConfig;
 use fullduplex::protocol::CloseCode;

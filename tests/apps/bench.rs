@@ -3,9 +3,9 @@
 
 use std::process::Command;
 
-use fullduplex::apps::broadcast::Broadcast;
-use fullduplex::apps::chat::{self, ChatOptions};
-use fullduplex::apps::echo::Echo;
+use crate::apps::broadcast::Broadcast;
+use crate::apps::chat::{self, ChatOptions};
+use crate::apps::echo::Echo;
 use fullduplex::server::{Handler, RunningServer, Server};
 use fullduplex::Config;
 

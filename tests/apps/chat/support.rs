@@ -5,7 +5,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use fullduplex::apps::chat::{self, ChatOptions};
+use crate::apps::chat::{self, ChatOptions};
 use fullduplex::client::{connect_with, ClientError, ClientOptions, WebSocket};
 use fullduplex::protocol::{CloseCode, OwnedEvent};
 use fullduplex::server::RunningServer;

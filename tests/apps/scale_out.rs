@@ -3,17 +3,13 @@
 //! away and coming back. Without `redis-server` these tests print a skip message and pass,
 //! unless `FULLDUPLEX_REQUIRE_REDIS=1` (as `scripts/redis-tests.sh` sets).
 
-#[allow(dead_code)]
-#[path = "chat/support.rs"]
-mod chat_support;
-
 #[path = "scale_out/support.rs"]
 mod support;
 
 #[path = "scale_out/failures.rs"]
 mod failures;
 
-use chat_support::{nicks, Client};
+use crate::chat::support::{nicks, Client};
 use serde_json::json;
 use support::{by, redis_server, wait_for, Node, Redis};
 

@@ -1,0 +1,43 @@
+//! TLS for `wss://` clients (feature `tls`), with rustls: which servers' certificates to
+//! trust. [`ClientOptions::tls`](super::ClientOptions::tls) takes one of these.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::CertificateDer;
+
+use crate::transport::tls::{certs_from_pem, invalid, provider};
+
+/// A client configuration trusting exactly these certificates (e.g. a self-signed one).
+pub fn trusting(certs: &[CertificateDer<'static>]) -> io::Result<Arc<rustls::ClientConfig>> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certs {
+        roots.add(cert.clone()).map_err(invalid)?;
+    }
+    client_config(roots)
+}
+
+/// A client configuration trusting the certificates of a PEM file.
+pub fn from_pem_file(ca: &Path) -> io::Result<Arc<rustls::ClientConfig>> {
+    trusting(&certs_from_pem(ca)?)
+}
+
+/// A client configuration trusting the operating system's roots (where it has any).
+pub fn system_roots() -> io::Result<Arc<rustls::ClientConfig>> {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for cert in found.certs {
+        let _ = roots.add(cert);
+    }
+    client_config(roots)
+}
+
+fn client_config(roots: rustls::RootCertStore) -> io::Result<Arc<rustls::ClientConfig>> {
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(invalid)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}

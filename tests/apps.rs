@@ -1,0 +1,19 @@
+//! The `fullduplex` command's applications (`src/apps/`: the chat, the echo and broadcast
+//! testees, the load generator), tested in this process. They are the binary's code, not the
+//! library's, so this test crate compiles their modules into itself, as `src/main.rs` does.
+//!
+//! `scale_out::` needs a `redis-server` (see `scripts/redis-tests.sh`).
+#![cfg(feature = "cli")]
+
+#[allow(dead_code, unused_imports)]
+#[path = "../src/apps/mod.rs"]
+mod apps;
+
+#[path = "apps/bench.rs"]
+mod bench;
+#[path = "apps/broadcast.rs"]
+mod broadcast;
+#[path = "apps/chat.rs"]
+mod chat;
+#[path = "apps/scale_out.rs"]
+mod scale_out;
