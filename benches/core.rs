@@ -133,8 +133,8 @@ fn round_trip(c: &mut Criterion) {
             .collect();
         group.throughput(Throughput::Bytes(len as u64));
         for (kind, bytes) in [("binary", &payload[..]), ("text", text.as_bytes())] {
-            let mut client = Connection::client(&config, keys());
-            let mut server = Connection::server(&config);
+            let mut client = Connection::client(config.clone(), keys());
+            let mut server = Connection::server(config.clone());
             group.bench_function(BenchmarkId::new(kind, size_label(len)), |b| {
                 b.iter(|| {
                     if kind == "text" {
@@ -188,8 +188,8 @@ fn text_validate_twice(c: &mut Criterion) {
         .take(16 << 10)
         .collect();
     group.throughput(Throughput::Bytes(text.len() as u64));
-    let mut client = Connection::client(&Config::default(), keys());
-    let mut server = Connection::server(&Config::default());
+    let mut client = Connection::client(Config::default(), keys());
+    let mut server = Connection::server(Config::default());
     for second_pass in [false, true] {
         let name = if second_pass {
             "validate_twice"

@@ -69,7 +69,7 @@ const VARIANTS: [Variant; 6] = [
 ];
 
 fn server(config: &Config, agreed: Option<DeflateParams>) -> Connection {
-    let conn = Connection::server(config);
+    let conn = Connection::server(config.clone());
     match agreed {
         Some(params) => conn.with_deflate(params),
         None => conn,
@@ -77,7 +77,7 @@ fn server(config: &Config, agreed: Option<DeflateParams>) -> Connection {
 }
 
 fn client(config: &Config, agreed: Option<DeflateParams>) -> Connection {
-    let conn = Connection::client(config, || [0x37, 0xfa, 0x21, 0x3d]);
+    let conn = Connection::client(config.clone(), || [0x37, 0xfa, 0x21, 0x3d]);
     match agreed {
         Some(params) => conn.with_deflate(params),
         None => conn,

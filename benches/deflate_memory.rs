@@ -37,9 +37,9 @@ fn on_fresh_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) ->
 fn connection(server: bool, agreed: Option<DeflateParams>, level: u32) -> Connection {
     let config = config(level);
     let conn = if server {
-        Connection::server(&config)
+        Connection::server(config.clone())
     } else {
-        Connection::client(&config, || [0x37, 0xfa, 0x21, 0x3d])
+        Connection::client(config.clone(), || [0x37, 0xfa, 0x21, 0x3d])
     };
     match agreed {
         Some(params) => conn.with_deflate(params),

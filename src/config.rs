@@ -1,5 +1,6 @@
-//! Every limit and knob of a connection and of the runtime, in one struct with documented
-//! defaults.
+//! Every limit and knob of a connection, in one struct with documented defaults. What a
+//! server needs beyond its connections (threads, a mailbox, a connection count) is the
+//! runtime's `ServerConfig`, which holds one of these.
 //!
 //! Each limit is checked **before** the memory it guards is allocated: the frame length when
 //! the header is parsed, the message size while reassembling, the handshake size while
@@ -37,10 +38,15 @@ pub enum MessageDelivery {
     Streamed,
 }
 
-/// The limits and options of the protocol core.
+/// The limits and options of one connection, for either role and any runtime.
 ///
 /// Memory costs below are per connection and are only paid while a message or handshake is
-/// in flight: an idle open connection holds no buffer.
+/// in flight: an idle open connection holds no buffer. A [`Connection`](crate::protocol::Connection)
+/// shares its `Config` (an `Arc`) with the other connections made with it.
+///
+/// The timeouts are decided by the connection itself
+/// ([`Connection::handle_timeout`](crate::protocol::Connection::handle_timeout)), in whole
+/// milliseconds; a timeout longer than 12 days counts as 12 days.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Largest payload of a single frame, checked at header parse, before any of the payload
@@ -82,20 +88,22 @@ pub struct Config {
     /// context takeover, memory (see [`DeflateConfig`] for the table).
     pub deflate: Option<DeflateConfig>,
 
-    /// Time a new connection has to complete its opening handshake (slowloris guard).
+    /// Time a new connection has to complete its opening handshake (slowloris guard): the
+    /// runtime's, since the handshake comes before the [`Connection`](crate::protocol::Connection).
     /// Default: 10 s.
     pub handshake_timeout: Duration,
     /// Send a Ping after this long without receiving anything, to find dead peers (RFC 6455
-    /// §5.5.2 keepalive). `None` sends none. Default: 30 s.
+    /// §5.5.2 keepalive), in both roles. `None` sends none. Default: 30 s.
     pub ping_interval: Option<Duration>,
     /// After our keepalive Ping, the peer must send something (a Pong, usually) within this
-    /// long, or the connection is dropped as dead. Default: 10 s.
+    /// long, or the connection is given up as dead
+    /// ([`State::TimedOut`](crate::protocol::State::TimedOut)). Default: 10 s.
     pub pong_timeout: Duration,
     /// Close (1001) a connection that received no message for this long, even if it answers
     /// Pings. `None`: no limit (the default).
     pub idle_timeout: Option<Duration>,
-    /// After our Close frame (or a failure), wait this long for the peer's Close and for the
-    /// transport to drain, then cut it (RFC 6455 §7.1.1). Default: 5 s.
+    /// After our Close frame (or a failure), wait this long for the peer's Close and for our
+    /// last frames to be written, then give up (RFC 6455 §7.1.1). Default: 5 s.
     pub close_timeout: Duration,
     /// Bytes queued for one peer beyond which it is a slow consumer: a send that finds more
     /// than this queued first writes what the socket takes, and only if more than this is
@@ -106,26 +114,6 @@ pub struct Config {
     pub max_outbound_queue: usize,
     /// What to do with a slow consumer. Default: [`SlowConsumer::Close`] (1008).
     pub slow_consumer: SlowConsumer,
-    /// Most connections a server holds (open, in handshake or closing), counted exactly
-    /// across workers; more are answered 503 and closed (a `wss://` server closes them
-    /// without a byte: a plaintext 503 inside TLS would be garbage, and a TLS handshake
-    /// only to refuse would spend the CPU the limit protects). Default: 100 000. The process's file descriptor limit must be higher:
-    /// raise it with `ulimit -n` (e.g. `ulimit -n 200000`).
-    pub max_connections: usize,
-    /// Commands (sends, publishes, broadcasts, closes, subscriptions) that other threads may
-    /// have waiting for one worker. Default: 65 536. When a worker's mailbox is full, the
-    /// [`ServerHandle`](crate::server::ServerHandle) method returns
-    /// [`MailboxFull`](crate::server::MailboxFull), a callback's
-    /// [`Context`](crate::server::Context) drops the command, and both count it in
-    /// `StatsSnapshot::mailbox_drops`; a shutdown is never refused. Memory: about 64 bytes
-    /// per waiting command, plus its message (one copy shared by every worker).
-    pub max_mailbox: usize,
-    /// Worker threads, each with its own event loop; 0 means one per CPU core. Default: 0.
-    pub threads: usize,
-    /// Bytes read from a socket at a time. Default: 64 KiB. Memory: buffers of this size are
-    /// lent to connections while they read and returned to a per-thread pool, so an idle
-    /// connection holds none.
-    pub read_buffer_size: usize,
 }
 
 /// What we offer or accept of permessage-deflate (RFC 7692 §7.1), and how we compress.
@@ -211,6 +199,22 @@ impl Default for DeflateConfig {
     }
 }
 
+impl Config {
+    /// The shortest of the timeouts that are set: what a runtime checking its connections'
+    /// deadlines periodically must check often enough for.
+    pub fn shortest_timeout(&self) -> Duration {
+        [self.ping_interval, self.idle_timeout]
+            .into_iter()
+            .flatten()
+            .fold(
+                self.handshake_timeout
+                    .min(self.close_timeout)
+                    .min(self.pong_timeout),
+                Duration::min,
+            )
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -228,10 +232,6 @@ impl Default for Config {
             close_timeout: Duration::from_secs(5),
             max_outbound_queue: 4 << 20,
             slow_consumer: SlowConsumer::Close,
-            max_connections: 100_000,
-            max_mailbox: 1 << 16,
-            threads: 0,
-            read_buffer_size: 64 << 10,
         }
     }
 }

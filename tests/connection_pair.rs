@@ -234,7 +234,7 @@ fn streamed_server(max_message: usize) -> Connection {
         max_frame_size: max_message,
         ..Config::default()
     };
-    Connection::server(&config)
+    Connection::server(config.clone())
 }
 
 #[test]

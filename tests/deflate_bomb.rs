@@ -34,7 +34,7 @@ fn a_16_kib_message_that_inflates_to_1_gib_fails_with_1009_in_bounded_memory() {
     // Build the bomb: 16 MiB of zeros compressed, then repeated: about 16 KiB on the wire
     // for every 16 MiB, 64 times over (1 GiB).
     let mut client = Connection::client(
-        &Config {
+        Config {
             max_message_size: 2 << 30,
             ..config.clone()
         },
@@ -55,7 +55,7 @@ fn a_16_kib_message_that_inflates_to_1_gib_fails_with_1009_in_bounded_memory() {
         bomb.len()
     );
 
-    let mut server = Connection::server(&config).with_deflate(params);
+    let mut server = Connection::server(config.clone()).with_deflate(params);
     let before = counting::reset_peak();
     server.receive(&bomb);
     let (_, err) = drain(&mut server);

@@ -463,7 +463,7 @@ fn an_agreed_8_bit_server_window_sends_only_stored_blocks() {
     let offers = parse("permessage-deflate; server_max_window_bits=8");
     let (agreed, _) = negotiate_server(&offers, config.deflate.as_ref().unwrap()).unwrap();
     assert_eq!(agreed.server_max_window_bits, 8);
-    let mut server = Connection::server(&config).with_deflate(agreed);
+    let mut server = Connection::server(config.clone()).with_deflate(agreed);
     let text = "a repeated phrase that any real compressor would refer back to. ".repeat(30);
     server.send_text(&text).unwrap();
     let wire: Vec<u8> = server.output_chunks().flatten().copied().collect();
@@ -471,7 +471,7 @@ fn an_agreed_8_bit_server_window_sends_only_stored_blocks() {
     assert_eq!(wire[0], 0xc1);
     assert_eq!(wire[1], 126);
     assert!(only_stored_blocks(&wire[4..]));
-    let mut client = Connection::client(&config, || [1, 2, 3, 4]).with_deflate(agreed);
+    let mut client = Connection::client(config.clone(), || [1, 2, 3, 4]).with_deflate(agreed);
     client.receive(&wire);
     match client.poll_event() {
         Ok(Some(Event::Message(Message::Text(received)))) => assert_eq!(received, text),

@@ -19,8 +19,8 @@ fn pair(params: DeflateParams, level: u32) -> (Connection, Connection) {
         deflate: Some(deflate),
         ..Config::default()
     };
-    let client = Connection::client(&config, counting_keys()).with_deflate(params);
-    let server = Connection::server(&config).with_deflate(params);
+    let client = Connection::client(config.clone(), counting_keys()).with_deflate(params);
+    let server = Connection::server(config.clone()).with_deflate(params);
     (client, server)
 }
 
@@ -155,8 +155,8 @@ fn streamed_delivery_inflates_in_bounded_chunks() {
         message_delivery: fullduplex::config::MessageDelivery::Streamed,
         ..Config::default()
     };
-    let mut client = Connection::client(&config, counting_keys()).with_deflate(params);
-    let mut server = Connection::server(&config).with_deflate(params);
+    let mut client = Connection::client(config.clone(), counting_keys()).with_deflate(params);
+    let mut server = Connection::server(config.clone()).with_deflate(params);
     let payload = json_like(4 << 20, 1);
     client
         .send_text(std::str::from_utf8(&payload).unwrap())

@@ -22,11 +22,11 @@ const FIN: u8 = 0x80;
 const SMALL: usize = 64 << 10;
 
 fn server_with_limits() -> Connection {
-    Connection::server(&limits())
+    Connection::server(limits())
 }
 
 fn client_with_limits() -> Connection {
-    Connection::client(&limits(), counting_keys())
+    Connection::client(limits(), counting_keys())
 }
 
 /// A masked client frame header declaring `len` bytes (no payload).
@@ -54,7 +54,7 @@ fn a_header_declaring_16_mib_then_nothing_allocates_nothing_up_front() {
         max_message_size: 16 << 20,
         ..Config::default()
     };
-    let mut conn = Connection::server(&config);
+    let mut conn = Connection::server(config.clone());
     let frame = header_declaring(FIN | 0x2, 16 << 20);
     bounded_here(SMALL, || {
         let (events, err) = feed(&mut conn, &frame);
@@ -123,8 +123,11 @@ fn deflate_pair(config: &Config) -> (Connection, Connection) {
         server_no_context_takeover: true,
         ..DeflateParams::default()
     };
-    let client = Connection::client(config, counting_keys()).with_deflate(params);
-    (client, Connection::server(config).with_deflate(params))
+    let client = Connection::client(config.clone(), counting_keys()).with_deflate(params);
+    (
+        client,
+        Connection::server(config.clone()).with_deflate(params),
+    )
 }
 
 fn deflate_config(max_message_size: usize) -> Config {

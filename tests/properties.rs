@@ -150,7 +150,7 @@ proptest! {
         }
         let bytes = take_output(&mut client);
         let config = Config { message_delivery: fullduplex::config::MessageDelivery::Streamed, ..Config::default() };
-        let (events, err) = feed_split(&mut Connection::server(&config), &bytes, &cuts);
+        let (events, err) = feed_split(&mut Connection::server(config.clone()), &bytes, &cuts);
         prop_assert_eq!(err, None);
         let mut data = Vec::new();
         let (mut firsts, mut lasts) = (0, 0);

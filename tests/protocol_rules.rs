@@ -139,7 +139,7 @@ fn limited(max_frame: usize, max_message: usize, max_fragments: usize) -> Connec
         max_fragments,
         ..Config::default()
     };
-    Connection::server(&config)
+    Connection::server(config.clone())
 }
 
 #[test]

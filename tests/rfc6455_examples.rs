@@ -11,7 +11,7 @@ use fullduplex::Config;
 const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 fn client_with_rfc_key() -> Connection {
-    Connection::client(&Config::default(), fixed_key(KEY))
+    Connection::client(Config::default(), fixed_key(KEY))
 }
 
 /// Decodes `bytes` with `make()` both whole and byte by byte, expecting `events`.

@@ -22,7 +22,7 @@ fn client_with(no_context_takeover: bool) -> Connection {
         deflate: Some(Default::default()),
         ..Config::default()
     };
-    Connection::client(&config, counting_keys()).with_deflate(params(no_context_takeover))
+    Connection::client(config.clone(), counting_keys()).with_deflate(params(no_context_takeover))
 }
 
 fn server_with(no_context_takeover: bool, min_size: usize) -> Connection {
@@ -34,7 +34,7 @@ fn server_with(no_context_takeover: bool, min_size: usize) -> Connection {
         deflate: Some(deflate),
         ..Config::default()
     };
-    Connection::server(&config).with_deflate(params(no_context_takeover))
+    Connection::server(config.clone()).with_deflate(params(no_context_takeover))
 }
 
 fn decodes(bytes: &[u8], expected: &[&str], no_context_takeover: bool) {

@@ -12,7 +12,7 @@ use common::runtime::*;
 use fullduplex::client::WebSocket;
 use fullduplex::config::{MessageDelivery, SlowConsumer};
 use fullduplex::protocol::{CloseCode, DataKind, Opcode, OwnedEvent};
-use fullduplex::server::StatsSnapshot;
+use fullduplex::server::{ServerConfig, StatsSnapshot};
 use fullduplex::Config;
 
 const RECEIVERS: usize = 500;
@@ -74,9 +74,9 @@ fn broadcast_and_publish_reach_500_receivers_in_order() {
 /// each receiver in the order they were given.
 #[test]
 fn interleaved_broadcasts_publishes_and_sends_keep_each_receivers_order() {
-    let config = Config {
+    let config = ServerConfig {
         threads: 1,
-        ..test_config()
+        ..ServerConfig::default()
     };
     let (server, events) = start_app(config);
     let addr = server.local_addr();

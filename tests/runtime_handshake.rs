@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use common::runtime::*;
 use fullduplex::client::{self, ClientError, ClientOptions};
 use fullduplex::protocol::OwnedEvent;
+use fullduplex::server::ServerConfig;
 use fullduplex::{Config, HandshakeError};
 
 #[test]
@@ -174,9 +175,9 @@ fn an_oversized_head_gets_431_without_buffering_past_the_limit() {
 
 #[test]
 fn above_max_connections_the_server_answers_503_and_keeps_serving() {
-    let config = Config {
+    let config = ServerConfig {
         max_connections: 2,
-        ..test_config()
+        ..ServerConfig::default()
     };
     let (server, _events) = start_app(config);
     let addr = server.local_addr();

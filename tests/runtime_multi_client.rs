@@ -359,7 +359,7 @@ fn a_server_that_breaks_the_protocol_is_closed_with_1002() {
     assert_eq!((info.code, info.clean), (CloseCode::ProtocolError, false));
     drop(clients);
     let sent = server.join().unwrap();
-    let mut close = fullduplex::protocol::Connection::server(&Config::default());
+    let mut close = fullduplex::protocol::Connection::server(Config::default());
     close.receive(&sent);
     assert_eq!(
         close.poll_event().unwrap().map(|e| e.to_owned()),

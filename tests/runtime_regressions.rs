@@ -16,7 +16,7 @@ use fullduplex::client::{
 };
 use fullduplex::protocol::handshake::{ClientOffer, Request};
 use fullduplex::protocol::{CloseCode, DataKind, Message, Opcode, OwnedEvent};
-use fullduplex::server::{Conn, Handler, MailboxFull, Upgrade};
+use fullduplex::server::{Conn, Handler, MailboxFull, ServerConfig, Upgrade};
 use fullduplex::Config;
 
 /// A server written by hand: accepts one upgrade, sends `after`, then closes the TCP
@@ -154,10 +154,13 @@ fn reader_with_buffer(addr: SocketAddr, receive_buffer: usize) -> (TcpStream, Ve
 /// The queue is now written before the reader is judged.
 #[test]
 fn a_burst_over_the_queue_limit_within_one_tick_does_not_close_a_reader_that_keeps_up() {
-    let config = Config {
-        max_outbound_queue: 64 << 10,
+    let config = ServerConfig {
+        connection: Config {
+            max_outbound_queue: 64 << 10,
+            ..test_config()
+        },
         threads: 1,
-        ..test_config()
+        ..ServerConfig::default()
     };
     let server = start(config, Burst);
     let (mut reader, rest) = reader_with_buffer(server.local_addr(), 2 << 20);
@@ -210,10 +213,10 @@ fn a_full_mailbox_refuses_commands_and_counts_them() {
         blocked: Arc::new(Mutex::new(blocked_tx)),
         release: Arc::new(Mutex::new(release_rx)),
     };
-    let config = Config {
+    let config = ServerConfig {
         max_mailbox: 4,
         threads: 1,
-        ..test_config()
+        ..ServerConfig::default()
     };
     let server = start(config, app);
     let mut ws = connect(server.local_addr());
@@ -300,10 +303,10 @@ fn a_broadcast_during_a_fragmented_message_is_sent_after_it() {
 fn max_connections_is_exact_when_several_workers_accept_at_once() {
     let max = 8;
     let total = 64;
-    let config = Config {
+    let config = ServerConfig {
         max_connections: max,
         threads: 4,
-        ..test_config()
+        ..ServerConfig::default()
     };
     let (server, _events) = start_app(config);
     let addr = server.local_addr();

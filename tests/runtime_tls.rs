@@ -12,7 +12,7 @@ use common::runtime::*;
 use fullduplex::client::{self, ClientError, ClientOptions, WebSocket};
 use fullduplex::config::DeflateConfig;
 use fullduplex::protocol::{CloseCode, OwnedEvent};
-use fullduplex::server::{tls, Server};
+use fullduplex::server::{tls, Server, ServerConfig};
 use fullduplex::Config;
 
 struct Wss {
@@ -22,7 +22,8 @@ struct Wss {
     options: ClientOptions,
 }
 
-fn start_wss(config: Config) -> Wss {
+fn start_wss(config: impl Into<ServerConfig>) -> Wss {
+    let config: ServerConfig = config.into();
     let cert = tls::self_signed(&[]).unwrap();
     let (app, events) = TestApp::new();
     let server = Server::new(config.clone(), app)
@@ -31,7 +32,7 @@ fn start_wss(config: Config) -> Wss {
         .unwrap();
     let url = format!("wss://localhost:{}/", server.local_addr().port());
     let options = ClientOptions {
-        config,
+        config: config.connection,
         tls: Some(fullduplex::client::tls::trusting(&[cert.cert_der]).unwrap()),
         ..ClientOptions::default()
     };
@@ -143,9 +144,9 @@ fn a_peer_that_does_not_speak_tls_is_cut_and_others_go_on() {
 /// connection. It now closes the connection without a byte (see `Server`'s docs).
 #[test]
 fn at_max_connections_a_tls_listener_closes_without_a_plaintext_503() {
-    let wss = start_wss(Config {
+    let wss = start_wss(ServerConfig {
         max_connections: 1,
-        ..test_config()
+        ..ServerConfig::default()
     });
     let mut first = wss.connect();
     let mut refused = raw(wss.server.local_addr());

@@ -57,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(params) = client_accept(&accepted.extensions, &deflate) else {
         return;
     };
-    let mut conn = Connection::client(&config, || [1, 2, 3, 4]);
+    let mut conn = Connection::client(config.clone(), || [1, 2, 3, 4]);
     if let Some(params) = params {
         for bits in [params.server_max_window_bits, params.client_max_window_bits] {
             assert!((8..=15).contains(&bits), "{params:?}");

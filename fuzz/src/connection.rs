@@ -123,10 +123,10 @@ pub fn run(data: &[u8], role: Role) {
     let config = options.config();
     let base = crate::reset_peak();
     let mut conn = match role {
-        Role::Server => Connection::server(&config),
+        Role::Server => Connection::server(config.clone()),
         Role::Client => {
             let mut keys = Rng::new(u64::from(options.seed));
-            Connection::client(&config, move || (keys.next_u64() as u32).to_be_bytes())
+            Connection::client(config.clone(), move || (keys.next_u64() as u32).to_be_bytes())
         }
     };
     if let Some(params) = options.deflate() {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 
 use fullduplex::config::DeflateConfig;
-use fullduplex::server::{Handler, RunningServer, Server};
+use fullduplex::server::{Handler, RunningServer, Server, ServerConfig};
 use fullduplex::Config;
 
 /// A WebSocket stack written from the protocol up (RFC 6455, RFC 7692).
@@ -88,13 +88,13 @@ impl ListenArgs {
     /// Binds a server with these options, printing where it listens.
     pub fn bind<H: Handler>(
         &self,
-        config: Config,
+        config: impl Into<ServerConfig>,
         handler: H,
         what: &str,
     ) -> Result<RunningServer, String> {
-        let config = Config {
+        let config = ServerConfig {
             threads: self.threads,
-            ..config
+            ..config.into()
         };
         let mut server = Server::new(config, handler);
         let scheme = match self.tls()? {

@@ -5,7 +5,6 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-#[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,7 +13,7 @@ use super::url::WsUrl;
 use super::ClientError;
 use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::Accepted;
-use crate::protocol::{Connection, DataKind, Message, OwnedEvent};
+use crate::protocol::{Connection, DataKind, Message, OwnedEvent, State};
 use crate::Config;
 
 /// How to connect.
@@ -34,6 +33,9 @@ pub struct ClientOptions {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Longest wait for the TCP connection and the handshake. Default: 10 s.
     pub connect_timeout: Duration,
+    /// Bytes read from a socket at a time by a [`MultiClient`](super::MultiClient), in
+    /// buffers lent to connections while they read. Default: 64 KiB.
+    pub read_buffer_size: usize,
 }
 
 impl Default for ClientOptions {
@@ -46,6 +48,7 @@ impl Default for ClientOptions {
             #[cfg(feature = "tls")]
             tls: None,
             connect_timeout: Duration::from_secs(10),
+            read_buffer_size: 64 << 10,
         }
     }
 }
@@ -102,6 +105,8 @@ pub struct WebSocket {
     eof: bool,
     /// The end of the stream without a close handshake was reported.
     abnormal_reported: bool,
+    /// How long [`recv`](WebSocket::recv) waits (`None`: as long as it takes).
+    read_timeout: Option<Duration>,
 }
 
 /// Connects to a `ws://` or `wss://` URL with default options.
@@ -140,15 +145,20 @@ pub fn connect_with(url: &str, options: &ClientOptions) -> Result<WebSocket, Cli
             .into());
         }
     };
-    let conn = opening::open(&accepted, options, opening.random, &buf[head_len..])?;
+    let config = Arc::new(options.config.clone());
+    let conn = opening::open(&accepted, options, config, opening.random, &buf[head_len..])?;
     stream.tcp().set_read_timeout(None)?;
-    Ok(WebSocket {
+    let mut ws = WebSocket {
         stream,
         conn,
         accepted,
         eof: false,
         abnormal_reported: false,
-    })
+        read_timeout: None,
+    };
+    // The connection's clock starts now: keepalive runs while `recv` waits.
+    ws.conn.handle_timeout(Instant::now());
+    Ok(ws)
 }
 
 /// The stream for `url`: the TCP connection, or TLS over it for `wss://`.
@@ -172,6 +182,14 @@ fn open_stream(
         let _ = (options, tcp);
         Err(opening::no_tls())
     }
+}
+
+/// Whether a read error is the socket's read timeout.
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 fn connect_tcp(url: &WsUrl, timeout: Duration) -> io::Result<TcpStream> {
@@ -262,16 +280,27 @@ impl WebSocket {
         Ok(self.stream.flush()?)
     }
 
-    /// Waits at most this long in [`recv`](Self::recv) (`None`: forever).
+    /// Waits at most this long in [`recv`](Self::recv) (`None`: forever); past it, `recv`
+    /// returns the read's `WouldBlock` or `TimedOut` error.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) -> Result<(), ClientError> {
-        Ok(self.stream.tcp().set_read_timeout(timeout)?)
+        if timeout == Some(Duration::ZERO) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "a zero read timeout").into());
+        }
+        self.read_timeout = timeout;
+        Ok(())
     }
 
     /// The next event: a message, a Ping (already answered), a Pong, or the server's Close.
     /// When the server ends the TCP connection without the close handshake, returns
     /// [`ClientError::Abnormal`] once (code 1006); after the Close, or after that, returns
     /// [`ClientError::Closed`].
+    ///
+    /// While it waits, the connection's keepalive runs ([`Config::ping_interval`]): a Ping
+    /// after that long without a word from the server, and [`ClientError::Abnormal`] if the
+    /// server then stays silent for [`Config::pong_timeout`]. It runs only while someone
+    /// waits here.
     pub fn recv(&mut self) -> Result<OwnedEvent, ClientError> {
+        let until = self.read_timeout.map(|timeout| Instant::now() + timeout);
         loop {
             let event = self.conn.poll_event().map(|e| e.map(|e| e.to_owned()));
             if !self.eof {
@@ -279,10 +308,22 @@ impl WebSocket {
             }
             match event? {
                 Some(event) => return Ok(event),
-                None if self.conn.is_closed() => return Err(ClientError::Closed),
+                None if self.conn.is_closed() => return Err(self.closed()),
                 None if self.eof => return Err(self.ended_abnormally()),
-                None => self.read_some()?,
+                None => self.read_some(until)?,
             }
+        }
+    }
+
+    /// The error for a connection that is over: [`ClientError::Abnormal`] once if a deadline
+    /// ended it, [`ClientError::Closed`] otherwise.
+    fn closed(&mut self) -> ClientError {
+        match self.conn.state() {
+            State::TimedOut(timeout) if !self.abnormal_reported => {
+                self.abnormal_reported = true;
+                ClientError::Abnormal(timeout.reason().into())
+            }
+            _ => ClientError::Closed,
         }
     }
 
@@ -300,31 +341,36 @@ impl WebSocket {
         ClientError::Abnormal(why.into())
     }
 
-    fn read_some(&mut self) -> Result<(), ClientError> {
+    /// Reads once, waiting until `until` (the caller's read timeout) or the connection's
+    /// next deadline, whichever comes first; at the deadline, gives the connection the time.
+    fn read_some(&mut self, until: Option<Instant>) -> Result<(), ClientError> {
+        let wake = [self.conn.poll_timeout(), until]
+            .into_iter()
+            .flatten()
+            .min();
+        let wait = wake.map(|at| {
+            at.saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(1))
+        });
+        self.stream.tcp().set_read_timeout(wait)?;
         let space = self.conn.read_space(64 << 10);
         match self.stream.read(space) {
-            Ok(0) => {
-                self.eof = true;
-                Ok(())
-            }
-            Ok(n) => {
-                self.conn.commit_read(n);
-                Ok(())
-            }
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                self.eof = true;
-                Ok(())
-            }
+            Ok(0) => self.eof = true,
+            Ok(n) => self.conn.commit_read(n),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => self.eof = true,
             // A signal arrived during the read: nothing was read, read again.
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
-            Err(e) => Err(e.into()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if is_timeout(&e) && until.is_none_or(|until| Instant::now() < until) => {}
+            Err(e) => return Err(e.into()),
         }
+        self.conn.handle_timeout(Instant::now());
+        Ok(())
     }
 
     /// Sends a Close frame without waiting: messages already on their way still arrive from
     /// [`recv`](Self::recv), then the server's Close.
     pub fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), ClientError> {
-        if self.conn.state() == crate::protocol::State::Open {
+        if self.conn.state() == State::Open {
             self.conn.close(code, reason)?;
         }
         self.flush()
@@ -339,7 +385,7 @@ impl WebSocket {
         reason: &str,
         timeout: Duration,
     ) -> Result<(CloseCode, String), ClientError> {
-        if self.conn.state() == crate::protocol::State::Open {
+        if self.conn.state() == State::Open {
             self.conn.close(code, reason)?;
         }
         self.flush()?;
@@ -361,7 +407,7 @@ impl WebSocket {
     /// still arrives: after the close handshake the client "SHOULD wait for the server to
     /// close the connection" (RFC 6455 §7.1.1). Returns whether the server closed it.
     pub fn wait_for_server_close(&mut self, timeout: Duration) -> bool {
-        if self.set_read_timeout(Some(timeout)).is_err() {
+        if self.stream.tcp().set_read_timeout(Some(timeout)).is_err() {
             return false;
         }
         let mut sink = [0u8; 1024];

@@ -49,7 +49,6 @@
 
 use std::io;
 use std::net::ToSocketAddrs;
-#[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,7 +60,8 @@ use crate::protocol::close::CloseCode;
 use crate::protocol::Message;
 #[cfg(feature = "tls")]
 use crate::transport::TlsStream;
-use crate::transport::{ReadBuffers, Transport};
+use crate::transport::{tick_interval, ReadBuffers, Transport};
+use crate::Config;
 
 mod conn;
 mod peer;
@@ -105,6 +105,8 @@ pub struct MultiClient {
     poll: Poll,
     events: Events,
     options: ClientOptions,
+    /// `options.config`, shared by every connection.
+    config: Arc<Config>,
     /// The TLS configuration for `wss://` (the options' own, or the system's roots).
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ClientConfig>>,
@@ -122,10 +124,11 @@ impl MultiClient {
     /// A client whose connections all use these options (limits, deflate offer,
     /// subprotocols, headers, TLS roots, the connect timeout).
     pub fn new(options: ClientOptions) -> io::Result<Self> {
-        let buffers = ReadBuffers::new(options.config.read_buffer_size, POOLED_BUFFERS);
+        let buffers = ReadBuffers::new(options.read_buffer_size, POOLED_BUFFERS);
         Ok(Self {
             poll: Poll::new()?,
             events: Events::with_capacity(1024),
+            config: Arc::new(options.config.clone()),
             options,
             #[cfg(feature = "tls")]
             tls: None,
@@ -350,13 +353,10 @@ impl MultiClient {
         Ok(())
     }
 
-    /// The deadline granularity: a quarter of the shortest timeout, between 5 ms and 1 s.
+    /// How often deadlines are checked (see [`tick_interval`]).
     fn tick_interval(&self) -> Duration {
-        let shortest = self
-            .options
-            .connect_timeout
-            .min(self.options.config.close_timeout);
-        (shortest / 4).clamp(Duration::from_millis(5), Duration::from_secs(1))
+        let shortest = self.options.config.shortest_timeout();
+        tick_interval(shortest.min(self.options.connect_timeout))
     }
 
     fn mark_dirty(&mut self, slot: usize) {

@@ -5,7 +5,6 @@
 
 #[cfg(feature = "tls")]
 use std::io;
-#[cfg(feature = "tls")]
 use std::sync::Arc;
 
 use super::url::{UrlError, WsUrl};
@@ -14,6 +13,7 @@ use crate::protocol::deflate::{client_accept, client_offer};
 use crate::protocol::handshake::{Accepted, ClientHandshake, ClientRequest};
 use crate::protocol::Connection;
 use crate::random::OsRandom;
+use crate::Config;
 
 /// A request written and what the answer must match.
 pub(crate) struct Opening {
@@ -87,10 +87,11 @@ pub(crate) fn tls_session(
 pub(crate) fn open(
     accepted: &Accepted,
     options: &ClientOptions,
+    config: Arc<Config>,
     random: OsRandom,
     leftover: &[u8],
 ) -> Result<Connection, ClientError> {
-    let mut conn = Connection::client(&options.config, random);
+    let mut conn = Connection::client(config, random);
     if let Some(deflate) = &options.config.deflate {
         if let Some(params) = client_accept(&accepted.extensions, deflate)? {
             conn = conn.with_deflate(params);

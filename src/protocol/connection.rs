@@ -8,7 +8,9 @@
 //! [`commit_read`](Connection::commit_read) to read without a copy), takes events out
 //! ([`poll_event`](Connection::poll_event)), and writes what
 //! [`pending_output`](Connection::pending_output) holds, reporting it with
-//! [`consume_output`](Connection::consume_output).
+//! [`consume_output`](Connection::consume_output). Time comes in the same way: the caller
+//! passes it to [`handle_timeout`](Connection::handle_timeout) when
+//! [`poll_timeout`](Connection::poll_timeout) says (see [`timers`](super::timers)).
 //!
 //! # States
 //!
@@ -24,12 +26,20 @@
 //!      └──────────────────────────────────────────────────────────────────▶ ┌────────────────┐
 //!                                                                            │ Failed(error)  │
 //!                                                                            └────────────────┘
+//!
+//!   Open ── no answer to our keepalive Ping within pong_timeout ──▶ TimedOut(Pong)
+//!   Closing, or Closed/Failed with output unwritten,
+//!        ── close_timeout after our Close ────────────────────────▶ TimedOut(Close)
 //! ```
 //!
 //! The connection starts `Open` (the handshake is [`handshake`](super::handshake)'s business).
 //! In `Closing` the peer's messages still arrive (RFC 6455 §7.1.2 lets data flow until its
 //! Close) but nothing more may be sent. Once `Closed` or `Failed`, after the queued output
-//! is written, the transport may be closed: see [`Connection::is_closed`].
+//! is written, the transport may be closed: see [`Connection::is_closed`]. `TimedOut` drops
+//! what is queued: the peer is not answering, and the transport is closed at once.
+
+use std::sync::Arc;
+use std::time::Instant;
 
 use crate::config::Config;
 use crate::error::{ProtocolError, UsageError};
@@ -39,6 +49,7 @@ use crate::protocol::message::{DataKind, Event, Message};
 use crate::protocol::output::SharedFrame;
 use crate::protocol::receiver::Receiver;
 use crate::protocol::sender::Sender;
+use crate::protocol::timers::{Action, Stage, Timeout, Timers};
 
 /// Which end of the connection we are (RFC 6455 §1.2): it decides who masks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,6 +80,9 @@ pub enum State {
     Closed(Initiator),
     /// The peer broke the protocol; our Close frame carries the error's code.
     Failed(ProtocolError),
+    /// A deadline passed (see [`Connection::handle_timeout`]): the peer stopped answering.
+    /// Nothing more is sent; the transport should be closed at once.
+    TimedOut(Timeout),
 }
 
 /// A source of client masking keys (RFC 6455 §5.3: "derived from a strong source of entropy").
@@ -91,27 +105,37 @@ impl<F: FnMut() -> [u8; 4] + Send> MaskKeys for F {
 pub struct Connection {
     rx: Receiver,
     tx: Sender,
+    timers: Timers,
 }
 
 impl Connection {
     /// A server-side connection (frames from the client must be masked).
-    pub fn server(config: &Config) -> Self {
+    ///
+    /// `config` is shared, not copied: a runtime passes one `Arc<Config>` to all its
+    /// connections (`Config` itself converts, for a connection of its own).
+    pub fn server(config: impl Into<Arc<Config>>) -> Self {
+        let config = config.into();
         Self {
-            rx: Receiver::new(Role::Server, config),
             tx: Sender::new(Role::Server, None, config.deflate.as_ref()),
+            rx: Receiver::new(Role::Server, config),
+            timers: Timers::new(),
         }
     }
 
     /// A client-side connection, masking each frame with a key from `mask_keys`.
-    pub fn client(config: &Config, mask_keys: impl MaskKeys + 'static) -> Self {
+    pub fn client(config: impl Into<Arc<Config>>, mask_keys: impl MaskKeys + 'static) -> Self {
+        let config = config.into();
+        let keys: Box<dyn MaskKeys> = Box::new(mask_keys);
         Self {
+            tx: Sender::new(Role::Client, Some(keys), config.deflate.as_ref()),
             rx: Receiver::new(Role::Client, config),
-            tx: Sender::new(
-                Role::Client,
-                Some(Box::new(mask_keys)),
-                config.deflate.as_ref(),
-            ),
+            timers: Timers::new(),
         }
+    }
+
+    /// The configuration the connection was made with.
+    pub fn config(&self) -> &Config {
+        self.rx.config()
     }
 
     /// Turns on permessage-deflate with the parameters the handshake agreed (RFC 7692): the
@@ -130,7 +154,7 @@ impl Connection {
     ///
     /// ```
     /// # use fullduplex::{Config, protocol::{Connection, Event}};
-    /// # let mut conn = Connection::server(&Config::default());
+    /// # let mut conn = Connection::server(Config::default());
     /// let (rx, tx) = conn.split();
     /// while let Ok(Some(event)) = rx.poll_event(tx) {
     ///     if let Event::Message(message) = event {
@@ -154,6 +178,9 @@ impl Connection {
 
     /// Where the connection stands.
     pub fn state(&self) -> State {
+        if let Some(timeout) = self.timers.expired() {
+            return State::TimedOut(timeout);
+        }
         if let Some(err) = self.rx.failure() {
             return State::Failed(err);
         }
@@ -171,7 +198,58 @@ impl Connection {
     /// client SHOULD wait for the server to close the connection but MAY close the connection
     /// at any time" — so a client runtime waits (with a deadline) for the server's FIN.
     pub fn is_closed(&self) -> bool {
-        matches!(self.state(), State::Closed(_) | State::Failed(_))
+        matches!(
+            self.state(),
+            State::Closed(_) | State::Failed(_) | State::TimedOut(_)
+        )
+    }
+
+    /// When the connection next needs [`handle_timeout`](Self::handle_timeout): a keepalive
+    /// Ping due, the pong deadline, the idle timeout, or the close deadline, whichever comes
+    /// first. A moment already past means now. `None`: no deadline is armed (keepalive and the
+    /// idle timeout off and no close under way, or the connection is over), or the clock has
+    /// not started: it starts at the first `handle_timeout`, which a runtime calls when the
+    /// connection opens.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next(self.stage(), self.rx.config())
+    }
+
+    /// Gives the connection the time. It notes that whatever arrived since the last call
+    /// arrived by `now` (so call it after each batch of input, as well as when
+    /// [`poll_timeout`](Self::poll_timeout) comes), then acts on what is due:
+    ///
+    /// - [`Config::ping_interval`] without hearing from the peer: a Ping is queued;
+    /// - [`Config::pong_timeout`] after that Ping, still nothing heard: the connection is
+    ///   [`State::TimedOut`] with [`Timeout::Pong`];
+    /// - [`Config::idle_timeout`] without a message: a Close with 1001 is queued;
+    /// - [`Config::close_timeout`] after our Close, the handshake not finished (no answer,
+    ///   or our last frames unwritten): [`State::TimedOut`] with [`Timeout::Close`].
+    ///
+    /// A timed-out connection drops its queued output and sends nothing more: the runtime
+    /// closes the transport (the application sees 1006, RFC 6455 §7.1.5).
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let activity = self.rx.take_activity();
+        let stage = self.stage();
+        match self.timers.handle(now, activity, stage, self.rx.config()) {
+            Action::Nothing => {}
+            Action::Ping => {
+                let _ = self.tx.ping(b"");
+            }
+            Action::CloseIdle => {
+                let _ = self.tx.close(CloseCode::GoingAway, "idle timeout");
+            }
+            Action::Abandon(_) => self.tx.abandon(),
+        }
+    }
+
+    /// Where the connection stands for its timers.
+    fn stage(&self) -> Stage {
+        match self.state() {
+            State::Open => Stage::Open,
+            State::Closing => Stage::Closing,
+            State::Closed(_) | State::Failed(_) if self.wants_write() => Stage::Closing,
+            State::Closed(_) | State::Failed(_) | State::TimedOut(_) => Stage::Done,
+        }
     }
 
     /// Copies received bytes in. Follow with [`poll_event`](Self::poll_event) until it

@@ -16,6 +16,7 @@ pub mod output;
 pub mod receiver;
 pub mod sender;
 mod spare;
+pub mod timers;
 pub mod utf8;
 
 pub use close::CloseCode;
@@ -25,3 +26,4 @@ pub use message::{Chunk, DataKind, Event, Message, OwnedEvent};
 pub use output::SharedFrame;
 pub use receiver::Receiver;
 pub use sender::Sender;
+pub use timers::Timeout;

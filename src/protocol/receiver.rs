@@ -18,6 +18,7 @@
 //! buffer. Only fragmented messages are copied, into a reassembly buffer.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 
 use crate::config::{Config, MessageDelivery};
 use crate::error::ProtocolError;
@@ -113,6 +114,17 @@ enum Ready {
     },
 }
 
+impl Ready {
+    /// Whether this event completes a data message.
+    fn ends_message(&self) -> bool {
+        match self {
+            Ready::Frame { .. } | Ready::Assembled(_) => true,
+            Ready::AssembledChunk { last, .. } | Ready::Chunk { last, .. } => *last,
+            Ready::Ping { .. } | Ready::Pong { .. } | Ready::Closed { .. } => false,
+        }
+    }
+}
+
 /// What is being received: the receive buffer and the frame and message in progress.
 /// Allocated when a buffer is installed or a frame header arrives, and freed by
 /// [`Receiver::take_idle_buffer`] once the buffer is empty and no frame or message is in
@@ -167,30 +179,47 @@ mod payload;
 #[derive(Debug)]
 pub struct Receiver {
     role: Role,
-    /// The limits, copied out of [`Config`]: fields of their own, not a struct, so that the
-    /// small ones share a word with `role` and `phase` (one per connection).
-    max_frame: u64,
-    max_message: usize,
-    max_fragments: u32,
-    delivery: MessageDelivery,
-    flight: Option<Box<Flight>>,
     phase: Phase,
+    /// What arrived since [`take_activity`](Self::take_activity) last asked.
+    activity: Activity,
+    /// The limits and the delivery mode, shared by the connections made with this config.
+    config: Arc<Config>,
+    flight: Option<Box<Flight>>,
     /// The permessage-deflate decompressor, when the extension was agreed.
     inflater: Option<Box<Decompressor>>,
 }
 
+/// What a receiver has seen arrive since it was last asked: the connection's timers learn
+/// from it when the peer was last heard from (keepalive) and last sent a message (idle
+/// timeout).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Bytes arrived (anything, even part of a frame).
+    pub heard: bool,
+    /// A whole data message arrived (in streamed delivery: its last chunk).
+    pub message: bool,
+}
+
 impl Receiver {
-    pub(crate) fn new(role: Role, config: &Config) -> Self {
+    pub(crate) fn new(role: Role, config: Arc<Config>) -> Self {
         Self {
             role,
-            max_frame: config.max_frame_size as u64,
-            max_message: config.max_message_size,
-            max_fragments: config.max_fragments.min(u32::MAX as usize) as u32,
-            delivery: config.message_delivery,
-            flight: None,
             phase: Phase::Open,
+            activity: Activity::default(),
+            config,
+            flight: None,
             inflater: None,
         }
+    }
+
+    /// The configuration this receiver checks its limits against.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// What arrived since the last call (and resets it).
+    pub fn take_activity(&mut self) -> Activity {
+        std::mem::take(&mut self.activity)
     }
 
     /// Accepts compressed messages (permessage-deflate agreed), inflating them with this
@@ -229,6 +258,7 @@ impl Receiver {
         if let Some(f) = self.flight.as_mut() {
             f.end = (f.end + n).min(f.buf.len());
         }
+        self.activity.heard |= n > 0;
     }
 
     /// Copies `data` into the receive buffer (the convenience form of read_space + commit).
@@ -310,7 +340,10 @@ impl Receiver {
     pub fn poll_event(&mut self, tx: &mut Sender) -> Result<Option<Event<'_>>, ProtocolError> {
         self.apply_release();
         match self.advance(tx) {
-            Ok(Some(ready)) => Ok(Some(self.event(ready))),
+            Ok(Some(ready)) => {
+                self.activity.message |= ready.ends_message();
+                Ok(Some(self.event(ready)))
+            }
             Ok(None) => Ok(None),
             Err(err) => {
                 self.phase = Phase::Failed(err);
@@ -341,7 +374,7 @@ impl Receiver {
                 }
                 return self.complete_control(frame, tx).map(Some);
             }
-            match self.delivery {
+            match self.config.message_delivery {
                 MessageDelivery::Streamed => {
                     if let Some(ready) = self.stream_chunk(frame)? {
                         return Ok(Some(ready));

@@ -51,6 +51,18 @@ struct Outgoing {
     compressed: bool,
 }
 
+/// How far our side is from its last frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// Frames may be sent.
+    NotYet,
+    /// Our Close frame is queued, the last frame we send; the field says who began the close
+    /// handshake.
+    CloseSent(Initiator),
+    /// Given up without a Close (a deadline passed): nothing more is sent.
+    Abandoned,
+}
+
 /// The payload of a Pong waiting for the queue to drain.
 #[derive(Debug)]
 struct PendingPong {
@@ -65,8 +77,8 @@ pub struct Sender {
     /// The masking keys and the deflate state: none for a server without deflate.
     extras: Option<Box<Extras>>,
     pub(crate) queue: OutputQueue,
-    /// Set once our Close frame is queued: who began the close handshake.
-    closing: Option<Initiator>,
+    /// Whether frames may still be sent.
+    ending: Ending,
     /// The fragmented message we are sending, if any.
     outgoing: Option<Outgoing>,
     /// Automatic Pongs are bounded so that a ping flood from a peer that never reads cannot
@@ -118,7 +130,7 @@ impl std::fmt::Debug for Sender {
         f.debug_struct("Sender")
             .field("role", &self.role)
             .field("queued", &self.queue.len())
-            .field("closing", &self.closing)
+            .field("ending", &self.ending)
             .field("outgoing", &self.outgoing)
             .finish_non_exhaustive()
     }
@@ -138,7 +150,7 @@ impl Sender {
             role,
             extras,
             queue: OutputQueue::default(),
-            closing: None,
+            ending: Ending::NotYet,
             outgoing: None,
             pong_end: 0,
             unwritten_pongs: 0,
@@ -304,7 +316,7 @@ impl Sender {
             return Err(UsageError::CloseReasonTooLong);
         }
         self.write_close(code, reason);
-        self.closing = Some(Initiator::Local);
+        self.ending = Ending::CloseSent(Initiator::Local);
         Ok(())
     }
 
@@ -336,17 +348,17 @@ impl Sender {
         self.pong_end = 0;
     }
 
-    /// Whether a frame may still be sent (no Close frame sent yet).
+    /// Whether a frame may still be sent (no Close frame sent yet, and not given up).
     pub fn is_open(&self) -> bool {
-        self.closing.is_none()
+        self.ending == Ending::NotYet
     }
 
     fn check_open(&self) -> Result<(), UsageError> {
-        match self.closing {
+        match self.ending {
+            Ending::NotYet => Ok(()),
             // §5.5.1: "After sending a Close frame, the endpoint MUST NOT send any more data
             // frames." We send no control frames either: the Close is the last frame.
-            Some(_) => Err(UsageError::Closed),
-            None => Ok(()),
+            Ending::CloseSent(_) | Ending::Abandoned => Err(UsageError::Closed),
         }
     }
 
@@ -404,7 +416,7 @@ impl Sender {
     /// Answers a Ping (RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
     /// Pong frame in response ... as soon as is practical"), bounded as `pong_end` explains.
     pub(crate) fn answer_ping(&mut self, payload: &[u8]) {
-        if self.closing.is_some() {
+        if !self.is_open() {
             return;
         }
         if self.queue.written() >= self.pong_end {
@@ -445,9 +457,9 @@ impl Sender {
     /// did not previously send a Close frame, the endpoint MUST send a Close frame in
     /// response"), echoing its status code.
     pub(crate) fn answer_close(&mut self, code: CloseCode) {
-        if self.closing.is_none() {
+        if self.is_open() {
             self.write_close(code, "");
-            self.closing = Some(Initiator::Remote);
+            self.ending = Ending::CloseSent(Initiator::Remote);
         }
     }
 
@@ -455,15 +467,26 @@ impl Sender {
     /// (RFC 6455 §7.1.7: the endpoint "SHOULD send a Close frame with an appropriate status
     /// code").
     pub(crate) fn fail(&mut self, err: ProtocolError) {
-        if self.closing.is_none() {
+        if self.is_open() {
             self.write_close(err.close_code(), err.reason());
-            self.closing = Some(Initiator::Local);
+            self.ending = Ending::CloseSent(Initiator::Local);
         }
         self.outgoing = None;
     }
 
+    /// Who began the close handshake, once our Close frame is queued.
     pub(crate) fn closing(&self) -> Option<Initiator> {
-        self.closing
+        match self.ending {
+            Ending::CloseSent(initiator) => Some(initiator),
+            Ending::NotYet | Ending::Abandoned => None,
+        }
+    }
+
+    /// Gives up (a deadline passed): drops what is queued and sends nothing more.
+    pub(crate) fn abandon(&mut self) {
+        self.discard_output();
+        self.outgoing = None;
+        self.ending = Ending::Abandoned;
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! # Architecture
 //!
-//! - **Workers.** [`Config::threads`] threads (default: one per core), each with its own
+//! - **Workers.** [`ServerConfig::threads`] threads (default: one per core), each with its own
 //!   `Poll`, connections, read-buffer pool and topic table. Nothing is locked on the data
 //!   path: a connection lives and dies on one worker.
 //! - **Accepting.** One listening socket, shared: each worker registers a clone of it and
@@ -14,16 +14,16 @@
 //!   `SO_REUSEPORT` spreads them by a hash of the address regardless of load.
 //! - **Cross-thread work.** [`ServerHandle`] sends commands (send to a connection, publish
 //!   to a topic, broadcast, close, shutdown) to a worker's mailbox and wakes it with a
-//!   `mio::Waker`. Each mailbox is bounded ([`Config::max_mailbox`]): a command that finds
+//!   `mio::Waker`. Each mailbox is bounded ([`ServerConfig::max_mailbox`]): a command that finds
 //!   it full is dropped, counted, and reported to the caller ([`MailboxFull`]). A message
 //!   for many receivers is encoded once ([`SharedFrame`](crate::protocol::SharedFrame)):
 //!   queues share a large frame and copy a small one behind what they hold, so that a
 //!   tick's small broadcasts leave each receiver one run for one `send`. A run of
 //!   broadcasts with the same receivers is delivered receiver by receiver.
-//! - **Limits.** Everything is bounded by [`Config`]: handshake size and time, read buffer,
+//! - **Limits.** Everything is bounded by [`ServerConfig`] and its connections' [`Config`]: handshake size and time, read buffer,
 //!   output queue per connection (slow consumers are closed with 1008 or have messages
 //!   dropped), keepalive, close deadline, connection count (503 above it; over TLS the
-//!   connection is closed without a byte, see [`Config::max_connections`]). The file
+//!   connection is closed without a byte, see [`ServerConfig::max_connections`]). The file
 //!   descriptor limit must allow `max_connections`: raise it with `ulimit -n`.
 //!
 //! # Example: an echo server
@@ -63,6 +63,7 @@ use crate::protocol::close::CloseCode;
 use crate::protocol::DataKind;
 use crate::Config;
 
+mod config;
 mod handler;
 mod http;
 mod outbound;
@@ -73,6 +74,7 @@ mod stats;
 pub mod tls;
 mod worker;
 
+pub use config::ServerConfig;
 pub use handler::{CloseInfo, Conn, ConnId, Context, Handler, Upgrade};
 pub use http::{reason_phrase, HttpResponse};
 pub use prometheus::{Exposition, MetricKind};
@@ -120,7 +122,9 @@ pub(crate) struct Mailbox {
 /// What every thread of a server shares.
 pub(crate) struct Shared {
     pub(crate) mailboxes: Vec<Mailbox>,
+    /// Every connection's configuration.
     pub(crate) config: Arc<Config>,
+    max_mailbox: usize,
     pub(crate) stats: Arc<Stats>,
     shutting_down: AtomicBool,
     local_addr: SocketAddr,
@@ -134,7 +138,7 @@ pub struct ServerHandle {
     pub(crate) worker: Option<usize>,
 }
 
-/// A worker's mailbox was full ([`Config::max_mailbox`]): the command was dropped there
+/// A worker's mailbox was full ([`ServerConfig::max_mailbox`]): the command was dropped there
 /// (and counted in [`StatsSnapshot::mailbox_drops`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MailboxFull {
@@ -160,7 +164,7 @@ impl ServerHandle {
         let was_empty = match mailbox.queue.lock() {
             Ok(mut queue) => {
                 let bypass = matches!(command, Command::Shutdown);
-                if queue.len() >= self.shared.config.max_mailbox && !bypass {
+                if queue.len() >= self.shared.max_mailbox && !bypass {
                     drop(queue);
                     Stats::add(&self.shared.stats.mailbox_drops, 1);
                     return Err(MailboxFull { workers: 1 });
@@ -199,7 +203,7 @@ impl ServerHandle {
     }
 
     /// Sends a message to one connection. [`MailboxFull`] when its worker has
-    /// [`Config::max_mailbox`] commands waiting: the message is dropped.
+    /// [`ServerConfig::max_mailbox`] commands waiting: the message is dropped.
     pub fn send(&self, to: ConnId, kind: DataKind, payload: &[u8]) -> Result<(), MailboxFull> {
         let message = Outbound::new(kind, payload.to_vec(), &self.shared.config);
         self.to_worker(to.worker(), Command::Send { to, message })
@@ -274,17 +278,18 @@ impl ServerHandle {
 
 /// A server ready to bind: a configuration, an application, optionally TLS.
 pub struct Server<H: Handler> {
-    config: Config,
+    config: ServerConfig,
     handler: H,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl<H: Handler> Server<H> {
-    /// A server with this configuration and application.
-    pub fn new(config: Config, handler: H) -> Self {
+    /// A server with this configuration (a [`ServerConfig`], or a connection [`Config`] with
+    /// the server's defaults) and application.
+    pub fn new(config: impl Into<ServerConfig>, handler: H) -> Self {
         Self {
-            config,
+            config: config.into(),
             handler,
             #[cfg(feature = "tls")]
             tls: None,
@@ -323,11 +328,16 @@ impl<H: Handler> Server<H> {
         }
         let shared = Arc::new(Shared {
             mailboxes,
-            config: Arc::new(self.config),
+            config: Arc::new(self.config.connection),
+            max_mailbox: self.config.max_mailbox,
             stats: Arc::new(Stats::default()),
             shutting_down: AtomicBool::new(false),
             local_addr,
         });
+        let limits = worker::Limits {
+            max_connections: self.config.max_connections,
+            read_buffer_size: self.config.read_buffer_size,
+        };
         let mut joins = Vec::with_capacity(threads);
         for (index, poll) in polls.into_iter().enumerate() {
             let listener = mio::net::TcpListener::from_std(listener.try_clone()?);
@@ -340,6 +350,7 @@ impl<H: Handler> Server<H> {
                 poll,
                 listener,
                 handle,
+                limits,
                 self.handler.clone(),
                 #[cfg(feature = "tls")]
                 self.tls.clone(),

@@ -6,9 +6,9 @@ use std::io;
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::protocol::Connection;
+use crate::protocol::{CloseCode, Connection, State, Timeout};
 use crate::server::handler::{CloseInfo, ConnId};
 use crate::server::outbound::Outbound;
 use crate::transport::{write_bytes, write_connection, Flushed, Transport};
@@ -42,18 +42,13 @@ pub(crate) struct Responding {
 }
 
 /// An open WebSocket connection and the application's state for it. Kept small, since an
-/// idle server holds one per connection: timestamps are [`Stamp`]s, and what most
-/// connections never need is in [`Rare`], allocated on first use.
+/// idle server holds one per connection: what most connections never need is in [`Rare`],
+/// allocated on first use. Its deadlines are the connection's own
+/// ([`Connection::poll_timeout`]).
 pub(crate) struct Open<S> {
     pub(crate) conn: Connection,
     /// Taken when the application is told the connection ended.
     pub(crate) session: Option<S>,
-    /// Last time anything arrived (keepalive).
-    pub(crate) last_rx: Stamp,
-    /// Last data message (idle timeout).
-    pub(crate) last_message: Stamp,
-    /// Our keepalive Ping waiting for an answer.
-    pub(crate) ping_sent: Option<Stamp>,
     pub(crate) rare: Option<Box<Rare>>,
 }
 
@@ -69,8 +64,6 @@ pub(crate) struct Rare {
     pub(crate) held: VecDeque<Arc<Outbound>>,
     /// Payload bytes in `held`.
     pub(crate) held_bytes: usize,
-    /// When our Close frame was queued (closing is short next to an idle life).
-    pub(crate) closing_since: Option<Stamp>,
 }
 
 impl<S> Open<S> {
@@ -84,6 +77,21 @@ impl<S> Open<S> {
         self.rare.as_mut()?.ended.take()
     }
 
+    /// Gives the connection the time (see [`Connection::handle_timeout`]); if a deadline
+    /// passed, how it ended, for the application.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Option<(Timeout, CloseInfo)> {
+        self.conn.handle_timeout(now);
+        let State::TimedOut(timeout) = self.conn.state() else {
+            return None;
+        };
+        let info = self.take_ended().unwrap_or_else(|| CloseInfo {
+            code: CloseCode::Abnormal,
+            reason: timeout.reason().into(),
+            clean: false,
+        });
+        Some((timeout, info))
+    }
+
     /// Records how the connection ended unless that is known already.
     pub(crate) fn record_end(&mut self, info: CloseInfo) {
         let rare = self.rare();
@@ -94,7 +102,7 @@ impl<S> Open<S> {
 }
 
 /// A moment as whole milliseconds since the worker's epoch, wrapping after 49 days: 4 bytes
-/// where an `Instant` takes 16. Spans under 24 days compare correctly. Never zero (the count
+/// where an `Instant` takes 16 (the deadline of a draining socket, in every slot's phase). Spans under 24 days compare correctly. Never zero (the count
 /// 0 reads as 1, a millisecond off), so that an `Option<Stamp>` takes 4 bytes too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stamp(NonZeroU32);
@@ -109,11 +117,6 @@ impl Stamp {
     /// Milliseconds from `earlier` to this moment, wrapping.
     fn after(self, earlier: Stamp) -> u32 {
         self.0.get().wrapping_sub(earlier.0.get())
-    }
-
-    /// The time from `earlier` to this moment.
-    pub(crate) fn since(self, earlier: Stamp) -> Duration {
-        Duration::from_millis(u64::from(self.after(earlier)))
     }
 
     /// Whether this moment is `other` or later.
@@ -229,6 +232,7 @@ impl<S> Peer<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn a_peer_address_keeps_every_field() {
@@ -256,10 +260,10 @@ mod tests {
         let start = Stamp::at(epoch, epoch);
         let later = Stamp::at(epoch + Duration::from_millis(1500), epoch);
         assert!(later.not_before(start) && !start.not_before(later));
-        assert!(later.since(start) >= Duration::from_millis(1499));
+        assert!(later.after(start) >= 1499);
         let wrapped = Stamp(NonZeroU32::new(5).unwrap());
         let before_wrap = Stamp(NonZeroU32::new(u32::MAX - 4).unwrap());
-        assert_eq!(wrapped.since(before_wrap), Duration::from_millis(10));
+        assert_eq!(wrapped.after(before_wrap), 10);
         assert!(wrapped.not_before(before_wrap));
         assert_eq!(std::mem::size_of::<Option<Stamp>>(), 4);
     }

@@ -22,7 +22,7 @@ use crate::server::stats::Stats;
 use crate::server::{Command, ServerHandle};
 #[cfg(feature = "tls")]
 use crate::transport::TlsStream;
-use crate::transport::{discard_input, ReadBuffers, Transport};
+use crate::transport::{discard_input, tick_interval, ReadBuffers, Transport};
 use crate::Config;
 
 pub(crate) const LISTENER: Token = Token(0);
@@ -32,6 +32,14 @@ const FIRST_PEER: usize = 2;
 const MAX_READS: usize = 16;
 /// Read buffers kept for reuse per worker.
 const POOLED_BUFFERS: usize = 256;
+
+/// What a worker takes of the [`ServerConfig`](crate::server::ServerConfig) besides the
+/// connections' config.
+#[derive(Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) max_connections: usize,
+    pub(crate) read_buffer_size: usize,
+}
 
 /// A place for a connection. Its id is not stored: it is the worker's index, the slot's
 /// position and the occupant's generation (see [`Peer::id`]).
@@ -46,6 +54,8 @@ pub(crate) struct Worker<H: Handler> {
     poll: Poll,
     listener: Option<TcpListener>,
     handle: ServerHandle,
+    /// [`ServerConfig::max_connections`](crate::server::ServerConfig::max_connections).
+    max_connections: usize,
     handler: H,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -83,6 +93,7 @@ impl<H: Handler> Worker<H> {
         poll: Poll,
         mut listener: TcpListener,
         handle: ServerHandle,
+        limits: Limits,
         handler: H,
         #[cfg(feature = "tls")] tls: Option<Arc<rustls::ServerConfig>>,
     ) -> io::Result<Self> {
@@ -90,12 +101,13 @@ impl<H: Handler> Worker<H> {
             .register(&mut listener, LISTENER, Interest::READABLE)?;
         let config = handle.shared.config.clone();
         let stats = handle.shared.stats.clone();
-        let buffers = ReadBuffers::new(config.read_buffer_size, POOLED_BUFFERS);
+        let buffers = ReadBuffers::new(limits.read_buffer_size, POOLED_BUFFERS);
         Ok(Self {
             index,
             poll,
             listener: Some(listener),
             handle,
+            max_connections: limits.max_connections,
             handler,
             #[cfg(feature = "tls")]
             tls,
@@ -124,7 +136,7 @@ impl<H: Handler> Worker<H> {
     pub(crate) fn run(mut self) {
         self.handler.on_start(&self.handle);
         let mut events = Events::with_capacity(1024);
-        let tick = tick_interval(&self.config);
+        let tick = tick_interval(self.config.shortest_timeout());
         let mut next_tick = Instant::now() + tick;
         loop {
             let now = Instant::now();
@@ -207,7 +219,7 @@ impl<H: Handler> Worker<H> {
     fn admit(&mut self, stream: mio::net::TcpStream, addr: std::net::SocketAddr, now: Instant) {
         // The count is reserved before anything else, atomically across workers, so that
         // two workers accepting at once cannot both take the last place.
-        if !self.stats.reserve_connection(self.config.max_connections) {
+        if !self.stats.reserve_connection(self.max_connections) {
             self.refuse_over_limit(stream);
             return;
         }
@@ -350,21 +362,6 @@ fn live<S>(slots: &mut [Slot<S>], slot: usize) -> Option<&mut Peer<S>> {
     slots.get_mut(slot)?.peer.as_mut().filter(|p| !p.dead)
 }
 
-/// The timer granularity: a quarter of the shortest timeout, between 5 ms and 1 s.
-fn tick_interval(config: &Config) -> Duration {
-    let mut shortest = config
-        .handshake_timeout
-        .min(config.close_timeout)
-        .min(config.pong_timeout);
-    if let Some(ping) = config.ping_interval {
-        shortest = shortest.min(ping);
-    }
-    if let Some(idle) = config.idle_timeout {
-        shortest = shortest.min(idle);
-    }
-    (shortest / 4).clamp(Duration::from_millis(5), Duration::from_secs(1))
-}
-
 fn is_resource_exhausted(e: &io::Error) -> bool {
     // EMFILE, ENFILE, ENOBUFS, ENOMEM
     matches!(e.raw_os_error(), Some(24) | Some(23) | Some(105) | Some(12))
@@ -402,7 +399,9 @@ mod tests {
         // flattened and its release state in the flight, the closing stamp in `Rare`:
         // Open 152 (a 160-byte chunk). The receive buffer in the receiver's in-flight box:
         // Open 112 (128); the Ping held back by a flood with the sender's extras: Open 104
-        // (a 112-byte chunk).
+        // (a 112-byte chunk). The keepalive and close stamps moved into the core's
+        // `Connection` (24 bytes of timers) and its limits behind the shared `Arc<Config>`:
+        // Connection 88, Open still 104.
         assert!(size_of::<Slot<()>>() <= 48, "{sizes:?}");
         assert!(size_of::<Open<()>>() <= 104, "{sizes:?}");
     }

@@ -5,6 +5,7 @@
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
+use std::time::Duration;
 
 use mio::net::TcpStream;
 
@@ -92,6 +93,13 @@ impl Transport {
         }
         let _ = self.tcp().shutdown(Shutdown::Write);
     }
+}
+
+/// How often a runtime checks its connections' deadlines, for timeouts as short as
+/// `shortest`: a quarter of it, between 5 ms and 1 s (so a deadline is met within a quarter
+/// of its length, and an idle loop wakes at most once a second).
+pub(crate) fn tick_interval(shortest: Duration) -> Duration {
+    (shortest / 4).clamp(Duration::from_millis(5), Duration::from_secs(1))
 }
 
 /// What a flush achieved.

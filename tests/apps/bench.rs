@@ -6,13 +6,12 @@ use std::process::Command;
 use crate::apps::broadcast::Broadcast;
 use crate::apps::chat::{self, ChatOptions};
 use crate::apps::echo::Echo;
-use fullduplex::server::{Handler, RunningServer, Server};
-use fullduplex::Config;
+use fullduplex::server::{Handler, RunningServer, Server, ServerConfig};
 
 fn start<H: Handler>(handler: H) -> RunningServer {
-    let config = Config {
+    let config = ServerConfig {
         threads: 1,
-        ..Config::default()
+        ..ServerConfig::default()
     };
     Server::new(config, handler).bind("127.0.0.1:0").unwrap()
 }

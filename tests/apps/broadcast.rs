@@ -6,8 +6,7 @@ use std::time::Duration;
 use crate::apps::broadcast::Broadcast;
 use fullduplex::client::{connect, WebSocket};
 use fullduplex::protocol::OwnedEvent;
-use fullduplex::server::Server;
-use fullduplex::Config;
+use fullduplex::server::{Server, ServerConfig};
 
 fn next_message(ws: &mut WebSocket) -> OwnedEvent {
     loop {
@@ -20,9 +19,9 @@ fn next_message(ws: &mut WebSocket) -> OwnedEvent {
 
 #[test]
 fn every_message_reaches_every_client_with_its_opcode() {
-    let config = Config {
+    let config = ServerConfig {
         threads: 2,
-        ..Config::default()
+        ..ServerConfig::default()
     };
     let server = Server::new(config, Broadcast).bind("127.0.0.1:0").unwrap();
     let url = format!("ws://{}/", server.local_addr());

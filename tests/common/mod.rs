@@ -23,11 +23,11 @@ pub fn fixed_key(key: [u8; 4]) -> impl FnMut() -> [u8; 4] + Send {
 }
 
 pub fn server() -> Connection {
-    Connection::server(&Config::default())
+    Connection::server(Config::default())
 }
 
 pub fn client() -> Connection {
-    Connection::client(&Config::default(), counting_keys())
+    Connection::client(Config::default(), counting_keys())
 }
 
 /// Polls until `Ok(None)` or an error, collecting owned events.

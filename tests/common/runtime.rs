@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use fullduplex::client::{self, ClientOptions, WebSocket};
 use fullduplex::protocol::handshake::{ClientOffer, Request};
 use fullduplex::protocol::{Chunk, CloseCode, DataKind, FrameHeader, Message, Opcode, OwnedEvent};
-use fullduplex::server::{CloseInfo, Conn, ConnId, Context, Handler, RunningServer, Server};
+use fullduplex::server::{
+    CloseInfo, Conn, ConnId, Context, Handler, RunningServer, Server, ServerConfig,
+};
 use fullduplex::server::{HttpResponse, Upgrade};
 use fullduplex::Config;
 
@@ -99,12 +101,10 @@ impl Handler for TestApp {
     }
 }
 
-/// A config for tests: two workers and small deadlines that a test never reaches by accident.
+/// A connection config for tests: the defaults, whose deadlines a test never reaches by
+/// accident.
 pub fn test_config() -> Config {
-    Config {
-        threads: 2,
-        ..Config::default()
-    }
+    Config::default()
 }
 
 /// A running server that stops when dropped: declared before the clients of a test, it is
@@ -141,7 +141,13 @@ impl Drop for TestServer {
 }
 
 /// Starts `handler` on 127.0.0.1, port 0.
-pub fn start<H: Handler>(config: Config, handler: H) -> TestServer {
+///
+/// A config without a thread count gets two workers, so that tests cross workers.
+pub fn start<H: Handler>(config: impl Into<ServerConfig>, handler: H) -> TestServer {
+    let mut config = config.into();
+    if config.threads == 0 {
+        config.threads = 2;
+    }
     let server = Server::new(config, handler)
         .bind("127.0.0.1:0")
         .expect("bind 127.0.0.1:0");
@@ -149,7 +155,7 @@ pub fn start<H: Handler>(config: Config, handler: H) -> TestServer {
 }
 
 /// Starts the [`TestApp`] with `config`.
-pub fn start_app(config: Config) -> (TestServer, mpsc::Receiver<AppEvent>) {
+pub fn start_app(config: impl Into<ServerConfig>) -> (TestServer, mpsc::Receiver<AppEvent>) {
     let (app, events) = TestApp::new();
     (start(config, app), events)
 }

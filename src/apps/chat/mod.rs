@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fullduplex::config::DeflateConfig;
-use fullduplex::server::{RunningServer, Server};
+use fullduplex::server::{RunningServer, Server, ServerConfig};
 use fullduplex::Config;
 
 pub mod access;
@@ -100,17 +100,21 @@ impl std::fmt::Debug for ChatOptions {
 }
 
 impl ChatOptions {
-    /// The runtime configuration these options call for.
-    pub fn config(&self) -> Config {
-        Config {
+    /// The server configuration these options call for.
+    pub fn config(&self) -> ServerConfig {
+        let connection = Config {
             max_message_size: self.max_message_size,
             max_frame_size: self.max_message_size,
             max_fragments: 1024,
             deflate: self.deflate.then(DeflateConfig::default),
             ping_interval: Some(self.ping_interval),
             pong_timeout: self.pong_timeout,
-            threads: self.threads,
             ..Config::default()
+        };
+        ServerConfig {
+            connection,
+            threads: self.threads,
+            ..ServerConfig::default()
         }
     }
 }

@@ -57,8 +57,6 @@ pub(super) struct Handshake {
 pub(super) struct Open {
     pub(super) conn: Connection,
     pub(super) accepted: Accepted,
-    /// When our Close frame was first seen unanswered.
-    pub(super) closing_since: Option<Instant>,
 }
 
 /// A connection held by the client.

@@ -42,7 +42,7 @@ impl MultiClient {
             Phase::Handshake(_) => self.advance_handshake(handler, slot, ready.read_closed, now),
             Phase::Open(_) => {
                 if ready.readable {
-                    self.read_open(handler, slot, ready.read_closed);
+                    self.read_open(handler, slot, ready.read_closed, now);
                 }
                 if ready.writable {
                     self.mark_dirty(slot);
@@ -79,20 +79,25 @@ impl MultiClient {
             return;
         };
         let leftover = &handshake.buf[head_len..];
-        match opening::open(&accepted, &self.options, handshake.opening.random, leftover) {
-            Ok(conn) => {
-                peer.phase = Phase::Open(Box::new(Open {
-                    conn,
-                    accepted,
-                    closing_since: None,
-                }));
+        let config = self.config.clone();
+        match opening::open(
+            &accepted,
+            &self.options,
+            config,
+            handshake.opening.random,
+            leftover,
+        ) {
+            Ok(mut conn) => {
+                // The connection's clock starts now.
+                conn.handle_timeout(now);
+                peer.phase = Phase::Open(Box::new(Open { conn, accepted }));
             }
             Err(e) => return self.kill(slot, Ended::NotOpened(e)),
         }
         self.with_conn(slot, |conn| handler.on_open(conn));
         self.dispatch(handler, slot);
         // The server's first frames may have come with the response, or still wait.
-        self.read_open(handler, slot, read_closed);
+        self.read_open(handler, slot, read_closed, now);
     }
 
     /// Runs `f` with a [`ClientConn`] for an open connection.
@@ -113,7 +118,13 @@ impl MultiClient {
 
     /// Reads an open connection until its socket is drained, handing events out.
     /// `read_closed`: the event said the server shut its side (see [`Ready::read_closed`]).
-    fn read_open<H: ClientHandler>(&mut self, handler: &mut H, slot: usize, read_closed: bool) {
+    fn read_open<H: ClientHandler>(
+        &mut self,
+        handler: &mut H,
+        slot: usize,
+        read_closed: bool,
+        now: Instant,
+    ) {
         for round in 0..MAX_READS {
             let Some(peer) = self.slots[slot].peer.as_mut().filter(|p| !p.dead) else {
                 return;
@@ -149,7 +160,26 @@ impl MultiClient {
         {
             self.buffers.take_back(open.conn.receiver());
         }
+        // The connection learns when the server was last heard (keepalive, idle timeout).
+        self.handle_timeout(slot, now);
         self.mark_dirty(slot);
+    }
+
+    /// Gives an open connection the time: its keepalive Ping, idle close or deadlines
+    /// ([`Connection::handle_timeout`](crate::protocol::Connection::handle_timeout)).
+    fn handle_timeout(&mut self, slot: usize, now: Instant) {
+        let Some(peer) = self.live_peer(slot) else {
+            return;
+        };
+        let Phase::Open(open) = &mut peer.phase else {
+            return;
+        };
+        open.conn.handle_timeout(now);
+        if let State::TimedOut(timeout) = open.conn.state() {
+            self.kill(slot, Ended::Closed(abnormal(timeout.reason())));
+        } else if open.conn.wants_write() {
+            self.mark_dirty(slot);
+        }
     }
 
     /// Hands every event the connection has ready to the handler.
@@ -213,9 +243,9 @@ impl MultiClient {
         );
     }
 
-    /// Deadlines: handshakes, closes without an answer, servers that never close TCP.
+    /// Deadlines: handshakes and servers that never close TCP (the client's), and the open
+    /// connections' own (keepalive, idle, closes without an answer) when due.
     pub(super) fn on_tick(&mut self, now: Instant) {
-        let close_timeout = self.options.config.close_timeout;
         for slot in 0..self.slots.len() {
             let Some(peer) = self.live_peer(slot) else {
                 continue;
@@ -226,13 +256,9 @@ impl MultiClient {
                         io::Error::new(io::ErrorKind::TimedOut, "the opening handshake timed out");
                     Ended::NotOpened(timeout.into())
                 }
-                Phase::Open(open) if closing(&open.conn) => {
-                    // RFC 6455 §7.1.1: without the server's Close in reasonable time, cut.
-                    let since = *open.closing_since.get_or_insert(now);
-                    if now - since < close_timeout {
-                        continue;
-                    }
-                    Ended::Closed(abnormal("no answer to our close frame"))
+                Phase::Open(open) if open.conn.poll_timeout().is_some_and(|at| at <= now) => {
+                    self.handle_timeout(slot, now);
+                    continue;
                 }
                 Phase::Draining { until } if now >= *until => {
                     Ended::Closed(abnormal("the server did not close the connection"))
@@ -269,9 +295,4 @@ impl MultiClient {
             }
         }
     }
-}
-
-/// Whether our Close frame waits for an answer (or for the socket to take it).
-fn closing(conn: &crate::protocol::Connection) -> bool {
-    conn.state() == State::Closing || (conn.is_closed() && conn.wants_write())
 }

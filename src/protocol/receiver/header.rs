@@ -23,7 +23,7 @@ impl Receiver {
             opcode: header.opcode,
             fin: header.fin,
             mask: header.mask,
-            // Checked against max_frame (a usize) in check_header.
+            // Checked against `max_frame_size` (a usize) in check_header.
             len: header.payload_len as usize,
             released: 0,
             done: 0,
@@ -63,7 +63,7 @@ impl Receiver {
         }
         // §10.4: "implementations SHOULD impose implementation-specific limits on frame sizes
         // and the total message size" — checked here, before buffering the payload.
-        if header.payload_len > self.max_frame {
+        if header.payload_len > self.config.max_frame_size as u64 {
             return Err(ProtocolError::FrameTooLarge);
         }
         let len = header.payload_len as usize;
@@ -92,18 +92,19 @@ impl Receiver {
                 })
             }
         };
-        message.fragments += 1;
-        if message.fragments > self.max_fragments {
+        message.fragments = message.fragments.saturating_add(1);
+        if message.fragments as usize > self.config.max_fragments {
             return Err(ProtocolError::TooManyFragments);
         }
         message.size = message.size.saturating_add(len);
         // A compressed message is limited by its inflated size (checked while inflating); its
         // wire size gets the slack incompressible data needs, so endless empty DEFLATE blocks
         // are still bounded.
+        let limit = self.config.max_message_size;
         let max = if message.compressed {
-            self.max_message.saturating_add(self.max_message / 8 + 1024)
+            limit.saturating_add(limit / 8 + 1024)
         } else {
-            self.max_message
+            limit
         };
         if message.size > max {
             return Err(ProtocolError::MessageTooLarge);

@@ -40,7 +40,7 @@ impl Receiver {
                         .feed(&f.buf[from..to])
                         .map_err(|_| ProtocolError::InvalidUtf8)?;
                 }
-            } else if self.delivery == MessageDelivery::Whole {
+            } else if self.config.message_delivery == MessageDelivery::Whole {
                 self.inflate_whole(from, to, text)?;
             }
         }
@@ -61,7 +61,11 @@ impl Receiver {
         let f: &mut Flight = flight!(self);
         let before = f.assembled.len();
         inflater
-            .inflate(&f.buf[from..to], &mut f.assembled, self.max_message)
+            .inflate(
+                &f.buf[from..to],
+                &mut f.assembled,
+                self.config.max_message_size,
+            )
             .map_err(|_| ProtocolError::InvalidCompressedData)?;
         self.check_inflated(before, text)
     }
@@ -73,7 +77,7 @@ impl Receiver {
         text: bool,
     ) -> Result<(), ProtocolError> {
         let flight = flight!(self);
-        if flight.assembled.len() > self.max_message {
+        if flight.assembled.len() > self.config.max_message_size {
             return Err(ProtocolError::MessageTooLarge);
         }
         if text {
@@ -173,7 +177,7 @@ impl Receiver {
         let assembled = &mut flight!(self).assembled;
         let before = assembled.len();
         inflater
-            .end_message(assembled, self.max_message)
+            .end_message(assembled, self.config.max_message_size)
             .map_err(|_| ProtocolError::InvalidCompressedData)?;
         self.check_inflated(before, text)
     }
@@ -255,7 +259,7 @@ impl Receiver {
                 .map_err(|_| ProtocolError::InvalidCompressedData)?;
         }
         message.inflated += flight.assembled.len();
-        if message.inflated > self.max_message {
+        if message.inflated > self.config.max_message_size {
             return Err(ProtocolError::MessageTooLarge);
         }
         if message.kind == DataKind::Text {

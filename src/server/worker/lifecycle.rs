@@ -8,7 +8,7 @@ use mio::{Interest, Token};
 
 use super::{Worker, FIRST_PEER};
 use crate::protocol::close::CloseCode;
-use crate::protocol::State;
+use crate::protocol::{State, Timeout};
 use crate::server::handler::{CloseInfo, ConnId, Context, Handler};
 use crate::server::outbound::{count_queued, refuse, Delivery, Outbound};
 use crate::server::peer::{Phase, Stamp};
@@ -129,7 +129,8 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    /// Deadlines: handshakes, keepalive, idle connections, closes that get no answer.
+    /// Deadlines: handshakes and HTTP responses (the worker's), draining sockets, and the open
+    /// connections' own (keepalive, idle, closes that get no answer) when due.
     pub(super) fn on_tick(&mut self, now: Instant) {
         if self.accept_paused_until.is_some_and(|until| now >= until) {
             self.accept(now);
@@ -137,76 +138,42 @@ impl<H: Handler> Worker<H> {
         for slot in 0..self.slots.len() {
             match self.tick_peer(slot, now) {
                 Tick::Nothing => {}
-                Tick::Write => self.mark_dirty(slot),
-                Tick::Kill(info) => {
-                    self.kill(slot, info);
-                }
+                Tick::Time => self.handle_timeout(slot, now),
+                Tick::Kill(info) => self.kill(slot, info),
             }
         }
     }
 
     fn tick_peer(&mut self, slot: usize, now: Instant) -> Tick {
-        let config = self.config.clone();
+        let config = &self.config;
         let stamp = Stamp::at(now, self.epoch);
-        let Some(peer) = self.live_peer(slot) else {
+        let Some(peer) = super::live(&mut self.slots, slot) else {
             return Tick::Nothing;
         };
         match &mut peer.phase {
             Phase::Handshake(h) if now - h.since >= config.handshake_timeout => Tick::Kill(None),
             Phase::Respond(r) if now - r.since >= config.close_timeout => Tick::Kill(None),
             Phase::Draining { until } if stamp.not_before(*until) => Tick::Kill(None),
-            Phase::Open(open) => {
-                let state = open.conn.state();
-                if state == State::Closing || (open.conn.is_closed() && open.conn.wants_write()) {
-                    // RFC 6455 §7.1.1: after a reasonable time without the peer's Close (or
-                    // without it reading ours), the connection is cut.
-                    let since = *open.rare().closing_since.get_or_insert(stamp);
-                    if stamp.since(since) >= config.close_timeout {
-                        let info = open
-                            .take_ended()
-                            .unwrap_or_else(|| abnormal("no answer to our close frame"));
-                        return Tick::Kill(Some(info));
-                    }
-                    return Tick::Nothing;
-                }
-                if open.conn.is_closed() {
-                    return Tick::Nothing;
-                }
-                if let Some(sent) = open.ping_sent {
-                    if open.last_rx.not_before(sent) {
-                        open.ping_sent = None;
-                    } else if stamp.since(sent) >= config.pong_timeout {
-                        Stats::add(&self.stats.keepalive_timeouts, 1);
-                        return Tick::Kill(Some(abnormal("no answer to the keepalive ping")));
-                    }
-                }
-                let mut write = false;
-                if let Some(interval) = config.ping_interval {
-                    if open.ping_sent.is_none()
-                        && stamp.since(open.last_rx) >= interval
-                        && open.conn.ping(b"").is_ok()
-                    {
-                        open.ping_sent = Some(stamp);
-                        write = true;
-                    }
-                }
-                if let Some(idle) = config.idle_timeout {
-                    if stamp.since(open.last_message) >= idle
-                        && open
-                            .conn
-                            .close(CloseCode::GoingAway, "idle timeout")
-                            .is_ok()
-                    {
-                        write = true;
-                    }
-                }
-                if write {
-                    Tick::Write
-                } else {
-                    Tick::Nothing
-                }
-            }
+            Phase::Open(open) if open.conn.poll_timeout().is_some_and(|at| at <= now) => Tick::Time,
             _ => Tick::Nothing,
+        }
+    }
+
+    /// Gives an open connection the time: its keepalive Ping, idle close or deadlines
+    /// ([`Connection::handle_timeout`](crate::protocol::Connection::handle_timeout)).
+    pub(super) fn handle_timeout(&mut self, slot: usize, now: Instant) {
+        let Some(Phase::Open(open)) = self.live_peer(slot).map(|p| &mut p.phase) else {
+            return;
+        };
+        match open.handle_timeout(now) {
+            Some((timeout, info)) => {
+                if timeout == Timeout::Pong {
+                    Stats::add(&self.stats.keepalive_timeouts, 1);
+                }
+                self.kill(slot, Some(info));
+            }
+            None if open.conn.wants_write() => self.mark_dirty(slot),
+            None => {}
         }
     }
 
@@ -405,7 +372,8 @@ impl<H: Handler> Worker<H> {
 /// What a timer check asks for.
 enum Tick {
     Nothing,
-    Write,
+    /// An open connection has a deadline due.
+    Time,
     Kill(Option<CloseInfo>),
 }
 

@@ -12,7 +12,7 @@ use crate::protocol::handshake::{
 };
 use crate::protocol::{Connection, Event};
 use crate::server::handler::{CloseInfo, Conn, Context, Handler, Upgrade};
-use crate::server::peer::{Open, Phase, Rare, Responding, Stamp};
+use crate::server::peer::{Open, Phase, Rare, Responding};
 use crate::server::stats::Stats;
 
 /// Bytes read at a time while the request head arrives.
@@ -189,13 +189,14 @@ impl<H: Handler> Worker<H> {
             deflate.as_ref().map(|(_, header)| header.as_str()),
             &extra,
         );
-        let mut conn = Connection::server(&self.config);
+        let mut conn = Connection::server(self.config.clone());
         if let Some((params, _)) = deflate {
             conn = conn.with_deflate(params);
         }
         conn.queue_raw(&response);
         conn.receive(leftover);
-        let stamp = Stamp::at(now, self.epoch);
+        // The connection's clock starts now (its keepalive and idle deadlines count from here).
+        conn.handle_timeout(now);
         let Some(peer) = self.live_peer(slot) else {
             return;
         };
@@ -208,9 +209,6 @@ impl<H: Handler> Worker<H> {
         peer.phase = Phase::Open(Box::new(Open {
             conn,
             session: Some(session),
-            last_rx: stamp,
-            last_message: stamp,
-            ping_sent: None,
             rare,
         }));
         Stats::add(&self.stats.open, 1);
@@ -272,7 +270,6 @@ impl<H: Handler> Worker<H> {
                 Ok(0) => return self.on_eof(slot),
                 Ok(n) => {
                     open.conn.commit_read(n);
-                    open.last_rx = Stamp::at(now, self.epoch);
                     let drained = n < want && peer.transport.short_read_drains() && !read_closed;
                     self.dispatch(slot, now);
                     if drained {
@@ -292,6 +289,8 @@ impl<H: Handler> Worker<H> {
                 self.buffers.take_back(open.conn.receiver());
             }
         }
+        // The connection learns when the peer was last heard (keepalive, idle timeout).
+        self.handle_timeout(slot, now);
         self.mark_dirty(slot);
     }
 
@@ -309,7 +308,6 @@ impl<H: Handler> Worker<H> {
         let Some(session) = open.session.as_mut() else {
             return;
         };
-        let stamp = Stamp::at(now, self.epoch);
         let (rx, tx) = open.conn.split();
         loop {
             let event = match rx.poll_event(tx) {
@@ -345,13 +343,11 @@ impl<H: Handler> Worker<H> {
                 Event::Message(message) => {
                     Stats::add(&self.stats.messages_in, 1);
                     Stats::add(&self.stats.bytes_in, message.as_bytes().len() as u64);
-                    open.last_message = stamp;
                     self.handler.on_message(&mut conn, message);
                 }
                 Event::Chunk(chunk) => {
                     if chunk.last {
                         Stats::add(&self.stats.messages_in, 1);
-                        open.last_message = stamp;
                     }
                     Stats::add(&self.stats.bytes_in, chunk.data.len() as u64);
                     self.handler.on_chunk(&mut conn, chunk);

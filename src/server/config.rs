@@ -1,0 +1,58 @@
+//! What a server needs beyond its connections: worker threads, their mailboxes, a connection
+//! count, the read buffers. Each connection's own limits, deflate and deadlines are the core's
+//! [`Config`], which [`ServerConfig::connection`] holds.
+
+use crate::config::Config;
+
+/// A server's configuration: its connections' [`Config`] and its own limits.
+///
+/// A `Config` converts into one with the server's defaults, so `Server::new(config, handler)`
+/// takes either.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Every connection's limits, permessage-deflate, keepalive and deadlines, shared by all
+    /// of them. Default: [`Config::default`].
+    pub connection: Config,
+    /// Most connections a server holds (open, in handshake or closing), counted exactly
+    /// across workers; more are answered 503 and closed (a `wss://` server closes them
+    /// without a byte: a plaintext 503 inside TLS would be garbage, and a TLS handshake
+    /// only to refuse would spend the CPU the limit protects). Default: 100 000. The
+    /// process's file descriptor limit must be higher: raise it with `ulimit -n` (e.g.
+    /// `ulimit -n 200000`).
+    pub max_connections: usize,
+    /// Commands (sends, publishes, broadcasts, closes, subscriptions) that other threads may
+    /// have waiting for one worker. Default: 65 536. When a worker's mailbox is full, the
+    /// [`ServerHandle`](super::ServerHandle) method returns
+    /// [`MailboxFull`](super::MailboxFull), a callback's
+    /// [`Context`](super::Context) drops the command, and both count it in
+    /// [`StatsSnapshot::mailbox_drops`](super::StatsSnapshot::mailbox_drops); a shutdown is never refused. Memory: about 64 bytes
+    /// per waiting command, plus its message (one copy shared by every worker).
+    pub max_mailbox: usize,
+    /// Worker threads, each with its own event loop; 0 means one per CPU core. Default: 0.
+    pub threads: usize,
+    /// Bytes read from a socket at a time. Default: 64 KiB. Memory: buffers of this size are
+    /// lent to connections while they read and returned to a per-thread pool, so an idle
+    /// connection holds none.
+    pub read_buffer_size: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            connection: Config::default(),
+            max_connections: 100_000,
+            max_mailbox: 1 << 16,
+            threads: 0,
+            read_buffer_size: 64 << 10,
+        }
+    }
+}
+
+impl From<Config> for ServerConfig {
+    fn from(connection: Config) -> Self {
+        Self {
+            connection,
+            ..Self::default()
+        }
+    }
+}
