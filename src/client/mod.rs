@@ -47,7 +47,7 @@ impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Url(e) => write!(f, "invalid URL: {e}"),
-            Self::Io(e) => write!(f, "{e}"),
+            Self::Io(e) => f.write_str(&io_phrase(e)),
             Self::Handshake(e) => write!(f, "handshake failed: {e}"),
             Self::Protocol(e) => write!(f, "protocol error: {e}"),
             Self::Usage(e) => write!(f, "{e}"),
@@ -58,6 +58,23 @@ impl fmt::Display for ClientError {
 }
 
 impl std::error::Error for ClientError {}
+
+/// An I/O error as a phrase to go after a colon: the system's description in lower case and
+/// without its number ("connection refused", not "Connection refused (os error 111)"); an
+/// error of ours (a timeout, TLS) as written.
+fn io_phrase(e: &io::Error) -> String {
+    let text = e.to_string();
+    let Some(code) = e.raw_os_error() else {
+        return text;
+    };
+    let description = text
+        .strip_suffix(&format!(" (os error {code})"))
+        .unwrap_or(&text);
+    let mut chars = description.chars();
+    chars.next().map_or_else(String::new, |first| {
+        first.to_lowercase().chain(chars).collect()
+    })
+}
 
 impl From<io::Error> for ClientError {
     fn from(e: io::Error) -> Self {
@@ -86,5 +103,25 @@ impl From<ProtocolError> for ClientError {
 impl From<UsageError> for ClientError {
     fn from(e: UsageError) -> Self {
         Self::Usage(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_system_error_reads_as_a_phrase_without_its_number() {
+        let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(ClientError::Io(refused).to_string(), "connection refused");
+    }
+
+    #[test]
+    fn an_error_of_ours_reads_as_written() {
+        let timeout = io::Error::new(io::ErrorKind::TimedOut, "the opening handshake timed out");
+        assert_eq!(
+            ClientError::Io(timeout).to_string(),
+            "the opening handshake timed out"
+        );
     }
 }

@@ -1,12 +1,22 @@
 //! `fullduplex bench` against the project's own testees over loopback: each mode runs,
-//! measures something, and reports it as JSON (the figures themselves are not judged here).
+//! measures something, and reports it as JSON (the figures themselves are not judged here);
+//! and against servers that fail it (nothing listening, no echo, no relay, closing), where
+//! it must fail with one readable sentence.
 
-use std::process::Command;
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use crate::apps::broadcast::Broadcast;
 use crate::apps::chat::{self, ChatOptions};
 use crate::apps::echo::Echo;
-use fullduplex::server::{Handler, RunningServer, Server, ServerConfig};
+use fullduplex::protocol::handshake::{ClientOffer, Request};
+use fullduplex::protocol::{CloseCode, Message};
+use fullduplex::server::{Conn, Handler, RunningServer, Server, ServerConfig, Upgrade};
+
+/// The longest one run of the binary may take.
+const DEADLINE: Duration = Duration::from_secs(60);
 
 fn start<H: Handler>(handler: H) -> RunningServer {
     let config = ServerConfig {
@@ -16,13 +26,60 @@ fn start<H: Handler>(handler: H) -> RunningServer {
     Server::new(config, handler).bind("127.0.0.1:0").unwrap()
 }
 
-fn bench(args: &[&str]) -> serde_json::Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_fullduplex"))
+/// Runs `fullduplex bench ARGS`; kills it and fails the test if it outlives [`DEADLINE`].
+fn run(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fullduplex"))
         .arg("bench")
         .args(args)
-        .args(["--json", "--warmup", "0"])
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("the binary runs");
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    // The pipes end when the process does: their reader reports then.
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let err = std::thread::spawn(move || read_all(stderr));
+        let out = read_all(stdout);
+        let _ = tx.send((out, err.join().expect("the stderr reader")));
+    });
+    let Ok((stdout, stderr)) = rx.recv_timeout(DEADLINE) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("bench {args:?} ran longer than {DEADLINE:?}");
+    };
+    let status = child.wait().expect("the binary's exit status");
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+fn read_all(mut pipe: impl Read) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    pipe.read_to_end(&mut bytes).expect("the pipe reads");
+    bytes
+}
+
+/// Runs a bench that must fail; returns its error sentence (stderr), checked to be one
+/// sentence with no `Debug` dump of an error in it.
+fn fails(args: &[&str]) -> String {
+    let output = run(args);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(1), "bench {args:?}: {stderr}");
+    for debris in ["{", "}", "Io(", "NotOpened", "Closed(", "kind:"] {
+        assert!(!stderr.contains(debris), "{debris:?} in: {stderr}");
+    }
+    assert_eq!(stderr.matches("fullduplex: ").count(), 1, "{stderr}");
+    stderr
+}
+
+fn bench(args: &[&str]) -> serde_json::Value {
+    let args = [args, &["--json", "--warmup", "0"]].concat();
+    let output = run(&args);
     assert!(
         output.status.success(),
         "bench {args:?} failed: {}",
@@ -232,14 +289,331 @@ fn chat_mode_reports_the_chats_rate_limit() {
 fn chat_mode_fails_when_the_chat_refuses_its_clients() {
     let server = start_chat(Some("s3cret"));
     let url = format!("ws://{}/ws", server.local_addr());
-    let output = Command::new(env!("CARGO_BIN_EXE_fullduplex"))
-        .args(["bench", "chat", &url, "-c", "2", "--duration", "0.2"])
-        .args(["--origin", "http://elsewhere.example"])
-        .output()
-        .expect("the binary runs");
-    assert!(!output.status.success());
+    let stderr = fails(&[
+        "chat",
+        &url,
+        "-c",
+        "2",
+        "--duration",
+        "0.2",
+        "--origin",
+        "http://elsewhere.example",
+    ]);
+    assert!(
+        stderr.contains("no client joined #bench: all 2 connections"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("(got 401)"), "{stderr}");
+    assert!(
+        stderr.contains("(does the server want a token or another Origin?)"),
+        "{stderr}"
+    );
+    server.stop();
+}
+
+/// A port on 127.0.0.1 where nothing listens (bound, then let go).
+fn port_with_nothing_listening() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[test]
+fn nothing_listening_is_said_once_with_a_hint_in_every_mode() {
+    let url = format!("ws://127.0.0.1:{}/", port_with_nothing_listening());
+    let sentence = format!(
+        "all 20 connections to {url} failed: could not connect: connection refused \
+         (is a server listening there?)"
+    );
+    for (mode, count) in [
+        ("echo", "-c"),
+        ("broadcast", "-c"),
+        ("connect", "-n"),
+        ("chat", "-c"),
+    ] {
+        let stderr = fails(&[mode, &url, count, "20", "--duration", "0.2"]);
+        assert!(stderr.contains(&sentence), "{mode}: {stderr}");
+        assert_eq!(stderr.matches("refused").count(), 1, "{mode}: {stderr}");
+    }
+}
+
+#[test]
+fn raw_echo_mode_says_nothing_listens_there() {
+    let port = port_with_nothing_listening();
+    let url = format!("ws://127.0.0.1:{port}/");
+    let stderr = fails(&["echo", &url, "--raw", "-c", "5", "--duration", "0.2"]);
+    assert!(
+        stderr.contains(&format!(
+            "could not connect to 127.0.0.1:{port}: connection refused \
+             (is a server listening there?)"
+        )),
+        "{stderr}"
+    );
+}
+
+/// Accepts every connection and never sends a message.
+#[derive(Clone)]
+struct Silent;
+
+impl Handler for Silent {
+    type Session = ();
+
+    fn upgrade(&mut self, _: &Request, _: &ClientOffer) -> Upgrade<()> {
+        Upgrade::accept(())
+    }
+
+    fn on_message(&mut self, _: &mut Conn<'_, ()>, _: Message<'_>) {}
+}
+
+/// Answers every message with the same text, which is never the message.
+#[derive(Clone)]
+struct Answers;
+
+impl Handler for Answers {
+    type Session = ();
+
+    fn upgrade(&mut self, _: &Request, _: &ClientOffer) -> Upgrade<()> {
+        Upgrade::accept(())
+    }
+
+    fn on_message(&mut self, conn: &mut Conn<'_, ()>, _: Message<'_>) {
+        let _ = conn.send_text("not an echo");
+    }
+}
+
+/// Closes every connection as soon as it opens.
+#[derive(Clone)]
+struct Closes;
+
+impl Handler for Closes {
+    type Session = ();
+
+    fn upgrade(&mut self, _: &Request, _: &ClientOffer) -> Upgrade<()> {
+        Upgrade::accept(())
+    }
+
+    fn on_open(&mut self, conn: &mut Conn<'_, ()>) {
+        let _ = conn.close(CloseCode::GoingAway, "closing at once");
+    }
+
+    fn on_message(&mut self, _: &mut Conn<'_, ()>, _: Message<'_>) {}
+}
+
+/// Answers a chat join with the chat's welcome, and relays nothing.
+#[derive(Clone)]
+struct WelcomesOnly;
+
+impl Handler for WelcomesOnly {
+    type Session = ();
+
+    fn upgrade(&mut self, _: &Request, _: &ClientOffer) -> Upgrade<()> {
+        Upgrade::accept(())
+    }
+
+    fn on_message(&mut self, conn: &mut Conn<'_, ()>, message: Message<'_>) {
+        if let Message::Text(text) = message {
+            if text.contains(r#""type":"join""#) {
+                let _ = conn.send_text(r#"{"type":"welcome","users":[]}"#);
+            }
+        }
+    }
+}
+
+#[test]
+fn echo_mode_fails_when_no_message_comes_back() {
+    let server = start(Silent);
+    let url = format!("ws://{}/", server.local_addr());
+    let stderr = fails(&[
+        "echo",
+        &url,
+        "-c",
+        "5",
+        "--duration",
+        "0.3",
+        "--warmup",
+        "0",
+    ]);
+    assert!(
+        stderr.contains(&format!(
+            "no echo came back in the 0.3 s measured, on 5 connections: \
+             does the server at {url} echo each message back"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("messages/s"), "{stderr}");
+    server.stop();
+}
+
+#[test]
+fn echo_mode_does_not_count_other_messages_as_echoes() {
+    let server = start(Answers);
+    let url = format!("ws://{}/", server.local_addr());
+    let stderr = fails(&[
+        "echo",
+        &url,
+        "-c",
+        "5",
+        "--duration",
+        "0.3",
+        "--warmup",
+        "0",
+    ]);
+    assert!(
+        stderr.contains(
+            "on 5 connections (5 messages that were not echoes came back during the run): \
+             does the server at"
+        ),
+        "{stderr}"
+    );
+    server.stop();
+}
+
+#[test]
+fn broadcast_mode_fails_when_no_message_is_relayed() {
+    let server = start(Silent);
+    let url = format!("ws://{}/", server.local_addr());
+    let stderr = fails(&[
+        "broadcast",
+        &url,
+        "-c",
+        "5",
+        "--duration",
+        "0.3",
+        "--warmup",
+        "0",
+    ]);
+    assert!(
+        stderr.contains(&format!(
+            "no message reached every receiver in the 0.3 s measured (0 deliveries to 5 \
+             receivers): does the server at {url} relay each message to every connection"
+        )),
+        "{stderr}"
+    );
+    server.stop();
+}
+
+#[test]
+fn connect_mode_fails_when_the_server_closes_every_connection() {
+    let server = start(Closes);
+    let url = format!("ws://{}/", server.local_addr());
+    let stderr = fails(&["connect", &url, "-n", "5", "--duration", "0.3"]);
+    assert!(
+        stderr.contains(
+            "the server closed all 5 connections while they were held, so its memory per \
+             connection could not be read: the connection closed with code 1001: closing at once"
+        ),
+        "{stderr}"
+    );
+    server.stop();
+}
+
+#[test]
+fn chat_mode_fails_when_no_chat_message_comes_back() {
+    let server = start(WelcomesOnly);
+    let url = format!("ws://{}/ws", server.local_addr());
+    let stderr = fails(&[
+        "chat",
+        &url,
+        "-c",
+        "3",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0",
+    ]);
+    assert!(
+        stderr.contains("bench chat: 3 clients joined #bench"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("no chat message came back in the 0.5 s measured ("),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "sent to 3 members): does the server at {url} relay each message to its room"
+        )),
+        "{stderr}"
+    );
+    server.stop();
+}
+
+#[test]
+fn chat_mode_fails_when_no_client_is_welcomed() {
+    let server = start(Silent);
+    let url = format!("ws://{}/ws", server.local_addr());
+    let stderr = fails(&["chat", &url, "-c", "3", "--duration", "0.2"]);
+    assert!(
+        stderr.contains(&format!(
+            "no client joined #bench within 10 s: 3 connections to {url} opened, but none had \
+             a welcome in answer to its join: is it the chat's endpoint (ws://HOST:PORT/ws)?"
+        )),
+        "{stderr}"
+    );
+    server.stop();
+}
+
+#[test]
+fn arguments_are_checked_before_anything_runs() {
+    let url = format!("ws://127.0.0.1:{}/", port_with_nothing_listening());
+    let cases: [&[&str]; 6] = [
+        &["echo", &url, "-c", "0"],
+        &["broadcast", &url, "-c", "0"],
+        &["connect", &url, "-n", "0"],
+        &["connect", &url, "--concurrency", "0"],
+        &["chat", &url, "-c", "0"],
+        &["echo", &url, "-c", "many"],
+    ];
+    for args in cases {
+        let output = run(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("invalid value"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("refused"), "{args:?} ran: {stderr}");
+    }
+    let zero = run(&["echo", &url, "-c", "0"]);
+    let stderr = String::from_utf8_lossy(&zero.stderr);
+    assert!(
+        stderr.contains(
+            "invalid value '0' for '--connections <CONNECTIONS>': \
+             at least 1 connection is needed to measure anything"
+        ),
+        "{stderr}"
+    );
+    let concurrency = run(&["connect", &url, "--concurrency", "0"]);
+    let stderr = String::from_utf8_lossy(&concurrency.stderr);
+    assert!(
+        stderr.contains("at least 1 handshake must be under way at a time for any to open"),
+        "{stderr}"
+    );
+    let word = run(&["echo", &url, "-c", "many"]);
+    let stderr = String::from_utf8_lossy(&word.stderr);
+    assert!(
+        stderr
+            .contains("\"many\" is not a number of connections (a whole number from 1, e.g. 100)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_warm_up_says_it_is_warming_up() {
+    let server = start(Echo);
+    let url = format!("ws://{}/", server.local_addr());
+    let output = run(&[
+        "echo",
+        &url,
+        "-c",
+        "3",
+        "--warmup",
+        "1.5",
+        "--duration",
+        "0.2",
+    ]);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("no client joined"), "{stderr}");
-    assert!(stderr.contains("401"), "{stderr}");
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("    1 s  warming up, measuring in 1 s: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("msg/s"), "{stderr}");
     server.stop();
 }

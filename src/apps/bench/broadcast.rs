@@ -10,8 +10,8 @@ use clap::Args;
 
 use super::histogram::Histogram;
 use super::{
-    close_all, connect_all, cpu_json, cpu_text, latency_json, latency_text, report, Common,
-    Failures, Phases,
+    close_all, connect_all, cpu_json, cpu_text, latency_json, latency_text, poll_failed, report,
+    Common, Failures, Phases,
 };
 use fullduplex::client::{ClientConn, ClientHandler, ClientId, Ended, MultiClient};
 use fullduplex::protocol::Message;
@@ -26,7 +26,7 @@ pub struct BroadcastArgs {
     #[command(flatten)]
     pub common: Common,
     /// Connections, each of them a receiver (the first one also sends).
-    #[arg(short = 'c', long = "connections", default_value_t = 1000)]
+    #[arg(short = 'c', long = "connections", default_value_t = 1000, value_parser = super::connections)]
     pub receivers: usize,
     /// Bytes per message (at least 16: the message's number).
     #[arg(short = 's', long = "size", default_value_t = 16, value_parser = clap::value_parser!(u32).range(16..))]
@@ -52,6 +52,8 @@ struct Pending {
 struct Load {
     pending: HashMap<u64, Pending>,
     open: Vec<ClientId>,
+    /// Connections that opened (some may have ended since).
+    opened: usize,
     measuring: bool,
     fanout: Histogram,
     deliveries: u64,
@@ -63,6 +65,7 @@ struct Load {
 
 impl ClientHandler for Load {
     fn on_open(&mut self, conn: &mut ClientConn<'_>) {
+        self.opened += 1;
         self.open.push(conn.id());
     }
 
@@ -108,6 +111,7 @@ pub fn run(args: &BroadcastArgs) -> Result<(), String> {
     let mut load = Load {
         pending: HashMap::new(),
         open: Vec::with_capacity(args.receivers),
+        opened: 0,
         measuring: false,
         fanout: Histogram::default(),
         deliveries: 0,
@@ -116,7 +120,7 @@ pub fn run(args: &BroadcastArgs) -> Result<(), String> {
         failures: Failures::default(),
         stopping: false,
     };
-    wait_until_open(&mut clients, &mut load, args.receivers)?;
+    wait_until_open(&mut clients, &mut load, &common.url, args.receivers)?;
     let mut phases = Phases::start(common);
     let mut sent_total = 0u64;
     let mut sent_measured = 0u64;
@@ -130,7 +134,10 @@ pub fn run(args: &BroadcastArgs) -> Result<(), String> {
             break;
         }
         let Some(&sender) = load.open.first() else {
-            return Err(format!("every connection ended: {}", load.failures));
+            let all = load
+                .failures
+                .all_ended(&common.url, args.receivers, load.opened);
+            return Err(all);
         };
         while load.pending.len() < args.inflight as usize && now >= next_send {
             fill(&mut payload, sent_total, args.size as usize);
@@ -139,7 +146,9 @@ pub fn run(args: &BroadcastArgs) -> Result<(), String> {
             } else {
                 Message::Text(&payload)
             };
-            clients.send(sender, message).map_err(|e| e.to_string())?;
+            clients
+                .send(sender, message)
+                .map_err(|e| format!("could not send on the sending connection: {e}"))?;
             load.pending.insert(
                 sent_total,
                 Pending {
@@ -156,14 +165,18 @@ pub fn run(args: &BroadcastArgs) -> Result<(), String> {
         }
         let rate = phases.rate(load.deliveries, now);
         let open = load.open.len();
-        phases.progress(now, || format!("{open} receivers, {rate:.0} deliveries/s"));
+        phases.progress(
+            now,
+            || format!("{open} receivers"),
+            || format!("{rate:.0} deliveries/s"),
+        );
         let mut timeout = phases.poll_timeout(now);
         if interval.is_some() && load.pending.len() < args.inflight as usize {
             timeout = timeout.min(next_send.saturating_duration_since(now));
         }
         clients
             .poll(&mut load, Some(timeout))
-            .map_err(|e| e.to_string())?;
+            .map_err(poll_failed)?;
     }
     let seconds = phases.measured_secs();
     let cpu = phases.server_cpu();
@@ -172,6 +185,14 @@ pub fn run(args: &BroadcastArgs) -> Result<(), String> {
     load.failures.closing = true;
     phases.finish();
     close_all(&mut clients, &mut load, ids, Duration::from_secs(5));
+    if load.completed == 0 {
+        return Err(format!(
+            "no message reached every receiver in the {seconds:.1} s measured \
+             ({} deliveries to {receivers} receivers): does the server at {} relay each \
+             message to every connection (as `fullduplex broadcast` does)?",
+            load.deliveries, common.url
+        ));
+    }
     print_result(args, &load, (receivers, sent_measured), seconds, cpu);
     Ok(())
 }
@@ -180,24 +201,36 @@ pub fn run(args: &BroadcastArgs) -> Result<(), String> {
 fn wait_until_open(
     clients: &mut MultiClient,
     load: &mut Load,
+    url: &str,
     wanted: usize,
 ) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while load.open.len() + load.ended < wanted {
         if Instant::now() >= deadline {
             return Err(format!(
-                "only {} of {wanted} connections opened within 30 s",
-                load.open.len()
+                "only {} of {wanted} connections to {url} opened within 30 s{}: \
+                 is the server overloaded? (fewer connections may do)",
+                load.open.len(),
+                failed(&load.failures),
             ));
         }
         clients
             .poll(load, Some(Duration::from_millis(100)))
-            .map_err(|e| e.to_string())?;
+            .map_err(poll_failed)?;
     }
     if load.open.is_empty() {
-        return Err(format!("no connection opened: {}", load.failures));
+        return Err(load.failures.all_ended(url, wanted, 0));
     }
     Ok(())
+}
+
+/// The failures, if any, as a clause to go before a colon.
+fn failed(failures: &Failures) -> String {
+    if failures.is_empty() {
+        String::new()
+    } else {
+        format!(" (failures: {failures})")
+    }
 }
 
 /// The message numbered `seq`: its number in hex, then filler up to `size` bytes.
@@ -243,8 +276,10 @@ fn print_result(
         ),
         format!("  fan-out latency: {}", latency_text(&load.fanout)),
     ];
+    let failures = (!load.failures.is_empty()).then(|| format!("  failures: {}", load.failures));
     let lines: Vec<String> = lines
         .into_iter()
+        .chain(failures)
         .chain(cpu_text(cpu, load.deliveries, "delivery"))
         .collect();
     report(args.common.json, &value, &lines);

@@ -15,12 +15,16 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use super::{close_all, latency_json, latency_text, report, Common, Phases};
+use super::{
+    close_all, latency_json, latency_text, poll_failed, report, start_failed, Common, Phases,
+};
 use fullduplex::client::{ClientOptions, MultiClient};
 use fullduplex::protocol::Message;
 
+mod join;
 mod load;
 
+use join::join_all;
 use load::{Load, LABEL_LEN};
 
 /// Messages per second one sender sends at most unless `--senders` says otherwise: half the
@@ -28,10 +32,7 @@ use load::{Load, LABEL_LEN};
 const SENDER_RATE: f64 = 5.0;
 /// The chat's default limit of messages per second per client (`--rate-messages`).
 const CHAT_DEFAULT_LIMIT: f64 = 10.0;
-/// Most clients connecting or joining at once.
-const CONCURRENCY: usize = 256;
-/// Longest wait for every client to join, and for the last messages after the window.
-const SETUP_LIMIT: Duration = Duration::from_secs(120);
+/// Longest wait for the last messages after the window.
 const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 
 /// `fullduplex bench chat` options.
@@ -46,8 +47,8 @@ pub struct ChatBenchArgs {
     #[arg(long = "url", value_name = "URL", value_delimiter = ',')]
     pub more_urls: Vec<String>,
     /// Clients, all in one room; each is a member that receives every message.
-    #[arg(short = 'c', long = "clients", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    pub clients: u32,
+    #[arg(short = 'c', long = "clients", default_value_t = 1000, value_parser = super::connections)]
+    pub clients: usize,
     /// Chat messages sent per second, by all senders together.
     #[arg(long, default_value_t = 10.0, value_parser = positive_rate)]
     pub rate: f64,
@@ -91,7 +92,7 @@ impl ChatBenchArgs {
         let wanted = self
             .senders
             .map_or((self.rate / SENDER_RATE).ceil() as usize, |k| k as usize);
-        wanted.clamp(1, self.clients as usize)
+        wanted.clamp(1, self.clients)
     }
 
     fn client_options(&self) -> ClientOptions {
@@ -117,7 +118,7 @@ pub fn run(args: &ChatBenchArgs) -> Result<(), String> {
             per_sender.ceil()
         );
     }
-    let mut clients = MultiClient::new(args.client_options()).map_err(|e| e.to_string())?;
+    let mut clients = MultiClient::new(args.client_options()).map_err(start_failed)?;
     let mut load = Load::new(&args.room);
     let setup_secs = join_all(&mut clients, &mut load, args)?;
     let members = load.members.len();
@@ -131,11 +132,14 @@ pub fn run(args: &ChatBenchArgs) -> Result<(), String> {
     while load.measured_pending() && Instant::now() < drain_until {
         clients
             .poll(&mut load, Some(Duration::from_millis(50)))
-            .map_err(|e| e.to_string())?;
+            .map_err(poll_failed)?;
     }
     load.failures.closing = true;
     let ids = load.members.clone();
     close_all(&mut clients, &mut load, ids, Duration::from_secs(10));
+    if let Some(why) = nothing_measured(args, &load, &sent, members) {
+        return Err(why);
+    }
     let run = Run {
         members,
         senders,
@@ -146,50 +150,6 @@ pub fn run(args: &ChatBenchArgs) -> Result<(), String> {
     };
     print_result(args, &load, &run);
     Ok(())
-}
-
-/// Connects every client (at most [`CONCURRENCY`] joining at once), and polls until they
-/// joined and the presence notices settled. Returns the seconds it took.
-fn join_all(
-    clients: &mut MultiClient,
-    load: &mut Load,
-    args: &ChatBenchArgs,
-) -> Result<f64, String> {
-    let urls = args.urls();
-    let wanted = args.clients as usize;
-    let started = Instant::now();
-    let mut requested = 0;
-    loop {
-        let settling = load.members.len() + load.dropped + load.failed;
-        while requested < wanted && requested - settling < CONCURRENCY {
-            let id = clients
-                .connect(urls[requested % urls.len()])
-                .map_err(|e| e.to_string())?;
-            load.numbered(id, requested);
-            requested += 1;
-        }
-        let now = Instant::now();
-        if requested == wanted && load.settled(wanted, now) {
-            return Ok(started.elapsed().as_secs_f64());
-        }
-        if requested == wanted && settling == wanted && load.members.is_empty() {
-            return Err(format!(
-                "no client joined (the chat's endpoint is ws://HOST:PORT/ws): {}",
-                load.failures
-            ));
-        }
-        if now.duration_since(started) > SETUP_LIMIT {
-            return Err(format!(
-                "only {} of {wanted} clients joined within {} s: {}",
-                load.members.len(),
-                SETUP_LIMIT.as_secs(),
-                load.failures
-            ));
-        }
-        clients
-            .poll(load, Some(Duration::from_millis(100)))
-            .map_err(|e| e.to_string())?;
-    }
 }
 
 /// What the sending phase did.
@@ -246,17 +206,61 @@ fn send_and_measure(
         }
         let rate = phases.rate(load.deliveries, now);
         let members = load.members.len();
-        phases.progress(now, || format!("{members} members, {rate:.0} deliveries/s"));
+        phases.progress(
+            now,
+            || format!("{members} members"),
+            || format!("{rate:.0} deliveries/s"),
+        );
         let timeout = phases
             .poll_timeout(now)
             .min(next_send.saturating_duration_since(now));
-        clients
-            .poll(load, Some(timeout))
-            .map_err(|e| e.to_string())?;
+        clients.poll(load, Some(timeout)).map_err(poll_failed)?;
     }
     sent.seconds = phases.measured_secs();
     phases.finish();
     Ok(sent)
+}
+
+/// Why the run measured nothing, if it did not: no message sent in the window, or none came
+/// back.
+fn nothing_measured(
+    args: &ChatBenchArgs,
+    load: &Load,
+    sent: &Sent,
+    members: usize,
+) -> Option<String> {
+    let seconds = sent.seconds;
+    if sent.measured == 0 {
+        return Some(format!(
+            "no message was sent in the {seconds:.1} s measured, at {} messages/s: \
+             measure for longer (--duration) or send faster (--rate)",
+            args.rate
+        ));
+    }
+    if load.deliveries > 0 {
+        return None;
+    }
+    let errors = if load.errors.is_empty() {
+        String::new()
+    } else {
+        format!("; the server answered with errors: {}", error_counts(load))
+    };
+    Some(format!(
+        "no chat message came back in the {seconds:.1} s measured ({} sent to {members} \
+         members{errors}): does the server at {} relay each message to its room, as \
+         `fullduplex chat` does?",
+        sent.measured,
+        args.urls().join(","),
+    ))
+}
+
+/// The server's `error` messages by code, e.g. `rate_limited × 3, bad_request × 1`.
+fn error_counts(load: &Load) -> String {
+    if load.errors.is_empty() {
+        return "none".into();
+    }
+    let counts = load.errors.iter().map(|(code, n)| format!("{code} × {n}"));
+    counts.collect::<Vec<_>>().join(", ")
 }
 
 /// The figures of a run beside the load's counts.
@@ -326,8 +330,12 @@ fn print_result(args: &ChatBenchArgs, load: &Load, run: &Run) {
     let failures = load.failed + load.dropped;
     if errors > 0 || failures > 0 || run.send_failures > 0 {
         lines.push(format!(
-            "  errors: {:?}; {} clients failed to join, {} dropped, {} sends failed; {}",
-            load.errors, load.failed, load.dropped, run.send_failures, load.failures
+            "  errors: {}; {} clients failed to join, {} dropped, {} sends failed; {}",
+            error_counts(load),
+            load.failed,
+            load.dropped,
+            run.send_failures,
+            load.failures
         ));
     }
     report(args.common.json, &value, &lines);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use super::{close_all, report, Common};
+use super::{close_all, poll_failed, report, start_connection, start_failed, Common, Failures};
 use fullduplex::client::{ClientConn, ClientHandler, ClientId, Ended, MultiClient};
 use fullduplex::protocol::Message;
 
@@ -18,11 +18,16 @@ pub struct ConnectArgs {
     #[command(flatten)]
     pub common: Common,
     /// Connections to open.
-    #[arg(short = 'n', long = "connections", default_value_t = 10_000)]
+    #[arg(short = 'n', long = "connections", default_value_t = 10_000, value_parser = super::connections)]
     pub connections: usize,
     /// Most handshakes under way at once.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 256, value_parser = handshakes)]
     pub concurrency: usize,
+}
+
+fn handshakes(text: &str) -> Result<usize, String> {
+    let zero = "at least 1 handshake must be under way at a time for any to open";
+    super::at_least_one(text, "handshakes", zero)
 }
 
 #[derive(Default)]
@@ -33,10 +38,8 @@ struct Load {
     failed: usize,
     /// Connections that ended after opening.
     dropped: usize,
-    failures: Vec<String>,
+    failures: Failures,
     open: HashSet<ClientId>,
-    /// Set once the run closes its connections: what ends then is no failure.
-    closing: bool,
 }
 
 impl ClientHandler for Load {
@@ -53,9 +56,7 @@ impl ClientHandler for Load {
         } else {
             self.failed += 1;
         }
-        if !self.closing && self.failures.len() < 5 {
-            self.failures.push(format!("{ended:?}"));
-        }
+        self.failures.note(ended);
     }
 }
 
@@ -91,22 +92,30 @@ pub fn run(args: &ConnectArgs) -> Result<(), String> {
         memory_of(pid).ok_or_else(|| format!("cannot read /proc/{pid}/status: is it running?"))
     });
     let before = before.transpose()?;
-    let mut clients = MultiClient::new(common.client_options()).map_err(|e| e.to_string())?;
+    let mut clients = MultiClient::new(common.client_options()).map_err(start_failed)?;
     let mut load = Load::default();
     let started = Instant::now();
     let mut requested = 0;
-    let concurrency = args.concurrency.max(1);
     while load.opened + load.failed < args.connections {
-        while requested < args.connections && requested - load.opened - load.failed < concurrency {
-            clients.connect(&common.url).map_err(|e| e.to_string())?;
+        while requested < args.connections
+            && requested - load.opened - load.failed < args.concurrency
+        {
+            start_connection(&mut clients, &common.url, requested)?;
             requested += 1;
         }
         clients
             .poll(&mut load, Some(Duration::from_millis(100)))
-            .map_err(|e| e.to_string())?;
+            .map_err(poll_failed)?;
         if started.elapsed() > Duration::from_secs(120) {
-            return Err(format!("only {} connections opened in 120 s", load.opened));
+            return Err(format!(
+                "only {} of {} connections to {} opened in 120 s: is the server overloaded? \
+                 (a lower --concurrency may do)",
+                load.opened, args.connections, common.url
+            ));
         }
+    }
+    if load.opened == 0 {
+        return Err(load.failures.all_ended(&common.url, args.connections, 0));
     }
     let connect_secs = started.elapsed().as_secs_f64();
     // Hold the connections idle; the server settles (buffers returned to its pools).
@@ -114,7 +123,7 @@ pub fn run(args: &ConnectArgs) -> Result<(), String> {
     while Instant::now() < hold_until {
         clients
             .poll(&mut load, Some(Duration::from_millis(200)))
-            .map_err(|e| e.to_string())?;
+            .map_err(poll_failed)?;
     }
     let after = common.pid.and_then(memory_of);
     let still_open = load.open.len();
@@ -124,7 +133,14 @@ pub fn run(args: &ConnectArgs) -> Result<(), String> {
         }
         _ => None,
     };
-    load.closing = true;
+    load.failures.closing = true;
+    if still_open == 0 {
+        return Err(format!(
+            "the server closed all {} connections while they were held, so its memory per \
+             connection could not be read: {}",
+            load.opened, load.failures
+        ));
+    }
     let ids: Vec<ClientId> = load.open.iter().copied().collect();
     close_all(&mut clients, &mut load, ids, Duration::from_secs(10));
     let memory = Memory {
@@ -193,11 +209,7 @@ fn print_result(args: &ConnectArgs, load: &Load, seconds: f64, memory: &Memory) 
         ));
     }
     if !load.failures.is_empty() {
-        lines.push(format!(
-            "  failures (first {}): {}",
-            load.failures.len(),
-            load.failures.join("; ")
-        ));
+        lines.push(format!("  failures: {}", load.failures));
     }
     report(args.common.json, &value, &lines);
 }

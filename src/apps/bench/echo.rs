@@ -9,8 +9,8 @@ use clap::{Args, ValueEnum};
 use super::histogram::Histogram;
 use super::payload::Payload;
 use super::{
-    close_all, connect_all, cpu_json, cpu_text, latency_json, latency_text, report, Common,
-    Failures, Phases,
+    close_all, connect_all, cpu_json, cpu_text, latency_json, latency_text, poll_failed, report,
+    Common, Failures, Phases,
 };
 use fullduplex::client::{ClientConn, ClientHandler, ClientId, Ended};
 use fullduplex::protocol::Message;
@@ -22,7 +22,7 @@ pub struct EchoArgs {
     #[command(flatten)]
     pub common: Common,
     /// Connections.
-    #[arg(short = 'c', long = "connections", default_value_t = 100)]
+    #[arg(short = 'c', long = "connections", default_value_t = 100, value_parser = super::connections)]
     pub connections: usize,
     /// Bytes per message.
     #[arg(short = 's', long = "size", default_value_t = 1024)]
@@ -48,11 +48,14 @@ struct Load {
     next: usize,
     binary: bool,
     inflight: u32,
-    sent_at: HashMap<ClientId, VecDeque<Instant>>,
+    /// Each connection's messages awaiting their echo: when each was sent, and which.
+    sent_at: HashMap<ClientId, VecDeque<(Instant, usize)>>,
     measuring: bool,
     stopping: bool,
     latency: Histogram,
     messages: u64,
+    /// Messages received (warm-up included) that were not the echo awaited.
+    strays: u64,
     opened: usize,
     ended: usize,
     failures: Failures,
@@ -60,7 +63,8 @@ struct Load {
 
 impl Load {
     fn send(&mut self, conn: &mut ClientConn<'_>) {
-        let text = &self.payloads[self.next % self.payloads.len()];
+        let which = self.next % self.payloads.len();
+        let text = &self.payloads[which];
         self.next = self.next.wrapping_add(1);
         let message = if self.binary {
             Message::Binary(text.as_bytes())
@@ -69,7 +73,7 @@ impl Load {
         };
         if conn.send(message).is_ok() {
             let queue = self.sent_at.entry(conn.id()).or_default();
-            queue.push_back(Instant::now());
+            queue.push_back((Instant::now(), which));
         }
     }
 }
@@ -82,13 +86,19 @@ impl ClientHandler for Load {
         }
     }
 
-    fn on_message(&mut self, conn: &mut ClientConn<'_>, _: Message<'_>) {
+    /// An echo is timed and answered with the next message; anything else is counted as a
+    /// stray, and the echo still awaited.
+    fn on_message(&mut self, conn: &mut ClientConn<'_>, message: Message<'_>) {
         let now = Instant::now();
-        if let Some(sent) = self
-            .sent_at
-            .get_mut(&conn.id())
-            .and_then(VecDeque::pop_front)
-        {
+        let queue = self.sent_at.entry(conn.id()).or_default();
+        let awaited = queue
+            .front()
+            .map(|&(_, which)| self.payloads[which].as_bytes());
+        if awaited != Some(message.as_bytes()) {
+            self.strays += 1;
+            return;
+        }
+        if let Some((sent, _)) = queue.pop_front() {
             if self.measuring {
                 self.latency.record(now - sent);
                 self.messages += 1;
@@ -123,6 +133,7 @@ pub fn run(args: &EchoArgs) -> Result<(), String> {
         stopping: false,
         latency: Histogram::default(),
         messages: 0,
+        strays: 0,
         opened: 0,
         ended: 0,
         failures: Failures::default(),
@@ -135,17 +146,19 @@ pub fn run(args: &EchoArgs) -> Result<(), String> {
             break;
         }
         if load.ended == args.connections {
-            return Err(format!(
-                "every connection ended before the run did: {}",
-                load.failures
-            ));
+            let url = &common.url;
+            return Err(load.failures.all_ended(url, args.connections, load.opened));
         }
         let rate = phases.rate(load.messages, now);
         let open = load.opened - load.ended.min(load.opened);
-        phases.progress(now, || format!("{open} open, {rate:.0} msg/s"));
+        phases.progress(
+            now,
+            || format!("{open} open"),
+            || format!("{rate:.0} msg/s"),
+        );
         clients
             .poll(&mut load, Some(phases.poll_timeout(now)))
-            .map_err(|e| e.to_string())?;
+            .map_err(poll_failed)?;
     }
     let seconds = phases.measured_secs();
     let cpu = phases.server_cpu();
@@ -157,25 +170,56 @@ pub fn run(args: &EchoArgs) -> Result<(), String> {
     let outcome = Outcome {
         opened: load.opened,
         messages: load.messages,
+        strays: load.strays,
+        failures: Some(&load.failures),
         latency: &load.latency,
         seconds,
         cpu,
     };
-    print_result(args, &outcome);
-    Ok(())
+    finish(args, &outcome)
 }
 
 /// What an echo run measured.
 pub(crate) struct Outcome<'a> {
     pub(crate) opened: usize,
     pub(crate) messages: u64,
+    /// Messages received (warm-up included) that were not the echo awaited.
+    pub(crate) strays: u64,
+    /// Why connections failed, when the run knows.
+    pub(crate) failures: Option<&'a Failures>,
     pub(crate) latency: &'a Histogram,
     pub(crate) seconds: f64,
     /// The server's CPU seconds over the measured window (with `--pid`).
     pub(crate) cpu: Option<f64>,
 }
 
-pub(crate) fn print_result(args: &EchoArgs, load: &Outcome<'_>) {
+/// Prints what the run measured, or says why it measured nothing.
+pub(crate) fn finish(args: &EchoArgs, outcome: &Outcome<'_>) -> Result<(), String> {
+    let url = &args.common.url;
+    let seconds = outcome.seconds;
+    if outcome.opened == 0 {
+        return Err(format!(
+            "none of the {} connections to {url} opened before the run ended: \
+             is the server answering WebSocket handshakes?",
+            args.connections
+        ));
+    }
+    if outcome.messages == 0 {
+        let others = match outcome.strays {
+            0 => String::new(),
+            n => format!(" ({n} messages that were not echoes came back during the run)"),
+        };
+        return Err(format!(
+            "no echo came back in the {seconds:.1} s measured, on {} connections{others}: \
+             does the server at {url} echo each message back (as `fullduplex echo` does)?",
+            outcome.opened
+        ));
+    }
+    print_result(args, outcome);
+    Ok(())
+}
+
+fn print_result(args: &EchoArgs, load: &Outcome<'_>) {
     let seconds = load.seconds;
     let rate = load.messages as f64 / seconds.max(1e-9);
     let mb = rate * args.size as f64 / 1e6;
@@ -192,6 +236,7 @@ pub(crate) fn print_result(args: &EchoArgs, load: &Outcome<'_>) {
         "raw": args.raw,
         "payload": args.payload.to_possible_value().map(|v| v.get_name().to_owned()),
         "messages": load.messages,
+        "strays": load.strays,
         "seconds": seconds,
         "msgs_per_sec": rate.round(),
         "mb_per_sec": (mb * 100.0).round() / 100.0,
@@ -210,8 +255,20 @@ pub(crate) fn print_result(args: &EchoArgs, load: &Outcome<'_>) {
         ),
         format!("  round trip: {}", latency_text(load.latency)),
     ];
+    let strays = (load.strays > 0).then(|| {
+        format!(
+            "  {} messages received were not the echo awaited (not counted; warm-up included)",
+            load.strays
+        )
+    });
+    let failures = load
+        .failures
+        .filter(|f| !f.is_empty())
+        .map(|f| format!("  failures: {f}"));
     let lines: Vec<String> = lines
         .into_iter()
+        .chain(strays)
+        .chain(failures)
         .chain(cpu_text(load.cpu, load.messages, "message"))
         .collect();
     report(args.common.json, &value, &lines);

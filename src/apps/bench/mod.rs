@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 
-use fullduplex::client::{ClientHandler, ClientId, ClientOptions, MultiClient};
+use fullduplex::client::{ClientError, ClientHandler, ClientId, ClientOptions, MultiClient};
 use fullduplex::config::DeflateConfig;
 use fullduplex::protocol::CloseCode;
 use fullduplex::Config;
@@ -18,10 +18,12 @@ pub mod broadcast;
 pub mod chat;
 pub mod connect;
 pub mod echo;
+pub mod failures;
 pub mod histogram;
 pub mod payload;
 pub mod raw;
 
+pub(crate) use failures::Failures;
 use histogram::Histogram;
 
 /// `fullduplex bench` and its modes.
@@ -81,6 +83,26 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
     match seconds(text)? {
         s if s > 0.0 => Ok(s),
         _ => Err("the measured duration must be more than 0 seconds".into()),
+    }
+}
+
+/// A number of connections: at least one.
+pub(crate) fn connections(text: &str) -> Result<usize, String> {
+    at_least_one(
+        text,
+        "connections",
+        "at least 1 connection is needed to measure anything",
+    )
+}
+
+/// A count from 1 of `what`, or why `text` is not one (`zero` when it is 0).
+pub(crate) fn at_least_one(text: &str, what: &str, zero: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err(zero.into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "{text:?} is not a number of {what} (a whole number from 1, e.g. 100)"
+        )),
     }
 }
 
@@ -200,22 +222,35 @@ impl Phases {
             .max(Duration::from_micros(100))
     }
 
-    /// Prints the progress line when a second has passed.
-    pub(crate) fn progress(&mut self, now: Instant, line: impl FnOnce() -> String) {
+    /// Prints the progress line when a second has passed: the connections' `state`, then
+    /// the `rate` measured so far, or, during the warm-up, when measuring begins.
+    pub(crate) fn progress(
+        &mut self,
+        now: Instant,
+        state: impl FnOnce() -> String,
+        rate: impl FnOnce() -> String,
+    ) {
         if now < self.next_progress {
             return;
         }
         self.next_progress += Duration::from_secs(1);
-        let phase = if self.measuring(now) {
-            ""
-        } else {
-            " (warm-up)"
-        };
         let elapsed = now.duration_since(self.started).as_secs_f64();
-        if self.tty {
-            eprint!("\r\x1b[K{elapsed:5.0} s{phase}  {}", line());
+        let measured = self.window_start.map(|start| now.duration_since(start));
+        let line = if measured.is_some_and(|m| m >= Duration::from_millis(500)) {
+            format!("{elapsed:5.0} s  {}, {}", state(), rate())
+        } else if self.measuring(now) {
+            format!("{elapsed:5.0} s  measuring begins: {}", state())
         } else {
-            eprintln!("{elapsed:5.0} s{phase}  {}", line());
+            let left = self.measure_from.duration_since(now).as_secs_f64().ceil();
+            format!(
+                "{elapsed:5.0} s  warming up, measuring in {left:.0} s: {}",
+                state()
+            )
+        };
+        if self.tty {
+            eprint!("\r\x1b[K{line}");
+        } else {
+            eprintln!("{line}");
         }
     }
 
@@ -227,40 +262,43 @@ impl Phases {
     }
 }
 
-/// The first few reasons connections ended before the run closed them.
-#[derive(Default)]
-pub(crate) struct Failures {
-    reasons: Vec<String>,
-    /// Set when the run closes its connections: what ends then is no failure.
-    pub(crate) closing: bool,
-}
-
-impl Failures {
-    /// Notes why a connection ended.
-    pub(crate) fn note(&mut self, ended: &fullduplex::client::Ended) {
-        if !self.closing && self.reasons.len() < 5 {
-            self.reasons.push(format!("{ended:?}"));
-        }
-    }
-}
-
-impl std::fmt::Display for Failures {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.reasons.join("; "))
-    }
-}
-
 /// A client with `n` connections to the URL under way.
 pub(crate) fn connect_all(
     common: &Common,
     n: usize,
 ) -> Result<(MultiClient, Vec<ClientId>), String> {
-    let mut clients = MultiClient::new(common.client_options()).map_err(|e| e.to_string())?;
+    let mut clients = MultiClient::new(common.client_options()).map_err(start_failed)?;
     let mut ids = Vec::with_capacity(n);
     for _ in 0..n {
-        ids.push(clients.connect(&common.url).map_err(|e| e.to_string())?);
+        ids.push(start_connection(&mut clients, &common.url, ids.len())?);
     }
     Ok((clients, ids))
+}
+
+/// Starts one more connection to `url`, `started` being already under way.
+pub(crate) fn start_connection(
+    clients: &mut MultiClient,
+    url: &str,
+    started: usize,
+) -> Result<ClientId, String> {
+    clients.connect(url).map_err(|e| {
+        let sentence = match (&e, started) {
+            (ClientError::Url(_), _) => e.to_string(),
+            (_, 0) => format!("could not connect to {url}: {e}"),
+            (_, n) => format!("could not connect to {url} after {n} connections: {e}"),
+        };
+        failures::with_hint(sentence, &e)
+    })
+}
+
+/// The sentence for an event loop that could not start.
+pub(crate) fn start_failed(e: std::io::Error) -> String {
+    format!("could not start the event loop: {e}")
+}
+
+/// The sentence for a turn of the event loop that failed.
+pub(crate) fn poll_failed(e: std::io::Error) -> String {
+    format!("the event loop failed: {e}")
 }
 
 /// Closes these connections and polls (at most `within`) until the close handshakes end.

@@ -11,10 +11,12 @@ use std::time::Instant;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 
-use super::echo::{print_result, EchoArgs, Outcome};
+use super::echo::{finish, EchoArgs, Outcome};
+use super::failures::with_hint;
 use super::histogram::Histogram;
 use super::payload::Payload;
-use super::Phases;
+use super::{poll_failed, start_failed, Phases};
+use fullduplex::client::ClientError;
 
 /// One plain TCP connection's state.
 struct Conn {
@@ -40,10 +42,13 @@ pub fn run(args: &EchoArgs) -> Result<(), String> {
         return Err("--raw sends runs of `x` of a fixed non-zero --size, without deflate".into());
     }
     let addr = address(&args.common.url)?;
-    let mut poll = Poll::new().map_err(|e| e.to_string())?;
+    let mut poll = Poll::new().map_err(start_failed)?;
     let mut conns = Vec::with_capacity(args.connections);
     for i in 0..args.connections {
-        let std = std::net::TcpStream::connect(addr).map_err(|e| format!("{addr}: {e}"))?;
+        let std = std::net::TcpStream::connect(addr).map_err(|e| {
+            let e = ClientError::Io(e);
+            with_hint(format!("could not connect to {addr}: {e}"), &e)
+        })?;
         std.set_nodelay(true).map_err(|e| e.to_string())?;
         std.set_nonblocking(true).map_err(|e| e.to_string())?;
         let mut stream = TcpStream::from_std(std);
@@ -80,12 +85,20 @@ pub fn run(args: &EchoArgs) -> Result<(), String> {
         }
         let open = conns.iter().filter(|c| c.open).count();
         if open == 0 {
-            return Err("every connection ended before the run did".into());
+            return Err(format!(
+                "the server at {addr} closed all {} connections before the run ended: \
+                 is it an echo server?",
+                args.connections
+            ));
         }
         let rate = phases.rate(tally.messages, now);
-        phases.progress(now, || format!("{open} open, {rate:.0} msg/s"));
+        phases.progress(
+            now,
+            || format!("{open} open"),
+            || format!("{rate:.0} msg/s"),
+        );
         poll.poll(&mut events, Some(phases.poll_timeout(now)))
-            .map_err(|e| e.to_string())?;
+            .map_err(poll_failed)?;
         for event in &events {
             let conn = &mut conns[event.token().0];
             if conn.open {
@@ -99,12 +112,13 @@ pub fn run(args: &EchoArgs) -> Result<(), String> {
     let outcome = Outcome {
         opened: args.connections,
         messages: tally.messages,
+        strays: 0,
+        failures: None,
         latency: &tally.latency,
         seconds,
         cpu,
     };
-    print_result(args, &outcome);
-    Ok(())
+    finish(args, &outcome)
 }
 
 /// The host and port of a URL such as `ws://127.0.0.1:9001/` or `tcp://127.0.0.1:9001`.

@@ -1,12 +1,14 @@
 //! One connection of a [`MultiClient`](super::MultiClient) through its phases: TCP connect,
 //! TLS and the opening handshake; the open connection; waiting for the server to close TCP.
 
+use std::fmt;
 use std::io;
 use std::time::Instant;
 
 use super::ClientId;
 use crate::client::opening::Opening;
 use crate::client::ClientError;
+use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::Accepted;
 use crate::protocol::Connection;
 use crate::server::CloseInfo;
@@ -26,6 +28,33 @@ pub enum Ended {
     /// It was open: the server's close code and reason, or `Abnormal` (1006) when it ended
     /// without a Close frame, or the error's code when the server broke the protocol.
     Closed(CloseInfo),
+}
+
+impl fmt::Display for Ended {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotOpened(ClientError::Closed) => f.write_str("abandoned while connecting"),
+            Self::NotOpened(e) => write!(f, "could not connect: {e}"),
+            Self::Closed(info) if info.clean && info.reason.is_empty() => {
+                write!(f, "the connection closed with code {}", info.code)
+            }
+            Self::Closed(info) if info.clean => {
+                write!(
+                    f,
+                    "the connection closed with code {}: {}",
+                    info.code, info.reason
+                )
+            }
+            Self::Closed(info) if info.code == CloseCode::Abnormal => {
+                write!(
+                    f,
+                    "the connection closed abnormally (1006): {}",
+                    info.reason
+                )
+            }
+            Self::Closed(info) => write!(f, "the connection failed: {}", info.reason),
+        }
+    }
 }
 
 /// Where a connection stands.
@@ -136,4 +165,64 @@ fn read_head(transport: &mut Transport, buf: &mut Vec<u8>, config: &Config) -> i
         }
     }
     Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::HandshakeError;
+
+    fn closed(code: CloseCode, reason: &str, clean: bool) -> String {
+        let info = CloseInfo {
+            code,
+            reason: reason.into(),
+            clean,
+        };
+        Ended::Closed(info).to_string()
+    }
+
+    #[test]
+    fn a_connection_that_never_opened_says_why() {
+        let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(
+            Ended::NotOpened(refused.into()).to_string(),
+            "could not connect: connection refused"
+        );
+        let status = Ended::NotOpened(HandshakeError::UnexpectedStatus(404).into());
+        assert_eq!(
+            status.to_string(),
+            "could not connect: handshake failed: \
+             the server did not answer 101 Switching Protocols (got 404)"
+        );
+        let abandoned = Ended::NotOpened(ClientError::Closed);
+        assert_eq!(abandoned.to_string(), "abandoned while connecting");
+    }
+
+    #[test]
+    fn a_closed_connection_gives_its_code_and_reason() {
+        assert_eq!(
+            closed(CloseCode::Normal, "", true),
+            "the connection closed with code 1000"
+        );
+        assert_eq!(
+            closed(CloseCode::GoingAway, "restarting", true),
+            "the connection closed with code 1001: restarting"
+        );
+        assert_eq!(
+            closed(
+                CloseCode::Abnormal,
+                "the server closed without a close frame",
+                false
+            ),
+            "the connection closed abnormally (1006): the server closed without a close frame"
+        );
+        assert_eq!(
+            closed(
+                CloseCode::ProtocolError,
+                "reserved opcode 0x3 (close code 1002)",
+                false
+            ),
+            "the connection failed: reserved opcode 0x3 (close code 1002)"
+        );
+    }
 }

@@ -47,6 +47,8 @@ pub(super) struct Load {
     /// Clients that received their welcome and are still connected, in order of welcome.
     pub(super) members: Vec<ClientId>,
     member_set: HashSet<ClientId>,
+    /// Connections that opened (some may have ended since).
+    pub(super) opened: usize,
     /// Clients that ended before their welcome.
     pub(super) failed: usize,
     /// Clients that ended after their welcome, before the run closed them.
@@ -84,6 +86,7 @@ impl Load {
             index: HashMap::new(),
             members: Vec::new(),
             member_set: HashSet::new(),
+            opened: 0,
             failed: 0,
             dropped: 0,
             known: 0,
@@ -193,6 +196,7 @@ impl Load {
 
 impl ClientHandler for Load {
     fn on_open(&mut self, conn: &mut ClientConn<'_>) {
+        self.opened += 1;
         let number = self.index.get(&conn.id()).copied().unwrap_or_default();
         let join = serde_json::json!({
             "type": "join",

@@ -1,0 +1,86 @@
+//! The chat load's setup: every client connects and joins the room, at most [`CONCURRENCY`]
+//! at a time, and the run waits until the presence notices settle; or says why they do not.
+
+use std::time::{Duration, Instant};
+
+use super::super::{poll_failed, start_connection};
+use super::{ChatBenchArgs, Load};
+use fullduplex::client::MultiClient;
+
+/// Most clients connecting or joining at once.
+const CONCURRENCY: usize = 256;
+/// Longest wait for the first welcome: a chat answers a join at once.
+const FIRST_WELCOME_LIMIT: Duration = Duration::from_secs(10);
+/// Longest wait for every client to join.
+const SETUP_LIMIT: Duration = Duration::from_secs(120);
+
+/// Connects every client and polls until they joined and the presence notices settled.
+/// Returns the seconds it took.
+pub(super) fn join_all(
+    clients: &mut MultiClient,
+    load: &mut Load,
+    args: &ChatBenchArgs,
+) -> Result<f64, String> {
+    let urls = args.urls();
+    let wanted = args.clients;
+    let started = Instant::now();
+    let mut requested = 0;
+    loop {
+        let settling = load.members.len() + load.dropped + load.failed;
+        while requested < wanted && requested - settling < CONCURRENCY {
+            let id = start_connection(clients, urls[requested % urls.len()], requested)?;
+            load.numbered(id, requested);
+            requested += 1;
+        }
+        let now = Instant::now();
+        if requested == wanted && load.settled(wanted, now) {
+            return Ok(started.elapsed().as_secs_f64());
+        }
+        let all_ended = requested == wanted && settling == wanted;
+        if let Some(why) = not_joining(load, args, all_ended, now.duration_since(started)) {
+            return Err(why);
+        }
+        clients
+            .poll(load, Some(Duration::from_millis(100)))
+            .map_err(poll_failed)?;
+    }
+}
+
+/// Why the clients are not joining, once that is clear: every connection failed, or none
+/// had a welcome in [`FIRST_WELCOME_LIMIT`], or not all joined in [`SETUP_LIMIT`].
+fn not_joining(
+    load: &Load,
+    args: &ChatBenchArgs,
+    all_ended: bool,
+    elapsed: Duration,
+) -> Option<String> {
+    let urls = args.urls().join(",");
+    let room = &args.room;
+    let joined = load.members.len();
+    if joined == 0 && all_ended {
+        let failed = load.failures.all_ended(&urls, args.clients, load.opened);
+        return Some(format!("no client joined #{room}: {failed}"));
+    }
+    if joined == 0 && load.opened > 0 && elapsed > FIRST_WELCOME_LIMIT {
+        return Some(format!(
+            "no client joined #{room} within {} s: {} connections to {urls} opened, but none \
+             had a welcome in answer to its join: is it the chat's endpoint (ws://HOST:PORT/ws)?",
+            FIRST_WELCOME_LIMIT.as_secs(),
+            load.opened
+        ));
+    }
+    if elapsed <= SETUP_LIMIT {
+        return None;
+    }
+    let failures = if load.failures.is_empty() {
+        String::new()
+    } else {
+        format!(" (failures: {})", load.failures)
+    };
+    Some(format!(
+        "only {joined} of {} clients joined #{room} within {} s{failures}: is the chat \
+         overloaded? (fewer clients may do)",
+        args.clients,
+        SETUP_LIMIT.as_secs()
+    ))
+}
