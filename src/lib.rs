@@ -10,8 +10,8 @@
 //! # Layers
 //!
 //! Each layer is a Cargo feature that adds only its own dependencies, and the code depends one
-//! way, down: the runtime on the core, the core on the leaves ([`config`], [`error`]), never
-//! the reverse (`tests/layers.rs` checks the imports).
+//! way, down: the runtime on the core, the core on the leaves ([`config`], [`error`],
+//! [`OsRandom`]), never the reverse (`tests/layers.rs` checks the imports).
 //!
 //! | Feature | Modules | Direct dependencies it adds |
 //! | --- | --- | --- |
