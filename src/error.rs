@@ -9,10 +9,12 @@
 
 use std::fmt;
 
-use crate::protocol::close::CloseCode;
-
 /// The peer broke RFC 6455 or RFC 7692: the connection is failed with a Close frame carrying
 /// [`close_code`](ProtocolError::close_code), then closed.
+///
+/// Its close code, `Display` and `Error` are implemented in
+/// [`protocol::close`](crate::protocol::close), beside the codes: this module is a leaf and
+/// imports nothing of the layers above it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolError {
     /// An opcode the RFC reserves (0x3–0x7, 0xB–0xF).
@@ -56,19 +58,6 @@ pub enum ProtocolError {
 }
 
 impl ProtocolError {
-    /// The close code sent when failing the connection for this error (RFC 6455 §7.4.1).
-    pub fn close_code(&self) -> CloseCode {
-        match self {
-            Self::FrameTooLarge | Self::MessageTooLarge | Self::TooManyFragments => {
-                CloseCode::TooBig
-            }
-            Self::InvalidUtf8 | Self::InvalidCloseReason | Self::InvalidCompressedData => {
-                CloseCode::InvalidPayload
-            }
-            _ => CloseCode::ProtocolError,
-        }
-    }
-
     /// A short description, sent as the close reason (always under 123 bytes).
     pub fn reason(&self) -> &'static str {
         match self {
@@ -94,20 +83,6 @@ impl ProtocolError {
         }
     }
 }
-
-impl fmt::Display for ProtocolError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
-            Self::ReservedBits(bits) => write!(f, "reserved bits {bits:#04x} set"),
-            Self::InvalidCloseCode(code) => write!(f, "invalid close code {code}"),
-            other => f.write_str(other.reason()),
-        }?;
-        write!(f, " (close code {})", self.close_code())
-    }
-}
-
-impl std::error::Error for ProtocolError {}
 
 /// The opening handshake failed (RFC 6455 §4).
 ///

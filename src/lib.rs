@@ -1,54 +1,54 @@
-//! fullduplex: a WebSocket stack written from the protocol up.
+//! A WebSocket stack written from the protocol up: [RFC 6455] (the opening handshake, frames,
+//! masking, fragmentation, control frames, the close handshake, UTF-8) and [RFC 7692]
+//! (permessage-deflate, every parameter) in a sans-I/O core, with a mio runtime on top. The
+//! core, [`protocol`], takes received bytes in and gives events and bytes to send out; it never
+//! touches a socket, a clock or a global random number generator, so any I/O model can drive
+//! it, and tests and fuzzers feed it plain slices. The runtime (feature `runtime`) drives it
+//! over non-blocking sockets: a multi-threaded server, a blocking client and a many-connection
+//! client, with `wss://` by rustls (feature `tls`).
 //!
-//! The [`protocol`] module is a sans-I/O implementation of
-//! [RFC 6455](https://www.rfc-editor.org/rfc/rfc6455) and
-//! [RFC 7692](https://www.rfc-editor.org/rfc/rfc7692) (bytes in, events and bytes out, no
-//! socket, clock or global randomness inside); with the feature `runtime`, `server` and
-//! `client` run it over mio and blocking sockets.
+//! # Layers
 //!
-//! # Where each rule of the RFCs is
+//! Each layer is a Cargo feature that adds only its own dependencies, and the code depends one
+//! way, down: the runtime on the core, the core on the leaves ([`config`], [`error`],
+//! [`OsRandom`]), never the reverse (`tests/layers.rs` checks the imports).
 //!
-//! Section → the code that implements it → the tests that check it (`file::test`; a unit test
-//! beside the code is named by its source file). A unit test of this crate checks that every
-//! test named here exists.
+//! | Feature | Modules | Direct dependencies it adds |
+//! | --- | --- | --- |
+//! | none (core) | [`protocol`], [`config`], [`error`] | httparse, sha1, base64, flate2, getrandom |
+//! | `runtime` | `server`, `client` | mio, socket2 |
+//! | `tls` | `server::tls`, `client::tls` | rustls, rustls-native-certs |
+//! | `dev-cert` | `server::tls::self_signed` | rcgen |
+//! | `cli`, default | the `fullduplex` binary | clap, serde, serde_json, signal-hook, libc, redis |
 //!
-//! | Section | Rule | Code | Tests |
-//! | --- | --- | --- | --- |
-//! | [RFC 6455 §1.3](https://www.rfc-editor.org/rfc/rfc6455#section-1.3) | the `Sec-WebSocket-Accept` key | [`accept_key`](protocol::handshake::accept_key) | `tests/rfc6455_examples.rs::section_1_3_accept_key`, `tests/handshake.rs::rfc6455_section_1_3_server_side`, `tests/handshake.rs::rfc6455_section_1_3_client_side`, `src/protocol/handshake/mod.rs::accept_key_matches_rfc6455_section_1_3` |
-//! | [RFC 6455 §4.1](https://www.rfc-editor.org/rfc/rfc6455#section-4.1) | the client's request and its checks 1–6 of the response | [`ClientRequest::write`](protocol::handshake::ClientRequest::write), [`ClientHandshake::parse_response`](protocol::handshake::ClientHandshake::parse_response) | `tests/handshake.rs::the_client_refuses_each_section_4_1_failure`, `tests/handshake.rs::a_client_request_passes_the_servers_checks`, `tests/handshake.rs::the_client_checks_extensions_against_its_offer`, `tests/handshake.rs::a_response_fed_one_byte_at_a_time`, `src/protocol/handshake/client.rs::the_key_is_sent_in_base64_and_its_answer_expected`, `tests/handshake_properties.rs::client_requests_round_trip` |
-//! | [RFC 6455 §4.2.1](https://www.rfc-editor.org/rfc/rfc6455#section-4.2.1) | reading the client's handshake: `GET`, HTTP/1.1, `Host`, `Upgrade`, `Connection`, key, version; bytes after the head kept | [`Request::parse`](protocol::handshake::Request::parse), [`validate_request`](protocol::handshake::validate_request) | `tests/handshake.rs::every_refusal_has_its_status`, `tests/handshake.rs::upgrade_and_connection_are_tokens_in_any_case`, `tests/handshake.rs::real_clients_requests_validate`, `tests/handshake.rs::a_request_fed_one_byte_at_a_time`, `src/protocol/handshake/server.rs::each_rule_has_its_error`, `src/protocol/handshake/request.rs::leftover_bytes_are_not_part_of_the_head`, `tests/handshake_properties.rs::any_split_parses_like_the_whole` |
-//! | [RFC 6455 §4.2.2](https://www.rfc-editor.org/rfc/rfc6455#section-4.2.2) | the server's `101` answer, the subprotocol chosen by the server's preference | [`write_accept_response`](protocol::handshake::write_accept_response), [`select_subprotocol`](protocol::handshake::select_subprotocol) | `tests/handshake.rs::subprotocols_follow_the_servers_preference`, `tests/handshake.rs::rfc6455_section_1_3_server_side`, `src/protocol/handshake/response.rs::accepts_like_rfc6455_section_1_3`, `src/protocol/handshake/server.rs::the_servers_preference_wins` |
-//! | [RFC 6455 §4.4](https://www.rfc-editor.org/rfc/rfc6455#section-4.4) | another version: 426 with `Sec-WebSocket-Version: 13` | [`write_handshake_error`](protocol::handshake::write_handshake_error), [`HandshakeError::status`] | `tests/handshake.rs::every_refusal_has_its_status`, `src/protocol/handshake/response.rs::handshake_errors_carry_their_headers` |
-//! | [RFC 6455 §5.1](https://www.rfc-editor.org/rfc/rfc6455#section-5.1) | clients mask, servers do not; each side refuses the other's wrong masking | [`Connection::send_text`](protocol::Connection::send_text), [`Connection::poll_event`](protocol::Connection::poll_event) (`Receiver::check_header`) | `tests/protocol_rules.rs::a_server_requires_masked_frames`, `tests/protocol_rules.rs::a_client_rejects_masked_frames`, `tests/rfc6455_examples.rs::single_frame_masked_text` |
-//! | [RFC 6455 §5.2](https://www.rfc-editor.org/rfc/rfc6455#section-5.2) | base framing: partial input, three length forms, top bit, minimal length, reserved opcodes and bits | [`FrameHeader::parse`](protocol::FrameHeader::parse), [`FrameHeader::encode`](protocol::FrameHeader::encode), [`Opcode`](protocol::Opcode) | `src/protocol/frame.rs::three_length_forms_round_trip`, `tests/protocol_rules.rs::length_with_top_bit_set_fails_with_1002`, `tests/protocol_rules.rs::non_minimal_length_fails_with_1002`, `tests/protocol_rules.rs::reserved_opcodes_fail_with_1002`, `tests/protocol_rules.rs::reserved_bits_without_an_extension_fail_with_1002`, `tests/properties.rs::header_encode_then_parse_round_trips`, `tests/properties.rs::header_parse_of_any_bytes_never_panics_and_is_canonical` |
-//! | [RFC 6455 §5.3](https://www.rfc-editor.org/rfc/rfc6455#section-5.3) | masking: XOR with the key, octet `i` with key octet `i mod 4`; keys from an injected source | [`apply_mask`](protocol::mask::apply_mask), [`mask_copy`](protocol::mask::mask_copy), [`MaskKeys`](protocol::MaskKeys) | `src/protocol/mask.rs::matches_the_reference_for_every_length_and_offset`, `src/protocol/mask.rs::masking_in_pieces_equals_masking_whole`, `tests/rfc6455_examples.rs::single_frame_masked_text` |
-//! | [RFC 6455 §5.4](https://www.rfc-editor.org/rfc/rfc6455#section-5.4) | fragmentation: sequencing, control frames in between, no interleaved messages | [`Connection::send_fragment`](protocol::Connection::send_fragment), [`Connection::poll_event`](protocol::Connection::poll_event) | `tests/protocol_rules.rs::continuation_without_a_message_fails_with_1002`, `tests/protocol_rules.rs::new_data_frame_inside_a_fragmented_message_fails_with_1002`, `tests/protocol_rules.rs::control_frames_may_interleave_with_fragments`, `tests/protocol_rules.rs::fragments_cannot_interleave_with_whole_messages_on_send`, `tests/rfc6455_examples.rs::fragmented_unmasked_text`, `tests/connection_pair.rs::fragmented_messages_with_pings_interleaved` |
-//! | [RFC 6455 §5.5](https://www.rfc-editor.org/rfc/rfc6455#section-5.5) | control frames: at most 125 bytes, never fragmented | [`FrameHeader::parse`](protocol::FrameHeader::parse), [`MAX_CONTROL_PAYLOAD`](protocol::frame::MAX_CONTROL_PAYLOAD) | `tests/protocol_rules.rs::every_control_frame_longer_than_125_bytes_fails_with_1002`, `tests/protocol_rules.rs::every_fragmented_control_frame_fails_with_1002`, `src/protocol/frame.rs::control_frame_rules_apply_to_every_control_opcode`, `tests/protocol_rules.rs::close_arguments_are_checked` |
-//! | [RFC 6455 §5.5.1](https://www.rfc-editor.org/rfc/rfc6455#section-5.5.1) | Close: code then UTF-8 reason, answered once, nothing sent after it | [`parse_close_payload`](protocol::close::parse_close_payload), [`Connection::close`](protocol::Connection::close) | `tests/protocol_rules.rs::close_with_a_one_byte_payload_fails_with_1002`, `tests/protocol_rules.rs::close_with_an_invalid_utf8_reason_fails_with_1007`, `tests/protocol_rules.rs::empty_close_is_answered_with_an_empty_close`, `tests/protocol_rules.rs::after_our_close_no_frame_is_sent_but_messages_still_arrive`, `src/protocol/close.rs::payload_shapes` |
-//! | [RFC 6455 §5.5.2](https://www.rfc-editor.org/rfc/rfc6455#section-5.5.2) | Ping answered with a Pong carrying its payload, bounded under a flood | [`Connection::ping`](protocol::Connection::ping), [`Event::Ping`](protocol::Event::Ping) | `tests/protocol_rules.rs::ping_is_answered_with_pong_carrying_its_payload`, `tests/protocol_rules.rs::a_ping_flood_from_a_peer_that_never_reads_stays_bounded`, `tests/rfc6455_examples.rs::unmasked_ping_and_masked_pong` |
-//! | [RFC 6455 §5.5.3](https://www.rfc-editor.org/rfc/rfc6455#section-5.5.3) | Pong, solicited or not | [`Connection::pong`](protocol::Connection::pong), [`Event::Pong`](protocol::Event::Pong) | `tests/protocol_rules.rs::an_unsolicited_pong_goes_out_and_comes_in_without_an_answer`, `tests/rfc6455_examples.rs::unmasked_ping_and_masked_pong`, `tests/connection_pair.rs::fragmented_messages_with_pings_interleaved` |
-//! | [RFC 6455 §5.6](https://www.rfc-editor.org/rfc/rfc6455#section-5.6) | data frames: text and binary messages | [`Message`](protocol::Message), [`Connection::send_text`](protocol::Connection::send_text), [`Connection::send_binary`](protocol::Connection::send_binary) | `tests/connection_pair.rs::text_messages_of_every_size_both_ways`, `tests/connection_pair.rs::binary_messages_of_every_size_both_ways`, `tests/protocol_rules.rs::binary_messages_are_not_utf8_checked`, `tests/properties.rs::whatever_a_client_sends_the_server_receives` |
-//! | [RFC 6455 §5.7](https://www.rfc-editor.org/rfc/rfc6455#section-5.7) | the examples, both directions, whole and one byte at a time | [`Connection`](protocol::Connection) | `tests/rfc6455_examples.rs::single_frame_unmasked_text`, `tests/rfc6455_examples.rs::single_frame_masked_text`, `tests/rfc6455_examples.rs::fragmented_unmasked_text`, `tests/rfc6455_examples.rs::unmasked_ping_and_masked_pong`, `tests/rfc6455_examples.rs::binary_256_bytes_in_one_unmasked_frame`, `tests/rfc6455_examples.rs::binary_64_kib_in_one_unmasked_frame` |
-//! | [RFC 6455 §5.8](https://www.rfc-editor.org/rfc/rfc6455#section-5.8) | extensibility: RSV bits only with an extension that defines them | [`FrameHeader::rsv`](protocol::FrameHeader::rsv), [`Connection::with_deflate`](protocol::Connection::with_deflate) | `tests/protocol_rules.rs::reserved_bits_without_an_extension_fail_with_1002`, `src/protocol/frame.rs::rsv_bits_are_reported`, `tests/rfc7692_examples.rs::rsv1_on_a_continuation_or_control_frame_fails_with_1002` |
-//! | [RFC 6455 §7.1.1](https://www.rfc-editor.org/rfc/rfc6455#section-7.1.1), [§7.1.2](https://www.rfc-editor.org/rfc/rfc6455#section-7.1.2), [§7.1.3](https://www.rfc-editor.org/rfc/rfc6455#section-7.1.3) | the close handshake, who began it, when the transport may close | [`Connection::close`](protocol::Connection::close), [`Connection::state`](protocol::Connection::state), [`Connection::is_closed`](protocol::Connection::is_closed) | `tests/connection_pair.rs::client_begins_the_close`, `tests/connection_pair.rs::server_begins_the_close_while_the_client_is_still_sending`, `tests/connection_pair.rs::both_close_at_once`, `tests/protocol_rules.rs::nothing_is_read_after_the_peers_close` |
-//! | [RFC 6455 §7.1.5](https://www.rfc-editor.org/rfc/rfc6455#section-7.1.5), [§7.1.6](https://www.rfc-editor.org/rfc/rfc6455#section-7.1.6) | the close code and reason received (1005 when absent) | [`Event::Closed`](protocol::Event::Closed) | `tests/protocol_rules.rs::valid_close_codes_are_accepted_and_echoed`, `tests/protocol_rules.rs::empty_close_is_answered_with_an_empty_close` |
-//! | [RFC 6455 §7.1.7](https://www.rfc-editor.org/rfc/rfc6455#section-7.1.7) | failing the connection: a Close with the error's code, then silence | [`ProtocolError::close_code`], [`State::Failed`](protocol::State::Failed) | `tests/protocol_rules.rs::a_failure_is_reported_once_then_the_connection_is_silent`, `tests/properties.rs::any_bytes_in_any_split_never_panic_and_agree` |
-//! | [RFC 6455 §7.4](https://www.rfc-editor.org/rfc/rfc6455#section-7.4) | status codes valid on the wire, and those never sent | [`CloseCode`](protocol::CloseCode), [`CloseCode::is_sendable`](protocol::CloseCode::is_sendable) | `src/protocol/close.rs::wire_validity_matches_rfc_7_4`, `src/protocol/close.rs::every_u16_round_trips_or_is_unknown`, `tests/protocol_rules.rs::close_with_an_invalid_code_fails_with_1002`, `tests/protocol_rules.rs::valid_close_codes_are_accepted_and_echoed` |
-//! | [RFC 6455 §8.1](https://www.rfc-editor.org/rfc/rfc6455#section-8.1) | UTF-8 checked as bytes arrive, across frames and inside one, failing with 1007 | [`Utf8Validator`](protocol::utf8::Utf8Validator) | `tests/protocol_rules.rs::invalid_utf8_fails_with_1007_in_one_frame`, `tests/protocol_rules.rs::invalid_utf8_across_fragments_fails_with_1007`, `tests/protocol_rules.rs::text_ending_inside_a_character_fails_with_1007`, `tests/protocol_rules.rs::invalid_utf8_fails_fast_inside_a_frame`, `src/protocol/utf8.rs::fails_fast_at_the_first_impossible_byte`, `tests/connection_pair.rs::streamed_text_is_validated_across_chunks` |
-//! | [RFC 6455 §9.1](https://www.rfc-editor.org/rfc/rfc6455#section-9.1) | the `Sec-WebSocket-Extensions` grammar, quoted values, several headers | [`parse_extensions`](protocol::handshake::parse_extensions), [`parse_extension_headers`](protocol::handshake::parse_extension_headers) | `src/protocol/handshake/extensions.rs::valid_forms`, `src/protocol/handshake/extensions.rs::invalid_forms`, `src/protocol/handshake/extensions.rs::several_headers_form_one_list`, `tests/handshake_properties.rs::parse_extensions_never_panics`, `tests/handshake_properties.rs::extension_like_values_round_trip` |
-//! | [RFC 6455 §10.4](https://www.rfc-editor.org/rfc/rfc6455#section-10.4) | limits, checked before allocating: frame, message, fragments, handshake | [`Config`], [`Request::parse`](protocol::handshake::Request::parse) | `tests/protocol_rules.rs::frame_size_limit_is_checked_at_the_header`, `tests/protocol_rules.rs::message_size_limit_counts_the_whole_message`, `tests/protocol_rules.rs::fragment_count_is_limited`, `src/protocol/handshake/request.rs::limits_are_enforced`, `tests/handshake.rs::response_limits_are_enforced`, `tests/hostile_frames.rs::a_header_declaring_16_mib_then_nothing_allocates_nothing_up_front`, `tests/hostile_frames.rs::endless_empty_continuation_frames_are_cut_by_the_fragment_limit`, `tests/hostile_handshake.rs::a_20_mb_header_line_is_refused_with_431_without_buffering_it`, `tests/hostile_handshake.rs::ten_thousand_headers_are_refused_with_431`, `tests/hostile_handshake.rs::a_handshake_sent_one_byte_at_a_time_is_cut_at_the_handshake_deadline` |
-//! | [RFC 6455 §10.7](https://www.rfc-editor.org/rfc/rfc6455#section-10.7) | invalid data: a clear error, never a panic | [`ProtocolError`], [`HandshakeError`] | `tests/properties.rs::any_bytes_in_any_split_never_panic_and_agree`, `tests/handshake_properties.rs::request_parse_never_panics`, `tests/handshake_properties.rs::response_parse_never_panics` |
-//! | [RFC 6455 §11.3.1](https://www.rfc-editor.org/rfc/rfc6455#section-11.3.1), [§11.3.5](https://www.rfc-editor.org/rfc/rfc6455#section-11.3.5) | `Sec-WebSocket-Key` and `-Version` at most once in a request | [`validate_request`](protocol::handshake::validate_request) | `src/protocol/handshake/server.rs::two_keys_are_refused`, `src/protocol/handshake/server.rs::each_rule_has_its_error` |
-//! | [RFC 6455 §11.3.2](https://www.rfc-editor.org/rfc/rfc6455#section-11.3.2), [§11.3.3](https://www.rfc-editor.org/rfc/rfc6455#section-11.3.3), [§11.3.4](https://www.rfc-editor.org/rfc/rfc6455#section-11.3.4) | `-Extensions` only as offered, `-Accept` and `-Protocol` at most once in a response | [`ClientHandshake::parse_response`](protocol::handshake::ClientHandshake::parse_response) | `tests/handshake.rs::the_client_refuses_each_section_4_1_failure`, `tests/handshake.rs::the_client_checks_extensions_against_its_offer` |
-//! | [RFC 7692 §5](https://www.rfc-editor.org/rfc/rfc7692#section-5), [§7.1.3](https://www.rfc-editor.org/rfc/rfc7692#section-7.1.3) | offers in order of preference, the first acceptable one wins, the response names what was agreed | [`negotiate_server`](protocol::deflate::negotiate_server), [`client_offer`](protocol::deflate::client_offer), [`client_accept`](protocol::deflate::client_accept) | `tests/deflate_negotiation.rs::the_server_answers_the_first_offer_it_can_honour_and_names_what_was_agreed`, `tests/deflate_negotiation.rs::the_client_offer_follows_its_configuration`, `tests/deflate_negotiation.rs::our_client_and_our_server_always_agree_on_the_same_parameters` |
-//! | [RFC 7692 §6](https://www.rfc-editor.org/rfc/rfc7692#section-6) | RSV1 on a message's first frame only; never on control frames or continuations | [`Connection::send_fragment`](protocol::Connection::send_fragment), [`Sender::compresses`](protocol::Sender::compresses) | `tests/rfc7692_examples.rs::rsv1_on_a_continuation_or_control_frame_fails_with_1002`, `tests/rfc7692_examples.rs::messages_below_the_threshold_go_uncompressed`, `tests/deflate_pair.rs::fragmented_compressed_messages_round_trip` |
-//! | [RFC 7692 §7](https://www.rfc-editor.org/rfc/rfc7692#section-7) | declining an offer / failing on a response: unknown, duplicate or invalid parameters | [`negotiate_server`](protocol::deflate::negotiate_server), [`client_accept`](protocol::deflate::client_accept) | `tests/deflate_negotiation.rs::the_server_answers_the_first_offer_it_can_honour_and_names_what_was_agreed`, `tests/deflate_negotiation.rs::values_the_header_parser_cannot_produce_are_declined_too`, `tests/deflate_negotiation.rs::the_client_fails_any_response_it_did_not_allow_and_agrees_on_the_rest` |
-//! | [RFC 7692 §7.1.1.1](https://www.rfc-editor.org/rfc/rfc7692#section-7.1.1.1), [§7.1.1.2](https://www.rfc-editor.org/rfc/rfc7692#section-7.1.1.2) | context takeover on or off for each side | [`DeflateParams`](protocol::deflate::DeflateParams), [`Connection::with_deflate`](protocol::Connection::with_deflate) | `tests/deflate_negotiation.rs::the_server_answers_the_first_offer_it_can_honour_and_names_what_was_agreed`, `tests/deflate_negotiation.rs::the_client_fails_any_response_it_did_not_allow_and_agrees_on_the_rest`, `tests/deflate_pair.rs::every_combination_round_trips_both_ways`, `tests/deflate_pair.rs::a_compressed_shared_frame_serves_receivers_without_server_context_takeover`, `src/protocol/deflate/codec.rs::round_trip_every_window_with_and_without_context` |
-//! | [RFC 7692 §7.1.2.1](https://www.rfc-editor.org/rfc/rfc7692#section-7.1.2.1), [§7.1.2.2](https://www.rfc-editor.org/rfc/rfc7692#section-7.1.2.2) | windows of 8 to 15 bits for each side; 8 sent as stored blocks | [`DeflateParams`](protocol::deflate::DeflateParams), [`DeflateConfig`](config::DeflateConfig) | `tests/deflate_negotiation.rs::the_server_answers_the_first_offer_it_can_honour_and_names_what_was_agreed`, `tests/deflate_negotiation.rs::the_client_fails_any_response_it_did_not_allow_and_agrees_on_the_rest`, `tests/deflate_negotiation.rs::an_agreed_8_bit_server_window_sends_only_stored_blocks`, `src/protocol/deflate/codec.rs::an_8_bit_window_is_honoured_with_stored_blocks`, `tests/deflate_pair.rs::every_combination_round_trips_both_ways` |
-//! | [RFC 7692 §7.2.1](https://www.rfc-editor.org/rfc/rfc7692#section-7.2.1) | compressing: sync flush, `00 00 ff ff` removed, an empty message is `00` | [`Connection::send_text`](protocol::Connection::send_text), [`SharedFrame::compressed`](protocol::SharedFrame::compressed) | `tests/rfc7692_examples.rs::an_empty_message_compresses_to_a_single_zero_byte`, `tests/rfc7692_examples.rs::s7_2_3_1_a_message_compressed_using_one_compressed_deflate_block`, `src/protocol/deflate/codec.rs::fragments_concatenate_to_the_message`, `src/protocol/deflate/codec.rs::empty_message_is_a_single_zero_byte` |
-//! | [RFC 7692 §7.2.2](https://www.rfc-editor.org/rfc/rfc7692#section-7.2.2) | decompressing: `00 00 ff ff` appended, UTF-8 checked on the inflated text, corrupt data fails | [`Connection::poll_event`](protocol::Connection::poll_event) | `tests/rfc7692_examples.rs::corrupt_compressed_data_fails_with_1007`, `tests/rfc7692_examples.rs::invalid_utf8_is_found_in_the_inflated_text`, `src/protocol/deflate/codec.rs::corrupt_data_is_an_error`, `tests/deflate_pair.rs::large_messages_up_to_16_mib` |
-//! | [RFC 7692 §7.2.3](https://www.rfc-editor.org/rfc/rfc7692#section-7.2.3) | the examples, byte for byte | [`Connection`](protocol::Connection) | `tests/rfc7692_examples.rs::s7_2_3_1_a_message_compressed_using_one_compressed_deflate_block`, `tests/rfc7692_examples.rs::s7_2_3_2_sharing_the_lz77_sliding_window`, `tests/rfc7692_examples.rs::s7_2_3_3_deflate_block_with_no_compression`, `tests/rfc7692_examples.rs::s7_2_3_4_deflate_block_with_bfinal_set`, `tests/rfc7692_examples.rs::s7_2_3_5_two_deflate_blocks_in_one_message` |
-//! | [RFC 7692 §8](https://www.rfc-editor.org/rfc/rfc7692#section-8) | the decompression bomb: the inflated size counts against the limit, in bounded memory | [`Config::max_message_size`] | `tests/deflate_bomb.rs::a_16_kib_message_that_inflates_to_1_gib_fails_with_1009_in_bounded_memory`, `src/protocol/deflate/codec.rs::inflation_stops_just_past_the_cap`, `src/protocol/deflate/codec.rs::a_small_message_inflates_into_a_small_buffer`, `src/protocol/deflate/codec.rs::a_cap_of_usize_max_does_not_overflow`, `src/protocol/deflate/codec.rs::growth_never_passes_one_byte_past_the_cap`, `tests/deflate_pair.rs::streamed_delivery_inflates_in_bounded_chunks`, `tests/hostile_frames.rs::a_16_kib_deflate_bomb_fails_with_1009_within_the_message_limit`, `tests/hostile_frames.rs::a_message_limit_of_usize_max_inflates_without_overflow` |
+//! # Depending on it
+//!
+//! One of:
+//!
+//! ```toml
+//! # The sans-I/O core alone: your program does the I/O.
+//! fullduplex = { version = "0.1", default-features = false }
+//! # The core and the mio runtime: `server` and `client`.
+//! fullduplex = { version = "0.1", default-features = false, features = ["runtime"] }
+//! # The same with `wss://` (rustls).
+//! fullduplex = { version = "0.1", default-features = false, features = ["runtime", "tls"] }
+//! ```
+//!
+//! The default features build the `fullduplex` command (the chat, echo and broadcast servers,
+//! a client, a load generator) and pull in its dependencies too; its code is the binary's, not
+//! the library's, so a library turns default features off.
+//!
+//! # Where to go next
+//!
+//! - [`rfc_map`]: each section of RFC 6455 and RFC 7692, the code that implements it and the
+//!   tests that check it.
+//! - `docs/tour.md` (in the repository and the package): a guided tour of the code.
+//! - The examples in `examples/`, run with `cargo run --example NAME`: `sans_io_echo` (the
+//!   core with no socket), `echo_server`, `client` and `pubsub` (the runtime).
+//! - [`protocol::Connection`]: the core's entry point, for one connection in either role.
+//!
+//! [RFC 6455]: https://www.rfc-editor.org/rfc/rfc6455
+//! [RFC 7692]: https://www.rfc-editor.org/rfc/rfc7692
 #![deny(missing_docs)]
 #![deny(rustdoc::broken_intra_doc_links)]
 #![forbid(unsafe_op_in_unsafe_fn)]
@@ -59,6 +59,11 @@ pub mod config;
 pub mod error;
 pub mod protocol;
 mod random;
+// A module with no code, for the map's own page in the docs: the crate's page stays an
+// introduction, and the map (500 lines of Markdown) is one link away. Its links are written from
+// the crate root (`crate::…`), so they resolve from here and would from anywhere else.
+#[doc = include_str!("../docs/rfc-map.md")]
+pub mod rfc_map {}
 #[cfg(feature = "runtime")]
 pub mod server;
 #[cfg(feature = "runtime")]
@@ -70,33 +75,62 @@ pub use random::OsRandom;
 
 #[cfg(test)]
 mod tests {
-    /// The `file::test` names in the module docs' table, in order.
-    fn tests_named_in_the_table() -> Vec<(&'static str, &'static str)> {
-        let docs = include_str!("lib.rs")
-            .lines()
-            .filter(|l| l.starts_with("//! |"));
-        let spans = docs.flat_map(|line| line.split('`').skip(1).step_by(2));
+    /// The RFC map, as the crate docs include it.
+    const RFC_MAP: &str = include_str!("../docs/rfc-map.md");
+
+    /// The `file::test` names in a Markdown text, in order: the code spans that name a
+    /// `tests/` or `src/` file, then a function.
+    fn tests_named_in(markdown: &str) -> Vec<(&str, &str)> {
+        let spans = markdown.split('`').skip(1).step_by(2);
         spans
             .filter_map(|span| span.split_once(".rs::"))
             .filter(|(file, _)| file.starts_with("tests/") || file.starts_with("src/"))
             .collect()
     }
 
+    /// Why `file.rs::test` names no `#[test]` of this crate, or `None` if it does.
+    fn not_a_test(file: &str, test: &str) -> Option<String> {
+        let path = format!("{}/{file}.rs", env!("CARGO_MANIFEST_DIR"));
+        let source = match std::fs::read_to_string(&path) {
+            Ok(source) => source,
+            Err(e) => return Some(format!("{path}: {e}")),
+        };
+        let Some(at) = source.find(&format!("fn {test}(")) else {
+            return Some(format!("{file}.rs has no fn {test}"));
+        };
+        let attributes: Vec<&str> = source[..at].lines().rev().take(3).collect();
+        let is_test = attributes.iter().any(|line| line.trim() == "#[test]");
+        (!is_test).then(|| format!("{file}.rs::{test} is not a #[test]"))
+    }
+
     #[test]
-    fn every_test_in_the_section_table_exists() {
-        let named = tests_named_in_the_table();
+    fn every_test_in_the_rfc_map_exists() {
+        let named = tests_named_in(RFC_MAP);
         assert!(named.len() > 100, "only {} tests found", named.len());
-        for (file, test) in named {
-            let path = format!("{}/{file}.rs", env!("CARGO_MANIFEST_DIR"));
-            let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-            let at = source
-                .find(&format!("fn {test}("))
-                .unwrap_or_else(|| panic!("{file}.rs has no fn {test}"));
-            let attributes: Vec<&str> = source[..at].lines().rev().take(3).collect();
-            assert!(
-                attributes.iter().any(|line| line.trim() == "#[test]"),
-                "{file}.rs::{test} is not a #[test]"
-            );
+        let wrong: Vec<String> = named
+            .iter()
+            .filter_map(|(file, test)| not_a_test(file, test))
+            .collect();
+        assert!(wrong.is_empty(), "docs/rfc-map.md: {wrong:#?}");
+    }
+
+    #[test]
+    fn no_name_in_the_rfc_map_is_split_across_lines() {
+        let spans = RFC_MAP.split('`').skip(1).step_by(2);
+        for span in spans {
+            assert!(!span.contains('\n'), "docs/rfc-map.md: `{span}` is wrapped");
         }
+    }
+
+    #[test]
+    fn a_name_that_is_not_a_test_is_reported() {
+        let map = "- `src/lib.rs::every_test_in_the_rfc_map_exists`\n\
+                   - `src/lib.rs::tests_named_in`, `tests/handshake.rs::no_such_test`\n\
+                   - `src/no_such_file.rs::a_test`, `README.md`";
+        let named = tests_named_in(map);
+        assert_eq!(named.len(), 4);
+        let reports: Vec<_> = named.iter().map(|(f, t)| not_a_test(f, t)).collect();
+        assert_eq!(reports[0], None);
+        assert!(reports[1..].iter().all(Option::is_some), "{reports:?}");
     }
 }

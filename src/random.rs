@@ -1,10 +1,9 @@
 //! Randomness from the operating system, for a client's masking keys and handshake keys.
 //!
 //! The protocol core never calls it: a client [`Connection`](crate::protocol::Connection)
-//! takes its [`MaskKeys`] from its caller, so that tests and fuzzers can inject their own.
-//! Runtimes (ours, or one of yours) inject this one.
-
-use crate::protocol::MaskKeys;
+//! takes its [`MaskKeys`](crate::protocol::MaskKeys) from its caller, so that tests and fuzzers
+//! can inject their own. Runtimes (ours, or one of yours) inject this one; its `MaskKeys` impl
+//! is in `protocol::mask`, as this module is a leaf that imports nothing of the protocol.
 
 /// Masking keys from the operating system's random number generator, read 64 keys at a time
 /// (RFC 6455 §5.3: the key "MUST be derived from a strong source of entropy").
@@ -48,13 +47,5 @@ impl OsRandom {
 impl Default for OsRandom {
     fn default() -> Self {
         Self::new()
-    }
-}
-
-impl MaskKeys for OsRandom {
-    fn next_key(&mut self) -> [u8; 4] {
-        let mut key = [0; 4];
-        self.fill(&mut key);
-        key
     }
 }

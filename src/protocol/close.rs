@@ -129,6 +129,38 @@ impl std::fmt::Display for CloseCode {
     }
 }
 
+// `ProtocolError` is declared in the leaf `error.rs`, which imports nothing of the protocol; the
+// code each error closes with is the protocol's knowledge, so it is implemented here.
+impl ProtocolError {
+    /// The close code sent when failing the connection for this error
+    /// ([RFC 6455 §7.4.1](https://www.rfc-editor.org/rfc/rfc6455#section-7.4.1)).
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            Self::FrameTooLarge | Self::MessageTooLarge | Self::TooManyFragments => {
+                CloseCode::TooBig
+            }
+            Self::InvalidUtf8 | Self::InvalidCloseReason | Self::InvalidCompressedData => {
+                CloseCode::InvalidPayload
+            }
+            _ => CloseCode::ProtocolError,
+        }
+    }
+}
+
+impl std::fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
+            Self::ReservedBits(bits) => write!(f, "reserved bits {bits:#04x} set"),
+            Self::InvalidCloseCode(code) => write!(f, "invalid close code {code}"),
+            other => f.write_str(other.reason()),
+        }?;
+        write!(f, " (close code {})", self.close_code())
+    }
+}
+
+impl std::error::Error for ProtocolError {}
+
 /// Parses a Close frame's payload into its status code and reason (RFC 6455 §5.5.1).
 ///
 /// An empty payload is a close with no status: `NoStatus` and an empty reason.
@@ -222,6 +254,30 @@ mod tests {
             Ok((CloseCode::Private(4321), "done"))
         );
         assert_eq!(encode_close_payload(CloseCode::NoStatus, "", &mut buf), 0);
+    }
+
+    #[test]
+    fn each_error_fails_with_its_close_code_and_says_so() {
+        assert_eq!(
+            ProtocolError::MessageTooLarge.close_code(),
+            CloseCode::TooBig
+        );
+        assert_eq!(
+            ProtocolError::InvalidUtf8.close_code(),
+            CloseCode::InvalidPayload
+        );
+        assert_eq!(
+            ProtocolError::UnmaskedFrame.close_code(),
+            CloseCode::ProtocolError
+        );
+        assert_eq!(
+            ProtocolError::ReservedOpcode(0x3).to_string(),
+            "reserved opcode 0x3 (close code 1002)"
+        );
+        assert_eq!(
+            ProtocolError::InvalidCompressedData.to_string(),
+            "corrupt compressed data (close code 1007)"
+        );
     }
 
     #[test]

@@ -15,6 +15,9 @@
 //! 16 KiB payload in less than half the time and a 1 KiB one in two thirds. Calling that
 //! copy is the module's one `unsafe` line, after a run-time check that the CPU has AVX2.
 
+use super::MaskKeys;
+use crate::random::OsRandom;
+
 /// The key rotated so that byte 0 of the returned key applies to payload byte `offset`.
 #[inline]
 fn rotated(key: [u8; 4], offset: usize) -> [u8; 4] {
@@ -173,6 +176,16 @@ mod avx2 {
 pub fn apply_mask_reference(buf: &mut [u8], key: [u8; 4], offset: usize) {
     for (i, byte) in buf.iter_mut().enumerate() {
         *byte ^= key[(offset + i) % 4];
+    }
+}
+
+// The operating system's keys, for clients whose caller has no source of its own. The impl is
+// here, not beside `OsRandom` in the leaf `random.rs`, which imports nothing of the protocol.
+impl MaskKeys for OsRandom {
+    fn next_key(&mut self) -> [u8; 4] {
+        let mut key = [0; 4];
+        self.fill(&mut key);
+        key
     }
 }
 
