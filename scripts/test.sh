@@ -5,7 +5,7 @@
 #
 #   cargo     unit, integration and property tests (`cargo test --release --all-targets`)
 #   layers    each layer alone: the core's direct dependencies are exactly httparse, sha1, base64,
-#             flate2, getrandom; clippy and the tests with no features, with `runtime`, with
+#             flate2, getrandom; clippy, rustdoc and the tests with no features, with `runtime`, with
 #             `runtime,tls` (the default features are the cargo stage's); `cargo package`, which
 #             builds the crate as published
 #   redis     chat nodes sharing rooms through a real redis-server (scripts/redis-tests.sh)
@@ -44,8 +44,9 @@ layers() {
     local features
     for features in "" runtime runtime,tls; do
         local flags=(--no-default-features ${features:+--features "$features"})
-        echo "layers: ${features:-no features}: clippy, tests"
+        echo "layers: ${features:-no features}: clippy, rustdoc, tests"
         cargo clippy --all-targets "${flags[@]}" -- -D warnings
+        RUSTDOCFLAGS="-D warnings" cargo doc --no-deps "${flags[@]}"
         cargo test --release "${flags[@]}" 2>&1 | tail -n 200
     done
     # --allow-dirty: a local run may have uncommitted work (CI's clone is clean).
