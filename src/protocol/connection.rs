@@ -194,7 +194,7 @@ impl Connection {
     /// Whether the connection has ended (`Closed` or `Failed`): once
     /// [`wants_write`](Self::wants_write) is false, the transport may be closed.
     ///
-    /// RFC 6455 §7.1.1: "the server MUST close the underlying TCP connection immediately; the
+    /// RFC 6455 §5.5.1: "The server MUST close the underlying TCP connection immediately; the
     /// client SHOULD wait for the server to close the connection but MAY close the connection
     /// at any time" — so a client runtime waits (with a deadline) for the server's FIN.
     pub fn is_closed(&self) -> bool {
