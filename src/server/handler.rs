@@ -14,7 +14,7 @@ use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::{ClientOffer, Request};
 use crate::protocol::{Chunk, DataKind, Message, Sender};
 use crate::server::http::HttpResponse;
-use crate::server::outbound::{admit, admit_fragment, Outbound};
+use crate::server::outbound::{make_room, make_room_for_fragment, Outbound};
 use crate::server::peer::Rare;
 use crate::server::stats::Stats;
 use crate::server::{Command, ServerHandle};
@@ -283,7 +283,7 @@ impl<'a, S> Conn<'a, S> {
     /// own connection receive the send first; to keep that order, send through
     /// [`Context::send_to`] with [`id`](Self::id) instead.
     pub fn send(&mut self, message: Message<'_>) -> Result<(), UsageError> {
-        if !admit(self.tx, self.transport, self.config, self.stats) {
+        if !make_room(self.tx, self.transport, self.config, self.stats) {
             return Err(UsageError::Closed);
         }
         // A large message finding the queue empty goes straight from the receive buffer to
@@ -307,7 +307,7 @@ impl<'a, S> Conn<'a, S> {
         data: &[u8],
         fin: bool,
     ) -> Result<(), UsageError> {
-        if !admit_fragment(self.tx, self.transport, self.config, self.stats) {
+        if !make_room_for_fragment(self.tx, self.transport, self.config, self.stats) {
             return Err(UsageError::Closed);
         }
         self.tx.send_fragment(kind, data, fin)?;

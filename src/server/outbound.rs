@@ -51,7 +51,7 @@ impl Outbound {
     }
 
     /// Queues the message on `tx`, sharing encoded bytes where the connection allows; writes
-    /// to `transport` first if the queue is over its limit (see [`admit`]). The caller counts
+    /// to `transport` first if the queue is over its limit (see [`make_room`]). The caller counts
     /// what was queued (see [`count_queued`]), once for all the receivers of a message.
     pub(crate) fn deliver(
         &self,
@@ -60,7 +60,7 @@ impl Outbound {
         config: &Config,
         stats: &Stats,
     ) -> Delivery {
-        if !admit(tx, transport, config, stats) {
+        if !make_room(tx, transport, config, stats) {
             return Delivery::Refused;
         }
         let sent = if tx.compresses(self.payload.len()) {
@@ -106,34 +106,36 @@ pub(crate) enum Delivery {
     InProgress,
 }
 
-/// Applies the slow-consumer policy: whether one more message may be queued on `tx`.
+/// Makes room for one more message on `tx`, or applies the slow-consumer policy: whether
+/// the message may be queued.
 ///
 /// A queue over [`Config::max_outbound_queue`] is first written to the socket, so that a
 /// peer is judged by what it failed to drain, not by how many messages arrived in one tick:
 /// a reader that keeps up empties the queue into its socket here; one that does not stays
 /// over the limit.
-pub(crate) fn admit(
+pub(crate) fn make_room(
     tx: &mut Sender,
     transport: &mut Transport,
     config: &Config,
     stats: &Stats,
 ) -> bool {
-    admit_under(tx, transport, config, stats, config.slow_consumer)
+    make_room_under(tx, transport, config, stats, config.slow_consumer)
 }
 
-/// Whether one more fragment of a streamed message may be queued on `tx`. Part of a message
+/// Makes room for one more fragment of a streamed message on `tx`, as [`make_room`] does
+/// for a message: whether it may be queued. Part of a message
 /// cannot be dropped (the rest would arrive as a message of its own, or not fit the
 /// fragmentation rules), so over the limit the connection is closed whatever the policy.
-pub(crate) fn admit_fragment(
+pub(crate) fn make_room_for_fragment(
     tx: &mut Sender,
     transport: &mut Transport,
     config: &Config,
     stats: &Stats,
 ) -> bool {
-    admit_under(tx, transport, config, stats, SlowConsumer::Close)
+    make_room_under(tx, transport, config, stats, SlowConsumer::Close)
 }
 
-fn admit_under(
+fn make_room_under(
     tx: &mut Sender,
     transport: &mut Transport,
     config: &Config,
@@ -151,12 +153,12 @@ fn admit_under(
     if tx.buffered_amount() <= config.max_outbound_queue {
         return true;
     }
-    refuse(tx, stats, policy);
+    refuse_slow_consumer(tx, stats, policy);
     false
 }
 
 /// Applies `policy` to a message that finds the connection over its limit.
-pub(crate) fn refuse(tx: &mut Sender, stats: &Stats, policy: SlowConsumer) {
+pub(crate) fn refuse_slow_consumer(tx: &mut Sender, stats: &Stats, policy: SlowConsumer) {
     match policy {
         SlowConsumer::DropMessages => Stats::add(&stats.slow_consumer_drops, 1),
         SlowConsumer::Close => {

@@ -193,6 +193,8 @@ impl<H: Handler> Worker<H> {
         }
     }
 
+    /// Accepts connections from the listening socket until it has none (`WouldBlock`), each
+    /// taken in by [`take_connection`](Self::take_connection).
     fn accept(&mut self, now: Instant) {
         if self.accept_paused_until.is_some_and(|until| now < until) {
             return;
@@ -203,7 +205,7 @@ impl<H: Handler> Worker<H> {
                 return;
             };
             match listener.accept() {
-                Ok((stream, addr)) => self.admit(stream, addr, now),
+                Ok((stream, addr)) => self.take_connection(stream, addr, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if is_resource_exhausted(&e) => {
                     // Out of file descriptors: retry at the next tick rather than spin.
@@ -216,7 +218,14 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    fn admit(&mut self, stream: mio::net::TcpStream, addr: std::net::SocketAddr, now: Instant) {
+    /// Takes an accepted TCP connection in: counts it against `max_connections` and gives it
+    /// a slot, or refuses it over the limit.
+    fn take_connection(
+        &mut self,
+        stream: mio::net::TcpStream,
+        addr: std::net::SocketAddr,
+        now: Instant,
+    ) {
         // The count is reserved before anything else, atomically across workers, so that
         // two workers accepting at once cannot both take the last place.
         if !self.stats.reserve_connection(self.max_connections) {

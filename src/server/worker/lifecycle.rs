@@ -10,7 +10,7 @@ use super::{Worker, FIRST_PEER};
 use crate::protocol::close::CloseCode;
 use crate::protocol::{State, Timeout};
 use crate::server::handler::{CloseInfo, ConnId, Context, Handler};
-use crate::server::outbound::{count_queued, refuse, Delivery, Outbound};
+use crate::server::outbound::{count_queued, refuse_slow_consumer, Delivery, Outbound};
 use crate::server::peer::{Phase, Stamp};
 use crate::server::stats::Stats;
 use crate::server::Command;
@@ -83,7 +83,7 @@ impl<H: Handler> Worker<H> {
             let held = open.rare.as_ref().map_or(0, |r| r.held_bytes);
             let tx = open.conn.sender();
             if held + tx.buffered_amount() > self.config.max_outbound_queue {
-                refuse(tx, &self.stats, self.config.slow_consumer);
+                refuse_slow_consumer(tx, &self.stats, self.config.slow_consumer);
             } else if tx.is_open() {
                 let rare = open.rare();
                 rare.held.push_back(message.clone());

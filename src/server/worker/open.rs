@@ -106,7 +106,7 @@ impl<H: Handler> Worker<H> {
         let (request, head_len) = match Request::parse(buf, &self.config) {
             Ok(None) => return,
             Ok(Some(parsed)) => parsed,
-            Err(err) => return self.refuse(slot, &err, now),
+            Err(err) => return self.refuse_handshake(slot, &err, now),
         };
         // Bytes after the head belong to the WebSocket connection (RFC 6455 §4.1: the client
         // may send frames right after its handshake).
@@ -120,7 +120,7 @@ impl<H: Handler> Worker<H> {
         }
         let offer = match validate_request(&request) {
             Ok(offer) => offer,
-            Err(err) => return self.refuse(slot, &err, now),
+            Err(err) => return self.refuse_handshake(slot, &err, now),
         };
         match self.handler.upgrade(&request, &offer) {
             Upgrade::Reject(response) => {
@@ -140,7 +140,7 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    fn refuse(&mut self, slot: usize, err: &HandshakeError, now: Instant) {
+    fn refuse_handshake(&mut self, slot: usize, err: &HandshakeError, now: Instant) {
         self.stats.reject(err.status(), err.reason());
         let mut out = Vec::new();
         write_handshake_error(&mut out, err);
