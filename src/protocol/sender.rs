@@ -44,9 +44,10 @@ fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     result
 }
 
-/// The fragmented message we are sending.
+/// The fragmented message we are sending (RFC 6455 §5.4): its kind, and whether its first
+/// frame was compressed (then every later fragment continues the compressed stream).
 #[derive(Debug, Clone, Copy)]
-struct Outgoing {
+struct FragmentedMessage {
     kind: DataKind,
     compressed: bool,
 }
@@ -80,7 +81,7 @@ pub struct Sender {
     /// Whether frames may still be sent.
     ending: Ending,
     /// The fragmented message we are sending, if any.
-    outgoing: Option<Outgoing>,
+    fragmented: Option<FragmentedMessage>,
     /// Automatic Pongs are bounded so that a ping flood from a peer that never reads cannot
     /// grow memory: RFC 6455 §5.5.3 allows answering "only the most recently processed Ping
     /// frame". This is the queue position (bytes written since the queue was last empty) at
@@ -131,7 +132,7 @@ impl std::fmt::Debug for Sender {
             .field("role", &self.role)
             .field("queued", &self.queue.len())
             .field("ending", &self.ending)
-            .field("outgoing", &self.outgoing)
+            .field("fragmented", &self.fragmented)
             .finish_non_exhaustive()
     }
 }
@@ -151,7 +152,7 @@ impl Sender {
             extras,
             queue: OutputQueue::default(),
             ending: Ending::NotYet,
-            outgoing: None,
+            fragmented: None,
             pong_end: 0,
             unwritten_pongs: 0,
         }
@@ -184,7 +185,7 @@ impl Sender {
 
     fn send_message(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), UsageError> {
         self.check_open()?;
-        if self.outgoing.is_some() {
+        if self.fragmented.is_some() {
             return Err(UsageError::MessageInProgress);
         }
         self.write_data(opcode, true, self.compresses(payload.len()), payload);
@@ -237,7 +238,7 @@ impl Sender {
         fin: bool,
     ) -> Result<(), UsageError> {
         self.check_open()?;
-        let (opcode, compressed) = match self.outgoing {
+        let (opcode, compressed) = match self.fragmented {
             // Whether to compress is decided by the first fragment's size.
             None => match kind {
                 DataKind::Text => (Opcode::Text, self.compresses(data.len())),
@@ -247,10 +248,10 @@ impl Sender {
             Some(_) => return Err(UsageError::MessageInProgress),
         };
         self.write_data(opcode, fin, compressed, data);
-        self.outgoing = if fin {
+        self.fragmented = if fin {
             None
         } else {
-            Some(Outgoing { kind, compressed })
+            Some(FragmentedMessage { kind, compressed })
         };
         Ok(())
     }
@@ -260,7 +261,7 @@ impl Sender {
     /// Only a server may share frames: a client must mask each frame with a fresh key.
     pub fn send_shared(&mut self, frame: &SharedFrame) -> Result<(), UsageError> {
         self.check_open()?;
-        if self.outgoing.is_some() {
+        if self.fragmented.is_some() {
             return Err(UsageError::MessageInProgress);
         }
         if self.role == Role::Client {
@@ -471,7 +472,7 @@ impl Sender {
             self.write_close(err.close_code(), err.reason());
             self.ending = Ending::CloseSent(Initiator::Local);
         }
-        self.outgoing = None;
+        self.fragmented = None;
     }
 
     /// Who began the close handshake, once our Close frame is queued.
@@ -485,7 +486,7 @@ impl Sender {
     /// Gives up (a deadline passed): drops what is queued and sends nothing more.
     pub(crate) fn abandon(&mut self) {
         self.discard_output();
-        self.outgoing = None;
+        self.fragmented = None;
         self.ending = Ending::Abandoned;
     }
 }

@@ -14,8 +14,8 @@ use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::{ClientOffer, Request};
 use crate::protocol::{Chunk, DataKind, Message, Sender};
 use crate::server::http::HttpResponse;
-use crate::server::outbound::{make_room, make_room_for_fragment, Outbound};
 use crate::server::peer::Rare;
+use crate::server::shared_message::{make_room, make_room_for_fragment, SharedMessage};
 use crate::server::stats::Stats;
 use crate::server::{Command, ServerHandle};
 use crate::transport::Transport;
@@ -178,7 +178,7 @@ impl Context<'_> {
         payload: &[u8],
         except: Option<ConnId>,
     ) {
-        let message = Outbound::new(kind, payload.to_vec(), &self.handle.shared.config);
+        let message = SharedMessage::new(kind, payload.to_vec(), &self.handle.shared.config);
         Stats::add(&self.handle.shared.stats.broadcasts, 1);
         let topic: Arc<str> = topic.into();
         self.outbox.push(Command::Publish {
@@ -200,7 +200,7 @@ impl Context<'_> {
     /// is full (`Config::max_mailbox`), the message is dropped and counted in
     /// `StatsSnapshot::mailbox_drops`.
     pub fn send_to(&mut self, to: ConnId, kind: DataKind, payload: &[u8]) {
-        let message = Outbound::new(kind, payload.to_vec(), &self.handle.shared.config);
+        let message = SharedMessage::new(kind, payload.to_vec(), &self.handle.shared.config);
         let command = Command::Send { to, message };
         if to.worker() == self.worker() {
             self.outbox.push(command);
@@ -298,7 +298,7 @@ impl<'a, S> Conn<'a, S> {
     }
 
     /// Sends one fragment of a streamed message (see [`Sender::send_fragment`]), subject to
-    /// the outbound queue limit: a fragment that finds the queue over it closes the
+    /// the output queue limit ([`Config::max_outbound_queue`]): a fragment that finds the queue over it closes the
     /// connection with 1008 under either [`SlowConsumer`](crate::config::SlowConsumer)
     /// policy, since part of a message cannot be dropped.
     pub fn send_fragment(

@@ -66,9 +66,9 @@ use crate::Config;
 mod config;
 mod handler;
 mod http;
-mod outbound;
 mod peer;
 pub mod prometheus;
+mod shared_message;
 mod stats;
 #[cfg(feature = "tls")]
 pub mod tls;
@@ -80,21 +80,21 @@ pub use http::{reason_phrase, HttpResponse};
 pub use prometheus::{Exposition, MetricKind};
 pub use stats::{Stats, StatsSnapshot};
 
-use outbound::Outbound;
+use shared_message::SharedMessage;
 
 /// Work sent to a worker.
 pub(crate) enum Command {
     Send {
         to: ConnId,
-        message: Arc<Outbound>,
+        message: Arc<SharedMessage>,
     },
     Publish {
         topic: Arc<str>,
-        message: Arc<Outbound>,
+        message: Arc<SharedMessage>,
         except: Option<ConnId>,
     },
     Broadcast {
-        message: Arc<Outbound>,
+        message: Arc<SharedMessage>,
         except: Option<ConnId>,
     },
     Close {
@@ -205,14 +205,14 @@ impl ServerHandle {
     /// Sends a message to one connection. [`MailboxFull`] when its worker has
     /// [`ServerConfig::max_mailbox`] commands waiting: the message is dropped.
     pub fn send(&self, to: ConnId, kind: DataKind, payload: &[u8]) -> Result<(), MailboxFull> {
-        let message = Outbound::new(kind, payload.to_vec(), &self.shared.config);
+        let message = SharedMessage::new(kind, payload.to_vec(), &self.shared.config);
         self.to_worker(to.worker(), Command::Send { to, message })
     }
 
     /// Sends a message to every connection subscribed to `topic`. [`MailboxFull`] when some
     /// workers' mailboxes are full: their connections do not get it; the others do.
     pub fn publish(&self, topic: &str, kind: DataKind, payload: &[u8]) -> Result<(), MailboxFull> {
-        let message = Outbound::new(kind, payload.to_vec(), &self.shared.config);
+        let message = SharedMessage::new(kind, payload.to_vec(), &self.shared.config);
         let topic: Arc<str> = topic.into();
         Stats::add(&self.shared.stats.broadcasts, 1);
         self.to_all_workers(|| Command::Publish {
@@ -225,7 +225,7 @@ impl ServerHandle {
     /// Sends a message to every open connection. [`MailboxFull`] as for
     /// [`publish`](Self::publish).
     pub fn broadcast(&self, kind: DataKind, payload: &[u8]) -> Result<(), MailboxFull> {
-        let message = Outbound::new(kind, payload.to_vec(), &self.shared.config);
+        let message = SharedMessage::new(kind, payload.to_vec(), &self.shared.config);
         Stats::add(&self.shared.stats.broadcasts, 1);
         self.to_all_workers(|| Command::Broadcast {
             message: message.clone(),

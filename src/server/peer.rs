@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::protocol::{CloseCode, Connection, State, Timeout};
 use crate::server::handler::{CloseInfo, ConnId};
-use crate::server::outbound::Outbound;
+use crate::server::shared_message::SharedMessage;
 use crate::transport::{write_bytes, write_connection, Flushed, Transport};
 
 /// Where a connection stands. Each phase's state is boxed (or a [`Stamp`]), so that the
@@ -61,7 +61,7 @@ pub(crate) struct Rare {
     pub(crate) ended: Option<CloseInfo>,
     /// Messages that arrived while the application was sending a fragmented message, in
     /// order, to queue after its last fragment.
-    pub(crate) held: VecDeque<Arc<Outbound>>,
+    pub(crate) held: VecDeque<Arc<SharedMessage>>,
     /// Payload bytes in `held`.
     pub(crate) held_bytes: usize,
 }

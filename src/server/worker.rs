@@ -80,7 +80,7 @@ pub(crate) struct Worker<H: Handler> {
     spare_commands: Vec<Command>,
     /// A run of messages with the same receivers and their counts of receivers (see
     /// `fanout`), kept for its capacity.
-    spare_messages: Vec<(Arc<crate::server::outbound::Outbound>, u64)>,
+    spare_messages: Vec<(Arc<crate::server::shared_message::SharedMessage>, u64)>,
     shutdown_deadline: Option<Instant>,
     accept_paused_until: Option<Instant>,
     /// What connections' [`Stamp`](crate::server::peer::Stamp)s count from.

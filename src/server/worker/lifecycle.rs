@@ -10,8 +10,8 @@ use super::{Worker, FIRST_PEER};
 use crate::protocol::close::CloseCode;
 use crate::protocol::{State, Timeout};
 use crate::server::handler::{CloseInfo, ConnId, Context, Handler};
-use crate::server::outbound::{count_queued, refuse_slow_consumer, Delivery, Outbound};
 use crate::server::peer::{Phase, Stamp};
+use crate::server::shared_message::{count_queued, refuse_slow_consumer, Delivery, SharedMessage};
 use crate::server::stats::Stats;
 use crate::server::Command;
 use crate::transport::{discard_input, Flushed};
@@ -62,7 +62,7 @@ impl<H: Handler> Worker<H> {
     /// Offers a message to a connection; one that finds a fragmented message being sent
     /// (or messages held already) is held until that message ends, bounded like the queue.
     /// Whether it was queued now (the caller counts it).
-    pub(super) fn deliver(&mut self, slot: usize, message: &Arc<Outbound>) -> bool {
+    pub(super) fn deliver(&mut self, slot: usize, message: &Arc<SharedMessage>) -> bool {
         let Some(peer) = super::live(&mut self.slots, slot) else {
             return false;
         };

@@ -14,9 +14,10 @@ use crate::server::stats::Stats;
 use crate::transport::{write_queue, Transport};
 use crate::{Config, UsageError};
 
-/// A data message to deliver, shareable between worker threads.
+/// A data message for one or many connections (a send, a publish, a broadcast): its payload
+/// and its frames, encoded once and shared by every receiver and worker thread.
 #[derive(Debug)]
-pub(crate) struct Outbound {
+pub(crate) struct SharedMessage {
     kind: DataKind,
     payload: Vec<u8>,
     plain: SharedFrame,
@@ -24,7 +25,7 @@ pub(crate) struct Outbound {
     level: u32,
 }
 
-impl Outbound {
+impl SharedMessage {
     pub(crate) fn new(kind: DataKind, payload: Vec<u8>, config: &Config) -> Arc<Self> {
         let plain = SharedFrame::new(kind, &payload);
         let level = config.deflate.as_ref().map_or(6, |d| d.level);
@@ -88,7 +89,7 @@ impl Outbound {
 
 /// Counts `deliveries` of `message` in the statistics: one atomic update per message, not
 /// per receiver (a broadcast to thousands would otherwise pay a locked add for each).
-pub(crate) fn count_queued(stats: &Stats, message: &Outbound, deliveries: u64) {
+pub(crate) fn count_queued(stats: &Stats, message: &SharedMessage, deliveries: u64) {
     if deliveries > 0 {
         Stats::add(&stats.messages_out, deliveries);
         Stats::add(&stats.bytes_out, deliveries * message.len() as u64);
