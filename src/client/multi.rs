@@ -236,12 +236,12 @@ impl MultiClient {
     /// Sends a message on an open connection (written in the next [`poll`](Self::poll)).
     /// [`ClientError::Closed`] when it is not open: still connecting, closing, or ended.
     pub fn send(&mut self, id: ClientId, message: Message<'_>) -> Result<(), ClientError> {
-        self.with_open(id, |conn| conn.send(message))
+        self.with_established(id, |conn| conn.send(message))
     }
 
     /// Sends a Ping on an open connection.
     pub fn ping(&mut self, id: ClientId, payload: &[u8]) -> Result<(), ClientError> {
-        self.with_open(id, |conn| conn.ping(payload))
+        self.with_established(id, |conn| conn.ping(payload))
     }
 
     /// Begins the close handshake of an open connection, or abandons one still connecting
@@ -261,34 +261,34 @@ impl MultiClient {
             self.kill(slot, Ended::NotOpened(ClientError::Closed));
             return Ok(());
         }
-        self.with_open(id, |conn| conn.close(code, reason))
+        self.with_established(id, |conn| conn.close(code, reason))
     }
 
     /// Bytes queued on a connection and not yet written (0 when it is not open).
     pub fn buffered_amount(&self, id: ClientId) -> usize {
         match self.slot_of(id).and_then(|s| self.slots[s].peer.as_ref()) {
             Some(Peer {
-                phase: Phase::Open(open),
+                phase: Phase::Established(ws),
                 ..
-            }) => open.conn.buffered_amount(),
+            }) => ws.conn.buffered_amount(),
             _ => 0,
         }
     }
 
-    fn with_open(
+    fn with_established(
         &mut self,
         id: ClientId,
         f: impl FnOnce(&mut crate::protocol::Connection) -> Result<(), crate::UsageError>,
     ) -> Result<(), ClientError> {
         let slot = self.slot_of(id).ok_or(ClientError::Closed)?;
         let Some(Peer {
-            phase: Phase::Open(open),
+            phase: Phase::Established(ws),
             ..
         }) = self.slots[slot].peer.as_mut()
         else {
             return Err(ClientError::Closed);
         };
-        f(&mut open.conn).map_err(|e| match e {
+        f(&mut ws.conn).map_err(|e| match e {
             crate::UsageError::Closed => ClientError::Closed,
             other => ClientError::Usage(other),
         })?;

@@ -89,7 +89,7 @@ impl<H: Handler> Worker<H> {
                 let except = except.and_then(|id| self.peer_by_id(id));
                 for slot in 0..self.slots.len() {
                     let is_target = self.slots[slot].peer.as_ref().is_some_and(|p| {
-                        !p.dead && Some(slot) != except && matches!(p.phase, Phase::Open(_))
+                        !p.dead && Some(slot) != except && matches!(p.phase, Phase::Established(_))
                     });
                     if is_target {
                         self.deliver_run(slot, run);
