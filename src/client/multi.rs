@@ -288,10 +288,7 @@ impl MultiClient {
         else {
             return Err(ClientError::Closed);
         };
-        f(&mut ws.conn).map_err(|e| match e {
-            crate::UsageError::Closed => ClientError::Closed,
-            other => ClientError::Usage(other),
-        })?;
+        f(&mut ws.conn)?;
         self.mark_dirty(slot);
         Ok(())
     }

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::error::SendError;
 use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::{ClientOffer, Request};
 use crate::protocol::{Chunk, DataKind, Message, Sender};
@@ -19,7 +20,7 @@ use crate::server::shared_message::{make_room, make_room_for_fragment, SharedMes
 use crate::server::stats::Stats;
 use crate::server::{Command, ServerHandle};
 use crate::transport::Transport;
-use crate::{Config, UsageError};
+use crate::Config;
 
 /// A connection's identity, unique for the server's lifetime (never reused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -265,27 +266,32 @@ impl<'a, S> Conn<'a, S> {
         &mut self.ctx
     }
 
-    /// Sends a text message (subject to the slow-consumer policy).
-    pub fn send_text(&mut self, text: &str) -> Result<(), UsageError> {
+    /// Sends a text message (subject to the slow-consumer policy), as [`send`](Self::send).
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
         self.send(Message::Text(text))
     }
 
-    /// Sends a binary message (subject to the slow-consumer policy).
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), UsageError> {
+    /// Sends a binary message (subject to the slow-consumer policy), as [`send`](Self::send).
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.send(Message::Binary(data))
     }
 
     /// Sends a message (e.g. echoes one), subject to the slow-consumer policy.
+    ///
+    /// Errors: [`SendError::Closed`] once a Close was sent (by the application or by the
+    /// server: its shutdown, the idle timeout, the slow-consumer policy) or the connection
+    /// failed; [`SendError::SlowConsumer`] when the peer's output queue stayed over
+    /// [`Config::max_outbound_queue`] after a write, with what was done (the message dropped,
+    /// or the connection closing with 1008, as [`Config::slow_consumer`] says);
+    /// [`SendError::Usage`] for a whole message while a fragmented one is unfinished.
     ///
     /// The message is queued at once (a large one may even be written at once), whereas what
     /// goes through [`Context`] (publish, broadcast, `send_to`) is delivered when the worker
     /// has handled this tick's input. A callback that publishes and then sends here has its
     /// own connection receive the send first; to keep that order, send through
     /// [`Context::send_to`] with [`id`](Self::id) instead.
-    pub fn send(&mut self, message: Message<'_>) -> Result<(), UsageError> {
-        if !make_room(self.tx, self.transport, self.config, self.stats) {
-            return Err(UsageError::Closed);
-        }
+    pub fn send(&mut self, message: Message<'_>) -> Result<(), SendError> {
+        make_room(self.tx, self.transport, self.config, self.stats)?;
         // A large message finding the queue empty goes straight from the receive buffer to
         // the socket; only what the socket did not take is copied into the queue.
         let transport = &mut *self.transport;
@@ -298,18 +304,17 @@ impl<'a, S> Conn<'a, S> {
     }
 
     /// Sends one fragment of a streamed message (see [`Sender::send_fragment`]), subject to
-    /// the output queue limit ([`Config::max_outbound_queue`]): a fragment that finds the queue over it closes the
-    /// connection with 1008 under either [`SlowConsumer`](crate::config::SlowConsumer)
-    /// policy, since part of a message cannot be dropped.
+    /// the output queue limit ([`Config::max_outbound_queue`]): a fragment that finds the
+    /// queue over it closes the connection with 1008 under either
+    /// [`SlowConsumer`](crate::config::SlowConsumer) policy, since part of a message cannot be
+    /// dropped (the error is then `SendError::SlowConsumer(SlowConsumer::Close)`).
     pub fn send_fragment(
         &mut self,
         kind: DataKind,
         data: &[u8],
         fin: bool,
-    ) -> Result<(), UsageError> {
-        if !make_room_for_fragment(self.tx, self.transport, self.config, self.stats) {
-            return Err(UsageError::Closed);
-        }
+    ) -> Result<(), SendError> {
+        make_room_for_fragment(self.tx, self.transport, self.config, self.stats)?;
         self.tx.send_fragment(kind, data, fin)?;
         if fin {
             Stats::add(&self.stats.messages_out, 1);
@@ -318,14 +323,17 @@ impl<'a, S> Conn<'a, S> {
         Ok(())
     }
 
-    /// Sends a Ping.
-    pub fn ping(&mut self, payload: &[u8]) -> Result<(), UsageError> {
-        self.tx.ping(payload)
+    /// Sends a Ping. [`SendError::Closed`] once a Close was sent; [`SendError::Usage`] for a
+    /// payload over 125 bytes.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        Ok(self.tx.ping(payload)?)
     }
 
-    /// Begins the close handshake.
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), UsageError> {
-        self.tx.close(code, reason)
+    /// Begins the close handshake. [`SendError::Closed`] if a Close was sent already (by the
+    /// application or by the server); [`SendError::Usage`] for a code that must not be sent or
+    /// a reason over 123 bytes.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        Ok(self.tx.close(code, reason)?)
     }
 
     /// Bytes queued for this connection and not yet written.

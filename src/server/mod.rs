@@ -74,6 +74,7 @@ mod stats;
 pub mod tls;
 mod worker;
 
+pub use crate::error::SendError;
 pub use config::ServerConfig;
 pub use handler::{CloseInfo, Conn, ConnId, Context, Handler, Upgrade};
 pub use http::{reason_phrase, HttpResponse};

@@ -8,6 +8,7 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::config::SlowConsumer;
+use crate::error::SendError;
 use crate::protocol::close::CloseCode;
 use crate::protocol::{DataKind, Message, Sender, SharedFrame};
 use crate::server::stats::Stats;
@@ -61,7 +62,7 @@ impl SharedMessage {
         config: &Config,
         stats: &Stats,
     ) -> Delivery {
-        if !make_room(tx, transport, config, stats) {
+        if make_room(tx, transport, config, stats).is_err() {
             return Delivery::Refused;
         }
         let sent = if tx.compresses(self.payload.len()) {
@@ -107,8 +108,9 @@ pub(crate) enum Delivery {
     InProgress,
 }
 
-/// Makes room for one more message on `tx`, or applies the slow-consumer policy: whether
-/// the message may be queued.
+/// Makes room for one more message on `tx`, or applies the slow-consumer policy and says
+/// what it did ([`SendError::SlowConsumer`]); [`SendError::Closed`] if nothing more may be
+/// sent.
 ///
 /// A queue over [`Config::max_outbound_queue`] is first written to the socket, so that a
 /// peer is judged by what it failed to drain, not by how many messages arrived in one tick:
@@ -119,12 +121,12 @@ pub(crate) fn make_room(
     transport: &mut Transport,
     config: &Config,
     stats: &Stats,
-) -> bool {
+) -> Result<(), SendError> {
     make_room_under(tx, transport, config, stats, config.slow_consumer)
 }
 
 /// Makes room for one more fragment of a streamed message on `tx`, as [`make_room`] does
-/// for a message: whether it may be queued. Part of a message
+/// for a message. Part of a message
 /// cannot be dropped (the rest would arrive as a message of its own, or not fit the
 /// fragmentation rules), so over the limit the connection is closed whatever the policy.
 pub(crate) fn make_room_for_fragment(
@@ -132,7 +134,7 @@ pub(crate) fn make_room_for_fragment(
     transport: &mut Transport,
     config: &Config,
     stats: &Stats,
-) -> bool {
+) -> Result<(), SendError> {
     make_room_under(tx, transport, config, stats, SlowConsumer::Close)
 }
 
@@ -142,35 +144,43 @@ fn make_room_under(
     config: &Config,
     stats: &Stats,
     policy: SlowConsumer,
-) -> bool {
+) -> Result<(), SendError> {
     if !tx.is_open() {
-        return false;
+        return Err(SendError::Closed);
     }
     if tx.buffered_amount() <= config.max_outbound_queue {
-        return true;
+        return Ok(());
     }
     // A write error is met again (and ends the connection) when the tick writes it.
     let _ = write_queue(transport, tx);
     if tx.buffered_amount() <= config.max_outbound_queue {
-        return true;
+        return Ok(());
     }
-    refuse_slow_consumer(tx, stats, policy);
-    false
+    Err(refuse_slow_consumer(tx, stats, policy))
 }
 
-/// Applies `policy` to a message that finds the connection over its limit.
-pub(crate) fn refuse_slow_consumer(tx: &mut Sender, stats: &Stats, policy: SlowConsumer) {
+/// Applies `policy` to a message that finds the connection over its limit, and says what
+/// became of it.
+pub(crate) fn refuse_slow_consumer(
+    tx: &mut Sender,
+    stats: &Stats,
+    policy: SlowConsumer,
+) -> SendError {
     match policy {
-        SlowConsumer::DropMessages => Stats::add(&stats.slow_consumer_drops, 1),
+        SlowConsumer::DropMessages => {
+            Stats::add(&stats.slow_consumer_drops, 1);
+            SendError::SlowConsumer(policy)
+        }
         SlowConsumer::Close => {
             // RFC 6455 §7.4.1: 1008 "indicates that an endpoint is terminating the connection
             // because it has received a message that violates its policy" — here, reading
             // too slowly. The Close frame waits behind the queue; close_timeout cuts it.
-            if tx
-                .close(CloseCode::PolicyViolation, "slow consumer")
-                .is_ok()
-            {
-                Stats::add(&stats.slow_consumer_closes, 1);
+            match tx.close(CloseCode::PolicyViolation, "slow consumer") {
+                Ok(()) => {
+                    Stats::add(&stats.slow_consumer_closes, 1);
+                    SendError::SlowConsumer(policy)
+                }
+                Err(_) => SendError::Closed,
             }
         }
     }
