@@ -19,6 +19,7 @@ use crate::protocol::message::{DataKind, Message};
 use crate::protocol::output::{OutputQueue, SharedFrame};
 
 mod direct;
+mod room;
 
 pub use direct::DIRECT_MIN;
 

@@ -69,6 +69,7 @@ mod http;
 mod peer;
 pub mod prometheus;
 mod shared_message;
+mod slow_consumer;
 mod stats;
 #[cfg(feature = "tls")]
 pub mod tls;

@@ -7,12 +7,10 @@
 
 use std::sync::{Arc, OnceLock};
 
-use crate::config::SlowConsumer;
-use crate::error::SendError;
-use crate::protocol::close::CloseCode;
 use crate::protocol::{DataKind, Message, Sender, SharedFrame};
+use crate::server::slow_consumer::make_room;
 use crate::server::stats::Stats;
-use crate::transport::{write_queue, Transport};
+use crate::transport::Transport;
 use crate::{Config, UsageError};
 
 /// A data message for one or many connections (a send, a publish, a broadcast): its payload
@@ -53,7 +51,7 @@ impl SharedMessage {
     }
 
     /// Queues the message on `tx`, sharing encoded bytes where the connection allows; writes
-    /// to `transport` first if the queue is over its limit (see [`make_room`]). The caller counts
+    /// to `transport` first if the queue is over its limit (see [`Sender::make_room`]). The caller counts
     /// what was queued (see [`count_queued`]), once for all the receivers of a message.
     pub(crate) fn deliver(
         &self,
@@ -106,82 +104,4 @@ pub(crate) enum Delivery {
     Refused,
     /// Not queued yet: a fragmented message is being sent; offer it again after its end.
     InProgress,
-}
-
-/// Makes room for one more message on `tx`, or applies the slow-consumer policy and says
-/// what it did ([`SendError::SlowConsumer`]); [`SendError::Closed`] if nothing more may be
-/// sent.
-///
-/// A queue over [`Config::max_outbound_queue`] is first written to the socket, so that a
-/// peer is judged by what it failed to drain, not by how many messages arrived in one tick:
-/// a reader that keeps up empties the queue into its socket here; one that does not stays
-/// over the limit.
-pub(crate) fn make_room(
-    tx: &mut Sender,
-    transport: &mut Transport,
-    config: &Config,
-    stats: &Stats,
-) -> Result<(), SendError> {
-    make_room_under(tx, transport, config, stats, config.slow_consumer)
-}
-
-/// Makes room for one more fragment of a streamed message on `tx`, as [`make_room`] does
-/// for a message. Part of a message
-/// cannot be dropped (the rest would arrive as a message of its own, or not fit the
-/// fragmentation rules), so over the limit the connection is closed whatever the policy.
-pub(crate) fn make_room_for_fragment(
-    tx: &mut Sender,
-    transport: &mut Transport,
-    config: &Config,
-    stats: &Stats,
-) -> Result<(), SendError> {
-    make_room_under(tx, transport, config, stats, SlowConsumer::Close)
-}
-
-fn make_room_under(
-    tx: &mut Sender,
-    transport: &mut Transport,
-    config: &Config,
-    stats: &Stats,
-    policy: SlowConsumer,
-) -> Result<(), SendError> {
-    if !tx.is_open() {
-        return Err(SendError::Closed);
-    }
-    if tx.buffered_amount() <= config.max_outbound_queue {
-        return Ok(());
-    }
-    // A write error is met again (and ends the connection) when the tick writes it.
-    let _ = write_queue(transport, tx);
-    if tx.buffered_amount() <= config.max_outbound_queue {
-        return Ok(());
-    }
-    Err(refuse_slow_consumer(tx, stats, policy))
-}
-
-/// Applies `policy` to a message that finds the connection over its limit, and says what
-/// became of it.
-pub(crate) fn refuse_slow_consumer(
-    tx: &mut Sender,
-    stats: &Stats,
-    policy: SlowConsumer,
-) -> SendError {
-    match policy {
-        SlowConsumer::DropMessages => {
-            Stats::add(&stats.slow_consumer_drops, 1);
-            SendError::SlowConsumer(policy)
-        }
-        SlowConsumer::Close => {
-            // RFC 6455 §7.4.1: 1008 "indicates that an endpoint is terminating the connection
-            // because it has received a message that violates its policy" — here, reading
-            // too slowly. The Close frame waits behind the queue; close_timeout cuts it.
-            match tx.close(CloseCode::PolicyViolation, "slow consumer") {
-                Ok(()) => {
-                    Stats::add(&stats.slow_consumer_closes, 1);
-                    SendError::SlowConsumer(policy)
-                }
-                Err(_) => SendError::Closed,
-            }
-        }
-    }
 }

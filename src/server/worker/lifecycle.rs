@@ -11,7 +11,8 @@ use crate::protocol::close::CloseCode;
 use crate::protocol::{State, Timeout};
 use crate::server::handler::{CloseInfo, ConnId, Context, Handler};
 use crate::server::peer::{Phase, Stamp};
-use crate::server::shared_message::{count_queued, refuse_slow_consumer, Delivery, SharedMessage};
+use crate::server::shared_message::{count_queued, Delivery, SharedMessage};
+use crate::server::slow_consumer::count_slow_consumer;
 use crate::server::stats::Stats;
 use crate::server::Command;
 use crate::transport::{discard_input, Flushed};
@@ -82,10 +83,8 @@ impl<H: Handler> Worker<H> {
         };
         if delivery == Delivery::InProgress {
             let held = ws.rare.as_ref().map_or(0, |r| r.held_bytes);
-            let tx = ws.conn.sender();
-            if held + tx.buffered_amount() > self.config.max_outbound_queue {
-                refuse_slow_consumer(tx, &self.stats, self.config.slow_consumer);
-            } else if tx.is_open() {
+            let made = ws.conn.sender().check_room(&self.config, held);
+            if count_slow_consumer(&self.stats, made).is_ok() {
                 let rare = ws.rare();
                 rare.held.push_back(message.clone());
                 rare.held_bytes += message.len();
