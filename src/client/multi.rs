@@ -7,8 +7,15 @@
 //! as the blocking client, in the client role. After the close handshake it waits for the
 //! server to close TCP (RFC 6455 §7.1.1). Everything happens in [`MultiClient::poll`], on the
 //! caller's thread: it waits for readiness, reads until each socket is drained and hands
-//! messages to the handler as they arrive (borrowed from the read buffer, not copied), runs
-//! the deadlines, and writes what was queued, one vectored write per connection per turn.
+//! messages to the handler as they arrive (borrowed from the read buffer, not copied), checks
+//! the deadlines when due, and writes what was queued, at the start and at the end of each
+//! turn, with vectored writes until a connection's queue is empty or its socket full.
+//!
+//! The deadlines are the client's own for connecting and for the server's closing of TCP;
+//! keepalive, the idle timeout and the close deadline are each connection's, in the core
+//! ([`Connection::poll_timeout`](crate::protocol::Connection::poll_timeout)): every tick (a
+//! quarter of the shortest timeout, from 5 ms to 1 s) the client sweeps its connections and
+//! gives the time to those whose deadline came, and to each connection after it read.
 //!
 //! Sockets are registered for both READABLE and WRITABLE once: readiness is edge-triggered,
 //! so the kernel reports writability only after a write found the socket full, and an idle
@@ -300,8 +307,9 @@ impl MultiClient {
     }
 
     /// One turn of the event loop: writes what was queued, waits for readiness (at most
-    /// `timeout`, and never past the next deadline check), reads and hands events to
-    /// `handler`, runs the deadlines, writes, and reports the connections that ended.
+    /// `timeout`, and never past the next deadline sweep), reads and hands events to
+    /// `handler`, sweeps the deadlines if that is due, writes, and reports the connections
+    /// that ended.
     pub fn poll<H: ClientHandler>(
         &mut self,
         handler: &mut H,

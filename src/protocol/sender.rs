@@ -1,5 +1,7 @@
 //! The sending half of a connection: encodes messages, fragments and control frames into the
-//! output queue, and enforces what may be sent in each state.
+//! output queue, and enforces what may be sent in each state. Beside it: large messages
+//! written straight to the transport (`direct`), and the back-pressure decision for a peer
+//! that reads too slowly (`room`: [`Sender::make_room`]).
 //!
 //! Implements the sending rules of
 //! [RFC 6455 §5.1](https://www.rfc-editor.org/rfc/rfc6455#section-5.1) (masking by role),
@@ -327,7 +329,8 @@ impl Sender {
         self.role
     }
 
-    /// Bytes queued and not yet written: the measure for back-pressure.
+    /// Bytes queued and not yet written: the measure for back-pressure (see
+    /// [`make_room`](Sender::make_room)).
     pub fn buffered_amount(&self) -> usize {
         self.queue.len()
     }

@@ -4,7 +4,12 @@
 //! Each worker thread has its own clone of the handler, so callbacks take `&mut self` without
 //! locks; state shared between workers goes behind an `Arc` inside it. Sends from a callback
 //! are queued on the connection and written at the end of the event loop's tick, together
-//! with everything else queued in that tick (one write per connection per tick).
+//! with everything else queued for it in that tick. Two sends write earlier, from the
+//! callback: a message of at least [`DIRECT_MIN`](crate::protocol::sender::DIRECT_MIN)
+//! bytes that finds nothing queued goes straight to the socket
+//! ([`Sender::send_through`]), and a send that finds the queue over
+//! [`Config::max_outbound_queue`] first writes what the socket takes of it, before the
+//! slow-consumer policy judges ([`Sender::make_room`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -166,8 +171,8 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     /// Sends a message to every connection subscribed to `topic`, on every worker. Workers
-    /// whose mailbox is full (`Config::max_mailbox`) drop it and count it in
-    /// `StatsSnapshot::mailbox_drops`.
+    /// whose mailbox is full ([`ServerConfig::max_mailbox`](super::ServerConfig::max_mailbox))
+    /// drop it and count it in [`StatsSnapshot::mailbox_drops`](super::StatsSnapshot::mailbox_drops).
     pub fn publish(&mut self, topic: &str, kind: DataKind, payload: &[u8]) {
         self.publish_except(topic, kind, payload, None);
     }
@@ -188,7 +193,7 @@ impl Context<'_> {
             message: message.clone(),
             except,
         });
-        // A full mailbox drops the command and counts it (see `Config::max_mailbox`).
+        // A full mailbox drops the command and counts it (see `ServerConfig::max_mailbox`).
         let _ = self
             .handle
             .to_other_workers(self.worker(), |_| Command::Publish {
@@ -199,8 +204,9 @@ impl Context<'_> {
     }
 
     /// Sends a message to one connection (on any worker). On another worker whose mailbox
-    /// is full (`Config::max_mailbox`), the message is dropped and counted in
-    /// `StatsSnapshot::mailbox_drops`.
+    /// is full ([`ServerConfig::max_mailbox`](super::ServerConfig::max_mailbox)), the message
+    /// is dropped and counted in
+    /// [`StatsSnapshot::mailbox_drops`](super::StatsSnapshot::mailbox_drops).
     pub fn send_to(&mut self, to: ConnId, kind: DataKind, payload: &[u8]) {
         let message = SharedMessage::new(kind, payload.to_vec(), &self.handle.shared.config);
         let command = Command::Send { to, message };
@@ -221,7 +227,8 @@ impl Context<'_> {
     }
 }
 
-/// One open connection, as a callback sees it.
+/// One established connection, as a callback sees it: open, or closing (after our Close the
+/// peer's messages still arrive, RFC 6455 §7.1.2, but sends fail with [`SendError::Closed`]).
 pub struct Conn<'a, S> {
     pub(crate) id: ConnId,
     pub(crate) tx: &'a mut Sender,

@@ -15,16 +15,25 @@
 //! - **Cross-thread work.** [`ServerHandle`] sends commands (send to a connection, publish
 //!   to a topic, broadcast, close, shutdown) to a worker's mailbox and wakes it with a
 //!   `mio::Waker`. Each mailbox is bounded ([`ServerConfig::max_mailbox`]): a command that finds
-//!   it full is dropped, counted, and reported to the caller ([`MailboxFull`]). A message
+//!   it full is dropped, counted, and reported to a [`ServerHandle`] caller ([`MailboxFull`]);
+//!   a callback's [`Context`] drops it without a word (a shutdown is never dropped). A message
 //!   for many receivers is encoded once ([`SharedFrame`](crate::protocol::SharedFrame)):
 //!   queues share a large frame and copy a small one behind what they hold, so that a
 //!   tick's small broadcasts leave each receiver one run for one `send`. A run of
 //!   broadcasts with the same receivers is delivered receiver by receiver.
-//! - **Limits.** Everything is bounded by [`ServerConfig`] and its connections' [`Config`]: handshake size and time, read buffer,
-//!   output queue per connection (slow consumers are closed with 1008 or have messages
-//!   dropped), keepalive, close deadline, connection count (503 above it; over TLS the
+//! - **Limits.** Everything is bounded by [`ServerConfig`] and its connections' [`Config`]:
+//!   handshake size and time, read buffer, output queue per connection (slow consumers are
+//!   closed with 1008 or have messages dropped, as the core's
+//!   [`Sender::make_room`](crate::protocol::Sender::make_room) decides; the application's send
+//!   then returns [`SendError::SlowConsumer`]), connection count (503 above it; over TLS the
 //!   connection is closed without a byte, see [`ServerConfig::max_connections`]). The file
 //!   descriptor limit must allow `max_connections`: raise it with `ulimit -n`.
+//! - **Deadlines.** The handshake's and an HTTP response's are the worker's. Keepalive, the
+//!   idle timeout and the close deadline are each connection's own, in the core
+//!   ([`Connection::poll_timeout`](crate::protocol::Connection::poll_timeout) and
+//!   [`handle_timeout`](crate::protocol::Connection::handle_timeout)): each worker sweeps its
+//!   connections every tick (a quarter of the shortest timeout, from 5 ms to 1 s) and gives
+//!   the time to those whose deadline came, and to each connection after it read.
 //!
 //! # Example: an echo server
 //!
@@ -254,8 +263,9 @@ impl ServerHandle {
         )
     }
 
-    /// Graceful shutdown: stop accepting, send every connection a Close with 1001, wait up to
-    /// `close_timeout` for them to end, then stop the workers.
+    /// Graceful shutdown: stop accepting, send every established connection a Close with 1001
+    /// (connections still in their handshake are dropped), wait up to `close_timeout` for them
+    /// to end, then stop the workers.
     pub fn shutdown(&self) {
         if !self.shared.shutting_down.swap(true, Ordering::SeqCst) {
             let _ = self.to_all_workers(|| Command::Shutdown);

@@ -1,9 +1,11 @@
 //! A message on its way to one or many connections, encoded once and shared.
 //!
 //! A broadcast builds one [`SharedFrame`] for every receiver without compression and, the
-//! first time a receiver needs it, one compressed frame for every receiver whose server side
-//! has no context takeover (RFC 7692 §7.1.1.1). Receivers with context takeover get the
-//! message compressed by their own compressor: their stream depends on what they saw before.
+//! first time a receiver needs it, one frame compressed with a 15-bit window for every
+//! receiver whose server side has no context takeover (RFC 7692 §7.1.1.1) and may use that
+//! window (RFC 7692 §7.1.2.1). Other receivers get the message compressed by their own
+//! compressor: with context takeover their stream depends on what they saw before, and a
+//! smaller window cannot read a frame compressed with a larger one.
 
 use std::sync::{Arc, OnceLock};
 

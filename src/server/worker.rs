@@ -1,10 +1,15 @@
 //! One worker thread: a mio event loop over its share of the connections.
 //!
-//! Each tick: wait for events; read every readable connection until its socket is drained
-//! (a short read proves it, so no extra `read` that would only say `EAGAIN`), handing the
-//! events to the application; run commands from other threads (sends, publishes); run the
-//! timers; then write every connection that has output, once, with a vectored write; then
-//! remove connections that ended. A connection registers for WRITABLE only while its output
+//! Each tick: wait for events (at most until the next deadline sweep); read every readable
+//! connection until its socket is drained (a short read proves it, so no extra `read` that
+//! would only say `EAGAIN`), handing the events to the application and giving the connection
+//! the time; run the commands of this tick's callbacks and of other threads (sends,
+//! publishes); every [`tick_interval`] sweep the deadlines (the worker's own for handshakes,
+//! HTTP responses and draining sockets; for established connections, the core's, asked with
+//! [`Connection::poll_timeout`](crate::protocol::Connection::poll_timeout)); then write every
+//! connection that has output, with vectored writes until its queue is empty or its socket
+//! full; then remove connections that ended. Callbacks may write earlier (see
+//! [`handler`](super::handler)'s docs). A connection registers for WRITABLE only while its output
 //! is stuck, and is removed only at the end of a tick, so no event of this tick can name a
 //! removed or reused token (tokens carry a slot, and ids a generation besides).
 

@@ -1,5 +1,5 @@
-//! The worker's handling of everything but input: commands from other threads, timers,
-//! writing, and the end of connections.
+//! The worker's handling of everything but input: commands (from callbacks and other
+//! threads), deadlines, writing, and the end of connections.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -366,7 +366,7 @@ impl<H: Handler> Worker<H> {
     }
 }
 
-/// What a timer check asks for.
+/// What the deadline check of one connection asks for.
 enum Tick {
     Nothing,
     /// An established connection has a deadline due.
