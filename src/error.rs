@@ -241,13 +241,13 @@ pub enum SendError {
     /// Close was answered, or the connection failed or timed out.
     Closed,
     /// The peer reads too slowly: its output queue stayed over
-    /// [`Config::max_outbound_queue`](crate::config::Config::max_outbound_queue) after a write,
-    /// and this message was not queued. The field is what was done about it, as
+    /// [`Config::max_outbound_queue`](crate::config::Config::max_outbound_queue) after a write, and
+    /// this message was not queued. The field is what was done about it, as
     /// [`Config::slow_consumer`](crate::config::Config::slow_consumer) says:
-    /// [`DropMessages`](crate::config::SlowConsumer::DropMessages), this message was dropped and the
-    /// connection stays open; [`Close`](crate::config::SlowConsumer::Close), a Close with 1008 is queued and
-    /// later sends are [`SendError::Closed`]. A fragment is never dropped (part of a message
-    /// cannot be): over the limit it closes the connection under either policy.
+    /// [`DropMessages`](crate::config::SlowConsumer::DropMessages), this message was dropped and
+    /// the connection stays open; [`Close`](crate::config::SlowConsumer::Close), a Close with 1008
+    /// is queued and later sends are [`SendError::Closed`]. A fragment is never dropped (part of a
+    /// message cannot be): over the limit it closes the connection under either policy.
     SlowConsumer(crate::config::SlowConsumer),
     /// The call broke a rule of the protocol or of the connection's state (a control payload
     /// over 125 bytes, a whole message while a fragmented one is unfinished …): the caller's

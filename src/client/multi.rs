@@ -13,9 +13,10 @@
 //!
 //! The deadlines are the client's own for connecting and for the server's closing of TCP;
 //! keepalive, the idle timeout and the close deadline are each connection's, in the core
-//! ([`Connection::poll_timeout`](crate::protocol::Connection::poll_timeout)): every tick (a
-//! quarter of the shortest timeout, from 5 ms to 1 s) the client sweeps its connections and
-//! gives the time to those whose deadline came, and to each connection after it read.
+//! ([`Connection::poll_timeout`](crate::protocol::Connection::poll_timeout)): every sweep
+//! interval (a quarter of the shortest timeout, from 5 ms to 1 s) the client sweeps its
+//! connections and gives the time to those whose deadline came, and to each connection after
+//! it read.
 //!
 //! Sockets are registered for both READABLE and WRITABLE once: readiness is edge-triggered,
 //! so the kernel reports writability only after a write found the socket full, and an idle
@@ -67,7 +68,7 @@ use crate::protocol::close::CloseCode;
 use crate::protocol::Message;
 #[cfg(feature = "tls")]
 use crate::transport::TlsStream;
-use crate::transport::{tick_interval, ReadBuffers, Transport};
+use crate::transport::{sweep_interval, ReadBuffers, Transport};
 use crate::Config;
 
 mod conn;
@@ -124,7 +125,7 @@ pub struct MultiClient {
     /// Connections whose reads stopped before their socket drained.
     more_to_read: Vec<(usize, bool)>,
     buffers: ReadBuffers,
-    next_tick: Instant,
+    next_sweep: Instant,
 }
 
 impl MultiClient {
@@ -145,7 +146,7 @@ impl MultiClient {
             dead: Vec::new(),
             more_to_read: Vec::new(),
             buffers,
-            next_tick: Instant::now(),
+            next_sweep: Instant::now(),
         })
     }
 
@@ -318,7 +319,7 @@ impl MultiClient {
         let now = Instant::now();
         self.flush_dirty(now);
         self.remove_dead(handler);
-        let mut wait = self.next_tick.saturating_duration_since(now);
+        let mut wait = self.next_sweep.saturating_duration_since(now);
         if let Some(timeout) = timeout {
             wait = wait.min(timeout);
         }
@@ -349,19 +350,19 @@ impl MultiClient {
             };
             self.on_event(handler, slot, ready, now);
         }
-        if now >= self.next_tick {
-            self.on_tick(now);
-            self.next_tick = now + self.tick_interval();
+        if now >= self.next_sweep {
+            self.sweep_deadlines(now);
+            self.next_sweep = now + self.sweep_interval();
         }
         self.flush_dirty(now);
         self.remove_dead(handler);
         Ok(())
     }
 
-    /// How often deadlines are checked (see [`tick_interval`]).
-    fn tick_interval(&self) -> Duration {
+    /// How often deadlines are checked (see [`sweep_interval`]).
+    fn sweep_interval(&self) -> Duration {
         let shortest = self.options.config.shortest_timeout();
-        tick_interval(shortest.min(self.options.connect_timeout))
+        sweep_interval(shortest.min(self.options.connect_timeout))
     }
 
     fn mark_dirty(&mut self, slot: usize) {

@@ -170,9 +170,9 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// Sends a message to every connection subscribed to `topic`, on every worker. Workers
-    /// whose mailbox is full ([`ServerConfig::max_mailbox`](super::ServerConfig::max_mailbox))
-    /// drop it and count it in [`StatsSnapshot::mailbox_drops`](super::StatsSnapshot::mailbox_drops).
+    /// Sends a message to every connection subscribed to `topic`, on every worker. Workers whose
+    /// mailbox is full ([`ServerConfig::max_mailbox`](super::ServerConfig::max_mailbox)) drop it
+    /// and count it in [`StatsSnapshot::mailbox_drops`](super::StatsSnapshot::mailbox_drops).
     pub fn publish(&mut self, topic: &str, kind: DataKind, payload: &[u8]) {
         self.publish_except(topic, kind, payload, None);
     }

@@ -32,8 +32,8 @@
 //!   idle timeout and the close deadline are each connection's own, in the core
 //!   ([`Connection::poll_timeout`](crate::protocol::Connection::poll_timeout) and
 //!   [`handle_timeout`](crate::protocol::Connection::handle_timeout)): each worker sweeps its
-//!   connections every tick (a quarter of the shortest timeout, from 5 ms to 1 s) and gives
-//!   the time to those whose deadline came, and to each connection after it read.
+//!   connections every sweep interval (a quarter of the shortest timeout, from 5 ms to 1 s)
+//!   and gives the time to those whose deadline came, and to each connection after it read.
 //!
 //! # Example: an echo server
 //!

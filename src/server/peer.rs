@@ -44,9 +44,9 @@ pub(crate) struct Responding {
     pub(crate) since: Instant,
 }
 
-/// An established WebSocket connection (open or closing) and the application's state for it. Kept small, since an
-/// idle server holds one per connection: what most connections never need is in [`Rare`],
-/// allocated on first use. Its deadlines are the connection's own
+/// An established WebSocket connection (open or closing) and the application's state for it. Kept
+/// small, since an idle server holds one per connection: what most connections never need is in
+/// [`Rare`], allocated on first use. Its deadlines are the connection's own
 /// ([`Connection::poll_timeout`]).
 pub(crate) struct Established<S> {
     pub(crate) conn: Connection,

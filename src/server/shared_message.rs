@@ -52,9 +52,9 @@ impl SharedMessage {
         self.payload.len()
     }
 
-    /// Queues the message on `tx`, sharing encoded bytes where the connection allows; writes
-    /// to `transport` first if the queue is over its limit (see [`Sender::make_room`]). The caller counts
-    /// what was queued (see [`count_queued`]), once for all the receivers of a message.
+    /// Queues the message on `tx`, sharing encoded bytes where the connection allows; writes to
+    /// `transport` first if the queue is over its limit (see [`Sender::make_room`]). The caller
+    /// counts what was queued (see [`count_queued`]), once for all the receivers of a message.
     pub(crate) fn deliver(
         &self,
         tx: &mut Sender,

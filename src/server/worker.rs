@@ -1,17 +1,17 @@
 //! One worker thread: a mio event loop over its share of the connections.
 //!
 //! Each tick: wait for events (at most until the next deadline sweep); read every readable
-//! connection until its socket is drained (a short read proves it, so no extra `read` that
-//! would only say `EAGAIN`), handing the events to the application and giving the connection
-//! the time; run the commands of this tick's callbacks and of other threads (sends,
-//! publishes); every [`tick_interval`] sweep the deadlines (the worker's own for handshakes,
-//! HTTP responses and draining sockets; for established connections, the core's, asked with
+//! connection until its socket is drained (a short read proves it, so no extra `read` that would
+//! only say `EAGAIN`), handing the events to the application and giving the connection the time;
+//! run the commands of this tick's callbacks and of other threads (sends, publishes); every
+//! [`sweep_interval`], sweep the deadlines (the worker's own for handshakes, HTTP responses and
+//! draining sockets; for established connections, the core's, asked with
 //! [`Connection::poll_timeout`](crate::protocol::Connection::poll_timeout)); then write every
-//! connection that has output, with vectored writes until its queue is empty or its socket
-//! full; then remove connections that ended. Callbacks may write earlier (see
+//! connection that has output, with vectored writes until its queue is empty or its socket full;
+//! then remove connections that ended. Callbacks may write earlier (see
 //! [`handler`](super::handler)'s docs). A connection registers for WRITABLE only while its output
-//! is stuck, and is removed only at the end of a tick, so no event of this tick can name a
-//! removed or reused token (tokens carry a slot, and ids a generation besides).
+//! is stuck, and is removed only at the end of a tick, so no event of this tick can name a removed
+//! or reused token (tokens carry a slot, and ids a generation besides).
 
 use std::collections::HashMap;
 use std::io;
@@ -27,7 +27,7 @@ use crate::server::stats::Stats;
 use crate::server::{Command, ServerHandle};
 #[cfg(feature = "tls")]
 use crate::transport::TlsStream;
-use crate::transport::{discard_input, tick_interval, ReadBuffers, Transport};
+use crate::transport::{discard_input, sweep_interval, ReadBuffers, Transport};
 use crate::Config;
 
 pub(crate) const LISTENER: Token = Token(0);
@@ -141,12 +141,12 @@ impl<H: Handler> Worker<H> {
     pub(crate) fn run(mut self) {
         self.handler.on_start(&self.handle);
         let mut events = Events::with_capacity(1024);
-        let tick = tick_interval(self.config.shortest_timeout());
-        let mut next_tick = Instant::now() + tick;
+        let sweep_every = sweep_interval(self.config.shortest_timeout());
+        let mut next_sweep = Instant::now() + sweep_every;
         loop {
             let now = Instant::now();
             let timeout = if self.more_to_read.is_empty() {
-                next_tick.saturating_duration_since(now)
+                next_sweep.saturating_duration_since(now)
             } else {
                 Duration::ZERO
             };
@@ -166,9 +166,9 @@ impl<H: Handler> Worker<H> {
             }
             self.read_more(now);
             self.run_commands(now);
-            if now >= next_tick {
-                self.on_tick(now);
-                next_tick = now + tick;
+            if now >= next_sweep {
+                self.sweep_deadlines(now);
+                next_sweep = now + sweep_every;
             }
             self.flush_dirty(now);
             self.remove_dead();
@@ -213,7 +213,7 @@ impl<H: Handler> Worker<H> {
                 Ok((stream, addr)) => self.take_connection(stream, addr, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if is_resource_exhausted(&e) => {
-                    // Out of file descriptors: retry at the next tick rather than spin.
+                    // Out of file descriptors: retry at the next sweep rather than spin.
                     eprintln!("fullduplex: accept failed ({e}); raise `ulimit -n`");
                     self.accept_paused_until = Some(now + Duration::from_millis(100));
                     return;

@@ -102,7 +102,7 @@ impl Transport {
 /// established connection when it is due
 /// ([`Connection::poll_timeout`](crate::protocol::Connection::poll_timeout)) rather than
 /// keeping a timer per connection.
-pub(crate) fn tick_interval(shortest: Duration) -> Duration {
+pub(crate) fn sweep_interval(shortest: Duration) -> Duration {
     (shortest / 4).clamp(Duration::from_millis(5), Duration::from_secs(1))
 }
 

@@ -1,5 +1,6 @@
-//! One connection of a [`MultiClient`](super::MultiClient) through its phases: TCP connect,
-//! TLS and the opening handshake; the established connection (open, then closing); waiting for the server to close TCP.
+//! One connection of a [`MultiClient`](super::MultiClient) through its phases: TCP connect, TLS and
+//! the opening handshake; the established connection (open, then closing); waiting for the server
+//! to close TCP.
 
 use std::fmt;
 use std::io;
@@ -61,8 +62,8 @@ impl fmt::Display for Ended {
 pub(super) enum Phase {
     /// Connecting, then sending the request and reading the response head.
     Handshake(Box<Handshake>),
-    /// The WebSocket connection, from the server's 101 response (RFC 6455 §4.1: "_The
-    /// WebSocket Connection is Established_") until it is closed (or failed) and its last frames are written.
+    /// The WebSocket connection, from the server's 101 response (RFC 6455 §4.1: "_The WebSocket
+    /// Connection is Established_") until it is closed (or failed) and its last frames are written.
     Established(Box<Established>),
     /// Both Close frames went (or the connection failed): waiting until `until` for the
     /// server to close TCP (RFC 6455 §7.1.1: the client "SHOULD wait for the server to close

@@ -246,7 +246,7 @@ impl MultiClient {
 
     /// Deadlines: handshakes and servers that never close TCP (the client's), and the
     /// established connections' own (keepalive, idle, closes without an answer) when due.
-    pub(super) fn on_tick(&mut self, now: Instant) {
+    pub(super) fn sweep_deadlines(&mut self, now: Instant) {
         for slot in 0..self.slots.len() {
             let Some(peer) = self.live_peer(slot) else {
                 continue;

@@ -131,33 +131,33 @@ impl<H: Handler> Worker<H> {
 
     /// Deadlines: handshakes and HTTP responses (the worker's), draining sockets, and the
     /// established connections' own (keepalive, idle, closes that get no answer) when due.
-    pub(super) fn on_tick(&mut self, now: Instant) {
+    pub(super) fn sweep_deadlines(&mut self, now: Instant) {
         if self.accept_paused_until.is_some_and(|until| now >= until) {
             self.accept(now);
         }
         for slot in 0..self.slots.len() {
-            match self.tick_peer(slot, now) {
-                Tick::Nothing => {}
-                Tick::Time => self.handle_timeout(slot, now),
-                Tick::Kill(info) => self.kill(slot, info),
+            match self.check_deadline(slot, now) {
+                Due::Nothing => {}
+                Due::HandleTimeout => self.handle_timeout(slot, now),
+                Due::Kill(info) => self.kill(slot, info),
             }
         }
     }
 
-    fn tick_peer(&mut self, slot: usize, now: Instant) -> Tick {
+    fn check_deadline(&mut self, slot: usize, now: Instant) -> Due {
         let config = &self.config;
         let stamp = Stamp::at(now, self.epoch);
         let Some(peer) = super::live(&mut self.slots, slot) else {
-            return Tick::Nothing;
+            return Due::Nothing;
         };
         match &mut peer.phase {
-            Phase::Handshake(h) if now - h.since >= config.handshake_timeout => Tick::Kill(None),
-            Phase::Respond(r) if now - r.since >= config.close_timeout => Tick::Kill(None),
-            Phase::Draining { until } if stamp.not_before(*until) => Tick::Kill(None),
+            Phase::Handshake(h) if now - h.since >= config.handshake_timeout => Due::Kill(None),
+            Phase::Respond(r) if now - r.since >= config.close_timeout => Due::Kill(None),
+            Phase::Draining { until } if stamp.not_before(*until) => Due::Kill(None),
             Phase::Established(ws) if ws.conn.poll_timeout().is_some_and(|at| at <= now) => {
-                Tick::Time
+                Due::HandleTimeout
             }
-            _ => Tick::Nothing,
+            _ => Due::Nothing,
         }
     }
 
@@ -367,10 +367,12 @@ impl<H: Handler> Worker<H> {
 }
 
 /// What the deadline check of one connection asks for.
-enum Tick {
+enum Due {
+    /// No deadline has come.
     Nothing,
-    /// An established connection has a deadline due.
-    Time,
+    /// An established connection has a deadline due: give it the time.
+    HandleTimeout,
+    /// The worker's own deadline passed (handshake, HTTP response, draining): end it now.
     Kill(Option<CloseInfo>),
 }
 
