@@ -105,8 +105,9 @@ impl<S> Established<S> {
 }
 
 /// A moment as whole milliseconds since the worker's epoch, wrapping after 49 days: 4 bytes
-/// where an `Instant` takes 16 (the deadline of a draining socket, in every slot's phase). Spans under 24 days compare correctly. Never zero (the count
-/// 0 reads as 1, a millisecond off), so that an `Option<Stamp>` takes 4 bytes too.
+/// where an `Instant` takes 16 (the deadline of a draining socket, in every slot's phase).
+/// Spans under 24 days compare correctly. Never zero (the count 0 reads as 1, a millisecond
+/// off), so that an `Option<Stamp>` takes 4 bytes too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stamp(NonZeroU32);
 
