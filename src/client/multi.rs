@@ -78,7 +78,7 @@ mod turn;
 pub use conn::{ClientConn, ClientHandler};
 pub use peer::Ended;
 
-use peer::{Handshake, Peer, Phase};
+use peer::{Handshaking, Peer, Phase};
 use turn::Ready;
 
 /// Read buffers kept for reuse.
@@ -186,7 +186,7 @@ impl MultiClient {
             }
         };
         let id = ClientId::new(self.slots[slot].generation, slot);
-        let handshake = Handshake {
+        let handshake = Handshaking {
             opening: opening::begin(&url, &self.options),
             written: 0,
             buf: Vec::new(),

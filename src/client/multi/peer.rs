@@ -61,7 +61,7 @@ impl fmt::Display for Ended {
 /// Where a connection stands.
 pub(super) enum Phase {
     /// Connecting, then sending the request and reading the response head.
-    Handshake(Box<Handshake>),
+    Handshake(Box<Handshaking>),
     /// The WebSocket connection, from the server's 101 response (RFC 6455 §4.1: "_The WebSocket
     /// Connection is Established_") until it is closed (or failed) and its last frames are written.
     Established(Box<Established>),
@@ -72,7 +72,7 @@ pub(super) enum Phase {
 }
 
 /// The opening handshake in progress.
-pub(super) struct Handshake {
+pub(super) struct Handshaking {
     pub(super) opening: Opening,
     /// Bytes of the request written.
     pub(super) written: usize,

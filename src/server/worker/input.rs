@@ -25,8 +25,9 @@ enum Input {
     Drained,
     /// The buffer filled first: more may wait in the socket.
     Pending,
-    /// The peer closed its side (or the connection failed).
-    Ended,
+    /// The end of the stream: the peer closed its side (or the connection failed), as
+    /// [`on_eof`](Worker::on_eof) handles it.
+    Eof,
 }
 
 impl<H: Handler> Worker<H> {
@@ -51,7 +52,7 @@ impl<H: Handler> Worker<H> {
             let want = (limit - buf.len()).min(HANDSHAKE_READ);
             match peer.transport.read(&mut chunk[..want]) {
                 Ok(0) => {
-                    input = Input::Ended;
+                    input = Input::Eof;
                     break;
                 }
                 Ok(n) => {
@@ -65,7 +66,7 @@ impl<H: Handler> Worker<H> {
                     match e.kind() {
                         io::ErrorKind::WouldBlock => input = Input::Drained,
                         io::ErrorKind::Interrupted => continue,
-                        _ => input = Input::Ended,
+                        _ => input = Input::Eof,
                     }
                     break;
                 }
@@ -85,8 +86,8 @@ impl<H: Handler> Worker<H> {
             return;
         };
         match (&peer.phase, input) {
-            (Phase::Handshake { .. }, Input::Ended) => self.kill(slot, None),
-            (Phase::Established(_), Input::Ended) => self.on_eof(slot),
+            (Phase::Handshake { .. }, Input::Eof) => self.kill(slot, None),
+            (Phase::Established(_), Input::Eof) => self.on_eof(slot),
             // The head filled the buffer: frames may wait in the socket, and no new
             // readiness event will announce them.
             (Phase::Established(_), Input::Pending) => self.more_to_read.push((slot, read_closed)),
