@@ -1,5 +1,6 @@
-//! The three kinds of error: the peer broke the protocol, the opening handshake failed, or our
-//! own caller misused the API.
+//! The kinds of error: the peer broke the protocol, the opening handshake failed, our own
+//! caller misused the API, or a runtime could not send (the connection ended, or the peer
+//! reads too slowly).
 //!
 //! Incomplete input is never an error (parsers return `Ok(None)`), and a normal close is an
 //! [`Event`](crate::protocol::Event), never an `Err`. See
@@ -174,7 +175,8 @@ impl std::error::Error for HandshakeError {}
 /// Our own caller asked for something the protocol or the connection's state forbids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UsageError {
-    /// We already sent a Close frame (or the connection failed): nothing more may be sent.
+    /// We already sent a Close frame (or the connection failed or timed out): nothing more may
+    /// be sent.
     Closed,
     /// A control frame payload (ping, pong) longer than 125 bytes.
     ControlPayloadTooLong,
@@ -184,8 +186,6 @@ pub enum UsageError {
     CloseCodeNotSendable,
     /// A whole message or a new fragmented message while a fragmented one is unfinished.
     MessageInProgress,
-    /// A continuation fragment with no fragmented message started.
-    NoMessageInProgress,
     /// A shared frame that does not fit this connection (e.g. compressed, with other
     /// permessage-deflate parameters).
     IncompatibleSharedFrame,
@@ -199,10 +199,66 @@ impl fmt::Display for UsageError {
             Self::CloseReasonTooLong => "close reason longer than 123 bytes",
             Self::CloseCodeNotSendable => "this close code must not be sent",
             Self::MessageInProgress => "a fragmented message is still in progress",
-            Self::NoMessageInProgress => "no fragmented message is in progress",
             Self::IncompatibleSharedFrame => "the shared frame does not fit this connection",
         })
     }
 }
 
 impl std::error::Error for UsageError {}
+
+/// Why a runtime's send (the server's `Conn::send` and its siblings) did not queue what the
+/// application gave it. Unlike a [`UsageError`], the first two kinds are not the caller's
+/// mistake: the connection ended, or the peer reads too slowly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendError {
+    /// Nothing more can be sent: a Close frame went, sent by the application or by the runtime
+    /// (a server shutting down, the idle timeout, the slow-consumer policy), or the peer's
+    /// Close was answered, or the connection failed or timed out.
+    Closed,
+    /// The peer reads too slowly: its output queue stayed over
+    /// [`Config::max_outbound_queue`](crate::config::Config::max_outbound_queue) after a write, and
+    /// this message was not queued. The field is what was done about it, as
+    /// [`Config::slow_consumer`](crate::config::Config::slow_consumer) says:
+    /// [`DropMessages`](crate::config::SlowConsumer::DropMessages), this message was dropped and
+    /// the connection stays open; [`Close`](crate::config::SlowConsumer::Close), a Close with 1008
+    /// is queued and later sends are [`SendError::Closed`]. A fragment is never dropped (part of a
+    /// message cannot be): over the limit it closes the connection under either policy.
+    SlowConsumer(crate::config::SlowConsumer),
+    /// The call broke a rule of the protocol or of the connection's state (a control payload
+    /// over 125 bytes, a whole message while a fragmented one is unfinished …): the caller's
+    /// mistake. Never [`UsageError::Closed`], which is [`SendError::Closed`].
+    Usage(UsageError),
+}
+
+impl From<UsageError> for SendError {
+    fn from(e: UsageError) -> Self {
+        match e {
+            UsageError::Closed => Self::Closed,
+            other => Self::Usage(other),
+        }
+    }
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Closed => f.write_str("the connection is closing or closed"),
+            Self::SlowConsumer(crate::config::SlowConsumer::DropMessages) => {
+                f.write_str("the peer reads too slowly: the message was dropped")
+            }
+            Self::SlowConsumer(crate::config::SlowConsumer::Close) => {
+                f.write_str("the peer reads too slowly: the connection is closing with 1008")
+            }
+            Self::Usage(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for SendError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Usage(e) => Some(e),
+            Self::Closed | Self::SlowConsumer(_) => None,
+        }
+    }
+}

@@ -32,14 +32,19 @@ pub enum ClientError {
     Handshake(HandshakeError),
     /// The server broke the protocol; our Close frame was sent.
     Protocol(ProtocolError),
-    /// We asked for something the connection's state forbids.
+    /// We asked for something the protocol or the connection's state forbids (a control
+    /// payload over 125 bytes, a message while a fragmented one is unfinished …). Never
+    /// [`UsageError::Closed`], which is [`ClientError::Closed`].
     Usage(UsageError),
     /// The connection ended without the close handshake: the server closed TCP (or reset
     /// it) before its Close frame arrived. RFC 6455 §7.1.5 calls this code 1006
     /// ([`CloseCode::Abnormal`](crate::protocol::CloseCode::Abnormal)); the text says what
     /// was seen. Reported once; after it, operations return [`ClientError::Closed`].
     Abnormal(String),
-    /// The connection is closed.
+    /// The connection is closing or closed: a Close frame went (ours, or our answer to the
+    /// server's), or the connection failed, timed out or was abandoned, so nothing more can be
+    /// sent; or, after the close handshake (or after [`ClientError::Abnormal`]), nothing more
+    /// will arrive.
     Closed,
 }
 
@@ -100,9 +105,14 @@ impl From<ProtocolError> for ClientError {
     }
 }
 
+/// A send refused because the connection is closing is [`ClientError::Closed`], not a misuse:
+/// the server's Close, a deadline or a failure may have ended it.
 impl From<UsageError> for ClientError {
     fn from(e: UsageError) -> Self {
-        Self::Usage(e)
+        match e {
+            UsageError::Closed => Self::Closed,
+            other => Self::Usage(other),
+        }
     }
 }
 
@@ -114,6 +124,18 @@ mod tests {
     fn a_system_error_reads_as_a_phrase_without_its_number() {
         let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
         assert_eq!(ClientError::Io(refused).to_string(), "connection refused");
+    }
+
+    #[test]
+    fn a_send_refused_for_a_closing_connection_is_closed_not_a_misuse() {
+        assert!(matches!(
+            ClientError::from(UsageError::Closed),
+            ClientError::Closed
+        ));
+        assert!(matches!(
+            ClientError::from(UsageError::ControlPayloadTooLong),
+            ClientError::Usage(UsageError::ControlPayloadTooLong)
+        ));
     }
 
     #[test]

@@ -7,8 +7,16 @@
 //! as the blocking client, in the client role. After the close handshake it waits for the
 //! server to close TCP (RFC 6455 §7.1.1). Everything happens in [`MultiClient::poll`], on the
 //! caller's thread: it waits for readiness, reads until each socket is drained and hands
-//! messages to the handler as they arrive (borrowed from the read buffer, not copied), runs
-//! the deadlines, and writes what was queued, one vectored write per connection per turn.
+//! messages to the handler as they arrive (borrowed from the read buffer, not copied), checks
+//! the deadlines when due, and writes what was queued, at the start and at the end of each
+//! turn, with vectored writes until a connection's queue is empty or its socket full.
+//!
+//! The deadlines are the client's own for connecting and for the server's closing of TCP;
+//! keepalive, the idle timeout and the close deadline are each connection's, in the core
+//! ([`Connection::poll_timeout`](crate::protocol::Connection::poll_timeout)): every sweep
+//! interval (a quarter of the shortest timeout, from 5 ms to 1 s) the client sweeps its
+//! connections and gives the time to those whose deadline came, and to each connection after
+//! it read.
 //!
 //! Sockets are registered for both READABLE and WRITABLE once: readiness is edge-triggered,
 //! so the kernel reports writability only after a write found the socket full, and an idle
@@ -60,7 +68,7 @@ use crate::protocol::close::CloseCode;
 use crate::protocol::Message;
 #[cfg(feature = "tls")]
 use crate::transport::TlsStream;
-use crate::transport::{tick_interval, ReadBuffers, Transport};
+use crate::transport::{sweep_interval, ReadBuffers, Transport};
 use crate::Config;
 
 mod conn;
@@ -70,7 +78,7 @@ mod turn;
 pub use conn::{ClientConn, ClientHandler};
 pub use peer::Ended;
 
-use peer::{Handshake, Peer, Phase};
+use peer::{Handshaking, Peer, Phase};
 use turn::Ready;
 
 /// Read buffers kept for reuse.
@@ -117,7 +125,7 @@ pub struct MultiClient {
     /// Connections whose reads stopped before their socket drained.
     more_to_read: Vec<(usize, bool)>,
     buffers: ReadBuffers,
-    next_tick: Instant,
+    next_sweep: Instant,
 }
 
 impl MultiClient {
@@ -138,7 +146,7 @@ impl MultiClient {
             dead: Vec::new(),
             more_to_read: Vec::new(),
             buffers,
-            next_tick: Instant::now(),
+            next_sweep: Instant::now(),
         })
     }
 
@@ -178,7 +186,7 @@ impl MultiClient {
             }
         };
         let id = ClientId::new(self.slots[slot].generation, slot);
-        let handshake = Handshake {
+        let handshake = Handshaking {
             opening: opening::begin(&url, &self.options),
             written: 0,
             buf: Vec::new(),
@@ -236,12 +244,12 @@ impl MultiClient {
     /// Sends a message on an open connection (written in the next [`poll`](Self::poll)).
     /// [`ClientError::Closed`] when it is not open: still connecting, closing, or ended.
     pub fn send(&mut self, id: ClientId, message: Message<'_>) -> Result<(), ClientError> {
-        self.with_open(id, |conn| conn.send(message))
+        self.with_established(id, |conn| conn.send(message))
     }
 
     /// Sends a Ping on an open connection.
     pub fn ping(&mut self, id: ClientId, payload: &[u8]) -> Result<(), ClientError> {
-        self.with_open(id, |conn| conn.ping(payload))
+        self.with_established(id, |conn| conn.ping(payload))
     }
 
     /// Begins the close handshake of an open connection, or abandons one still connecting
@@ -261,37 +269,34 @@ impl MultiClient {
             self.kill(slot, Ended::NotOpened(ClientError::Closed));
             return Ok(());
         }
-        self.with_open(id, |conn| conn.close(code, reason))
+        self.with_established(id, |conn| conn.close(code, reason))
     }
 
     /// Bytes queued on a connection and not yet written (0 when it is not open).
     pub fn buffered_amount(&self, id: ClientId) -> usize {
         match self.slot_of(id).and_then(|s| self.slots[s].peer.as_ref()) {
             Some(Peer {
-                phase: Phase::Open(open),
+                phase: Phase::Established(ws),
                 ..
-            }) => open.conn.buffered_amount(),
+            }) => ws.conn.buffered_amount(),
             _ => 0,
         }
     }
 
-    fn with_open(
+    fn with_established(
         &mut self,
         id: ClientId,
         f: impl FnOnce(&mut crate::protocol::Connection) -> Result<(), crate::UsageError>,
     ) -> Result<(), ClientError> {
         let slot = self.slot_of(id).ok_or(ClientError::Closed)?;
         let Some(Peer {
-            phase: Phase::Open(open),
+            phase: Phase::Established(ws),
             ..
         }) = self.slots[slot].peer.as_mut()
         else {
             return Err(ClientError::Closed);
         };
-        f(&mut open.conn).map_err(|e| match e {
-            crate::UsageError::Closed => ClientError::Closed,
-            other => ClientError::Usage(other),
-        })?;
+        f(&mut ws.conn)?;
         self.mark_dirty(slot);
         Ok(())
     }
@@ -303,8 +308,9 @@ impl MultiClient {
     }
 
     /// One turn of the event loop: writes what was queued, waits for readiness (at most
-    /// `timeout`, and never past the next deadline check), reads and hands events to
-    /// `handler`, runs the deadlines, writes, and reports the connections that ended.
+    /// `timeout`, and never past the next deadline sweep), reads and hands events to
+    /// `handler`, sweeps the deadlines if that is due, writes, and reports the connections
+    /// that ended.
     pub fn poll<H: ClientHandler>(
         &mut self,
         handler: &mut H,
@@ -313,7 +319,7 @@ impl MultiClient {
         let now = Instant::now();
         self.flush_dirty(now);
         self.remove_dead(handler);
-        let mut wait = self.next_tick.saturating_duration_since(now);
+        let mut wait = self.next_sweep.saturating_duration_since(now);
         if let Some(timeout) = timeout {
             wait = wait.min(timeout);
         }
@@ -344,19 +350,19 @@ impl MultiClient {
             };
             self.on_event(handler, slot, ready, now);
         }
-        if now >= self.next_tick {
-            self.on_tick(now);
-            self.next_tick = now + self.tick_interval();
+        if now >= self.next_sweep {
+            self.sweep_deadlines(now);
+            self.next_sweep = now + self.sweep_interval();
         }
         self.flush_dirty(now);
         self.remove_dead(handler);
         Ok(())
     }
 
-    /// How often deadlines are checked (see [`tick_interval`]).
-    fn tick_interval(&self) -> Duration {
+    /// How often deadlines are checked (see [`sweep_interval`]).
+    fn sweep_interval(&self) -> Duration {
         let shortest = self.options.config.shortest_timeout();
-        tick_interval(shortest.min(self.options.connect_timeout))
+        sweep_interval(shortest.min(self.options.connect_timeout))
     }
 
     fn mark_dirty(&mut self, slot: usize) {

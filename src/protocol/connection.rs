@@ -100,7 +100,8 @@ impl<F: FnMut() -> [u8; 4] + Send> MaskKeys for F {
     }
 }
 
-/// A WebSocket connection in the open phase, for either role.
+/// A WebSocket connection once established (after the opening handshake), for either role:
+/// open, closing, then closed.
 #[derive(Debug)]
 pub struct Connection {
     rx: Receiver,

@@ -1,5 +1,7 @@
 //! The sending half of a connection: encodes messages, fragments and control frames into the
-//! output queue, and enforces what may be sent in each state.
+//! output queue, and enforces what may be sent in each state. Beside it: large messages
+//! written straight to the transport (`direct`), and the back-pressure decision for a peer
+//! that reads too slowly (`room`: [`Sender::make_room`]).
 //!
 //! Implements the sending rules of
 //! [RFC 6455 §5.1](https://www.rfc-editor.org/rfc/rfc6455#section-5.1) (masking by role),
@@ -19,6 +21,7 @@ use crate::protocol::message::{DataKind, Message};
 use crate::protocol::output::{OutputQueue, SharedFrame};
 
 mod direct;
+mod room;
 
 pub use direct::DIRECT_MIN;
 
@@ -44,9 +47,10 @@ fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     result
 }
 
-/// The fragmented message we are sending.
+/// The fragmented message we are sending (RFC 6455 §5.4): its kind, and whether its first
+/// frame was compressed (then every later fragment continues the compressed stream).
 #[derive(Debug, Clone, Copy)]
-struct Outgoing {
+struct FragmentedMessage {
     kind: DataKind,
     compressed: bool,
 }
@@ -80,7 +84,7 @@ pub struct Sender {
     /// Whether frames may still be sent.
     ending: Ending,
     /// The fragmented message we are sending, if any.
-    outgoing: Option<Outgoing>,
+    fragmented: Option<FragmentedMessage>,
     /// Automatic Pongs are bounded so that a ping flood from a peer that never reads cannot
     /// grow memory: RFC 6455 §5.5.3 allows answering "only the most recently processed Ping
     /// frame". This is the queue position (bytes written since the queue was last empty) at
@@ -131,7 +135,7 @@ impl std::fmt::Debug for Sender {
             .field("role", &self.role)
             .field("queued", &self.queue.len())
             .field("ending", &self.ending)
-            .field("outgoing", &self.outgoing)
+            .field("fragmented", &self.fragmented)
             .finish_non_exhaustive()
     }
 }
@@ -151,7 +155,7 @@ impl Sender {
             extras,
             queue: OutputQueue::default(),
             ending: Ending::NotYet,
-            outgoing: None,
+            fragmented: None,
             pong_end: 0,
             unwritten_pongs: 0,
         }
@@ -184,7 +188,7 @@ impl Sender {
 
     fn send_message(&mut self, opcode: Opcode, payload: &[u8]) -> Result<(), UsageError> {
         self.check_open()?;
-        if self.outgoing.is_some() {
+        if self.fragmented.is_some() {
             return Err(UsageError::MessageInProgress);
         }
         self.write_data(opcode, true, self.compresses(payload.len()), payload);
@@ -237,7 +241,7 @@ impl Sender {
         fin: bool,
     ) -> Result<(), UsageError> {
         self.check_open()?;
-        let (opcode, compressed) = match self.outgoing {
+        let (opcode, compressed) = match self.fragmented {
             // Whether to compress is decided by the first fragment's size.
             None => match kind {
                 DataKind::Text => (Opcode::Text, self.compresses(data.len())),
@@ -247,10 +251,10 @@ impl Sender {
             Some(_) => return Err(UsageError::MessageInProgress),
         };
         self.write_data(opcode, fin, compressed, data);
-        self.outgoing = if fin {
+        self.fragmented = if fin {
             None
         } else {
-            Some(Outgoing { kind, compressed })
+            Some(FragmentedMessage { kind, compressed })
         };
         Ok(())
     }
@@ -260,7 +264,7 @@ impl Sender {
     /// Only a server may share frames: a client must mask each frame with a fresh key.
     pub fn send_shared(&mut self, frame: &SharedFrame) -> Result<(), UsageError> {
         self.check_open()?;
-        if self.outgoing.is_some() {
+        if self.fragmented.is_some() {
             return Err(UsageError::MessageInProgress);
         }
         if self.role == Role::Client {
@@ -325,7 +329,8 @@ impl Sender {
         self.role
     }
 
-    /// Bytes queued and not yet written: the measure for back-pressure.
+    /// Bytes queued and not yet written: the measure for back-pressure (see
+    /// [`make_room`](Sender::make_room)).
     pub fn buffered_amount(&self) -> usize {
         self.queue.len()
     }
@@ -471,7 +476,7 @@ impl Sender {
             self.write_close(err.close_code(), err.reason());
             self.ending = Ending::CloseSent(Initiator::Local);
         }
-        self.outgoing = None;
+        self.fragmented = None;
     }
 
     /// Who began the close handshake, once our Close frame is queued.
@@ -485,7 +490,7 @@ impl Sender {
     /// Gives up (a deadline passed): drops what is queued and sends nothing more.
     pub(crate) fn abandon(&mut self) {
         self.discard_output();
-        self.outgoing = None;
+        self.fragmented = None;
         self.ending = Ending::Abandoned;
     }
 }

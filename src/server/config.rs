@@ -23,10 +23,11 @@ pub struct ServerConfig {
     /// Commands (sends, publishes, broadcasts, closes, subscriptions) that other threads may
     /// have waiting for one worker. Default: 65 536. When a worker's mailbox is full, the
     /// [`ServerHandle`](super::ServerHandle) method returns
-    /// [`MailboxFull`](super::MailboxFull), a callback's
-    /// [`Context`](super::Context) drops the command, and both count it in
-    /// [`StatsSnapshot::mailbox_drops`](super::StatsSnapshot::mailbox_drops); a shutdown is never refused. Memory: about 64 bytes
-    /// per waiting command, plus its message (one copy shared by every worker).
+    /// [`MailboxFull`](super::MailboxFull), a callback's [`Context`](super::Context) drops the
+    /// command, and both count it in
+    /// [`StatsSnapshot::mailbox_drops`](super::StatsSnapshot::mailbox_drops); a shutdown is
+    /// never refused. Memory: about 64 bytes per waiting command, plus its message (one copy
+    /// shared by every worker).
     pub max_mailbox: usize,
     /// Worker threads, each with its own event loop; 0 means one per CPU core. Default: 0.
     pub threads: usize,

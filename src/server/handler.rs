@@ -4,22 +4,29 @@
 //! Each worker thread has its own clone of the handler, so callbacks take `&mut self` without
 //! locks; state shared between workers goes behind an `Arc` inside it. Sends from a callback
 //! are queued on the connection and written at the end of the event loop's tick, together
-//! with everything else queued in that tick (one write per connection per tick).
+//! with everything else queued for it in that tick. Two sends write earlier, from the
+//! callback: a message of at least [`DIRECT_MIN`](crate::protocol::sender::DIRECT_MIN)
+//! bytes that finds nothing queued goes straight to the socket
+//! ([`Sender::send_through`]), and a send that finds the queue over
+//! [`Config::max_outbound_queue`] first writes what the socket takes of it, before the
+//! slow-consumer policy judges ([`Sender::make_room`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::error::SendError;
 use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::{ClientOffer, Request};
 use crate::protocol::{Chunk, DataKind, Message, Sender};
 use crate::server::http::HttpResponse;
-use crate::server::outbound::{admit, admit_fragment, Outbound};
 use crate::server::peer::Rare;
+use crate::server::shared_message::SharedMessage;
+use crate::server::slow_consumer::{make_room, make_room_for_fragment};
 use crate::server::stats::Stats;
 use crate::server::{Command, ServerHandle};
 use crate::transport::Transport;
-use crate::{Config, UsageError};
+use crate::Config;
 
 /// A connection's identity, unique for the server's lifetime (never reused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -163,9 +170,9 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// Sends a message to every connection subscribed to `topic`, on every worker. Workers
-    /// whose mailbox is full (`Config::max_mailbox`) drop it and count it in
-    /// `StatsSnapshot::mailbox_drops`.
+    /// Sends a message to every connection subscribed to `topic`, on every worker. Workers whose
+    /// mailbox is full ([`ServerConfig::max_mailbox`](super::ServerConfig::max_mailbox)) drop it
+    /// and count it in [`StatsSnapshot::mailbox_drops`](super::StatsSnapshot::mailbox_drops).
     pub fn publish(&mut self, topic: &str, kind: DataKind, payload: &[u8]) {
         self.publish_except(topic, kind, payload, None);
     }
@@ -178,7 +185,7 @@ impl Context<'_> {
         payload: &[u8],
         except: Option<ConnId>,
     ) {
-        let message = Outbound::new(kind, payload.to_vec(), &self.handle.shared.config);
+        let message = SharedMessage::new(kind, payload.to_vec(), &self.handle.shared.config);
         Stats::add(&self.handle.shared.stats.broadcasts, 1);
         let topic: Arc<str> = topic.into();
         self.outbox.push(Command::Publish {
@@ -186,7 +193,7 @@ impl Context<'_> {
             message: message.clone(),
             except,
         });
-        // A full mailbox drops the command and counts it (see `Config::max_mailbox`).
+        // A full mailbox drops the command and counts it (see `ServerConfig::max_mailbox`).
         let _ = self
             .handle
             .to_other_workers(self.worker(), |_| Command::Publish {
@@ -197,10 +204,11 @@ impl Context<'_> {
     }
 
     /// Sends a message to one connection (on any worker). On another worker whose mailbox
-    /// is full (`Config::max_mailbox`), the message is dropped and counted in
-    /// `StatsSnapshot::mailbox_drops`.
+    /// is full ([`ServerConfig::max_mailbox`](super::ServerConfig::max_mailbox)), the message
+    /// is dropped and counted in
+    /// [`StatsSnapshot::mailbox_drops`](super::StatsSnapshot::mailbox_drops).
     pub fn send_to(&mut self, to: ConnId, kind: DataKind, payload: &[u8]) {
-        let message = Outbound::new(kind, payload.to_vec(), &self.handle.shared.config);
+        let message = SharedMessage::new(kind, payload.to_vec(), &self.handle.shared.config);
         let command = Command::Send { to, message };
         if to.worker() == self.worker() {
             self.outbox.push(command);
@@ -219,7 +227,8 @@ impl Context<'_> {
     }
 }
 
-/// One open connection, as a callback sees it.
+/// One established connection, as a callback sees it: open, or closing (after our Close the
+/// peer's messages still arrive, RFC 6455 §7.1.2, but sends fail with [`SendError::Closed`]).
 pub struct Conn<'a, S> {
     pub(crate) id: ConnId,
     pub(crate) tx: &'a mut Sender,
@@ -265,27 +274,32 @@ impl<'a, S> Conn<'a, S> {
         &mut self.ctx
     }
 
-    /// Sends a text message (subject to the slow-consumer policy).
-    pub fn send_text(&mut self, text: &str) -> Result<(), UsageError> {
+    /// Sends a text message (subject to the slow-consumer policy), as [`send`](Self::send).
+    pub fn send_text(&mut self, text: &str) -> Result<(), SendError> {
         self.send(Message::Text(text))
     }
 
-    /// Sends a binary message (subject to the slow-consumer policy).
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), UsageError> {
+    /// Sends a binary message (subject to the slow-consumer policy), as [`send`](Self::send).
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), SendError> {
         self.send(Message::Binary(data))
     }
 
     /// Sends a message (e.g. echoes one), subject to the slow-consumer policy.
+    ///
+    /// Errors: [`SendError::Closed`] once a Close was sent (by the application or by the
+    /// server: its shutdown, the idle timeout, the slow-consumer policy) or the connection
+    /// failed; [`SendError::SlowConsumer`] when the peer's output queue stayed over
+    /// [`Config::max_outbound_queue`] after a write, with what was done (the message dropped,
+    /// or the connection closing with 1008, as [`Config::slow_consumer`] says);
+    /// [`SendError::Usage`] for a whole message while a fragmented one is unfinished.
     ///
     /// The message is queued at once (a large one may even be written at once), whereas what
     /// goes through [`Context`] (publish, broadcast, `send_to`) is delivered when the worker
     /// has handled this tick's input. A callback that publishes and then sends here has its
     /// own connection receive the send first; to keep that order, send through
     /// [`Context::send_to`] with [`id`](Self::id) instead.
-    pub fn send(&mut self, message: Message<'_>) -> Result<(), UsageError> {
-        if !admit(self.tx, self.transport, self.config, self.stats) {
-            return Err(UsageError::Closed);
-        }
+    pub fn send(&mut self, message: Message<'_>) -> Result<(), SendError> {
+        make_room(self.tx, self.transport, self.config, self.stats)?;
         // A large message finding the queue empty goes straight from the receive buffer to
         // the socket; only what the socket did not take is copied into the queue.
         let transport = &mut *self.transport;
@@ -298,18 +312,17 @@ impl<'a, S> Conn<'a, S> {
     }
 
     /// Sends one fragment of a streamed message (see [`Sender::send_fragment`]), subject to
-    /// the outbound queue limit: a fragment that finds the queue over it closes the
-    /// connection with 1008 under either [`SlowConsumer`](crate::config::SlowConsumer)
-    /// policy, since part of a message cannot be dropped.
+    /// the output queue limit ([`Config::max_outbound_queue`]): a fragment that finds the
+    /// queue over it closes the connection with 1008 under either
+    /// [`SlowConsumer`](crate::config::SlowConsumer) policy, since part of a message cannot be
+    /// dropped (the error is then `SendError::SlowConsumer(SlowConsumer::Close)`).
     pub fn send_fragment(
         &mut self,
         kind: DataKind,
         data: &[u8],
         fin: bool,
-    ) -> Result<(), UsageError> {
-        if !admit_fragment(self.tx, self.transport, self.config, self.stats) {
-            return Err(UsageError::Closed);
-        }
+    ) -> Result<(), SendError> {
+        make_room_for_fragment(self.tx, self.transport, self.config, self.stats)?;
         self.tx.send_fragment(kind, data, fin)?;
         if fin {
             Stats::add(&self.stats.messages_out, 1);
@@ -318,14 +331,17 @@ impl<'a, S> Conn<'a, S> {
         Ok(())
     }
 
-    /// Sends a Ping.
-    pub fn ping(&mut self, payload: &[u8]) -> Result<(), UsageError> {
-        self.tx.ping(payload)
+    /// Sends a Ping. [`SendError::Closed`] once a Close was sent; [`SendError::Usage`] for a
+    /// payload over 125 bytes.
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), SendError> {
+        Ok(self.tx.ping(payload)?)
     }
 
-    /// Begins the close handshake.
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), UsageError> {
-        self.tx.close(code, reason)
+    /// Begins the close handshake. [`SendError::Closed`] if a Close was sent already (by the
+    /// application or by the server); [`SendError::Usage`] for a code that must not be sent or
+    /// a reason over 123 bytes.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        Ok(self.tx.close(code, reason)?)
     }
 
     /// Bytes queued for this connection and not yet written.

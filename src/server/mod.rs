@@ -15,16 +15,25 @@
 //! - **Cross-thread work.** [`ServerHandle`] sends commands (send to a connection, publish
 //!   to a topic, broadcast, close, shutdown) to a worker's mailbox and wakes it with a
 //!   `mio::Waker`. Each mailbox is bounded ([`ServerConfig::max_mailbox`]): a command that finds
-//!   it full is dropped, counted, and reported to the caller ([`MailboxFull`]). A message
+//!   it full is dropped, counted, and reported to a [`ServerHandle`] caller ([`MailboxFull`]);
+//!   a callback's [`Context`] drops it without a word (a shutdown is never dropped). A message
 //!   for many receivers is encoded once ([`SharedFrame`](crate::protocol::SharedFrame)):
 //!   queues share a large frame and copy a small one behind what they hold, so that a
 //!   tick's small broadcasts leave each receiver one run for one `send`. A run of
 //!   broadcasts with the same receivers is delivered receiver by receiver.
-//! - **Limits.** Everything is bounded by [`ServerConfig`] and its connections' [`Config`]: handshake size and time, read buffer,
-//!   output queue per connection (slow consumers are closed with 1008 or have messages
-//!   dropped), keepalive, close deadline, connection count (503 above it; over TLS the
+//! - **Limits.** Everything is bounded by [`ServerConfig`] and its connections' [`Config`]:
+//!   handshake size and time, read buffer, output queue per connection (slow consumers are
+//!   closed with 1008 or have messages dropped, as the core's
+//!   [`Sender::make_room`](crate::protocol::Sender::make_room) decides; the application's send
+//!   then returns [`SendError::SlowConsumer`]), connection count (503 above it; over TLS the
 //!   connection is closed without a byte, see [`ServerConfig::max_connections`]). The file
 //!   descriptor limit must allow `max_connections`: raise it with `ulimit -n`.
+//! - **Deadlines.** The handshake's and an HTTP response's are the worker's. Keepalive, the
+//!   idle timeout and the close deadline are each connection's own, in the core
+//!   ([`Connection::poll_timeout`](crate::protocol::Connection::poll_timeout) and
+//!   [`handle_timeout`](crate::protocol::Connection::handle_timeout)): each worker sweeps its
+//!   connections every sweep interval (a quarter of the shortest timeout, from 5 ms to 1 s)
+//!   and gives the time to those whose deadline came, and to each connection after it read.
 //!
 //! # Example: an echo server
 //!
@@ -66,35 +75,37 @@ use crate::Config;
 mod config;
 mod handler;
 mod http;
-mod outbound;
 mod peer;
 pub mod prometheus;
+mod shared_message;
+mod slow_consumer;
 mod stats;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod worker;
 
+pub use crate::error::SendError;
 pub use config::ServerConfig;
 pub use handler::{CloseInfo, Conn, ConnId, Context, Handler, Upgrade};
 pub use http::{reason_phrase, HttpResponse};
 pub use prometheus::{Exposition, MetricKind};
 pub use stats::{Stats, StatsSnapshot};
 
-use outbound::Outbound;
+use shared_message::SharedMessage;
 
 /// Work sent to a worker.
 pub(crate) enum Command {
     Send {
         to: ConnId,
-        message: Arc<Outbound>,
+        message: Arc<SharedMessage>,
     },
     Publish {
         topic: Arc<str>,
-        message: Arc<Outbound>,
+        message: Arc<SharedMessage>,
         except: Option<ConnId>,
     },
     Broadcast {
-        message: Arc<Outbound>,
+        message: Arc<SharedMessage>,
         except: Option<ConnId>,
     },
     Close {
@@ -205,14 +216,14 @@ impl ServerHandle {
     /// Sends a message to one connection. [`MailboxFull`] when its worker has
     /// [`ServerConfig::max_mailbox`] commands waiting: the message is dropped.
     pub fn send(&self, to: ConnId, kind: DataKind, payload: &[u8]) -> Result<(), MailboxFull> {
-        let message = Outbound::new(kind, payload.to_vec(), &self.shared.config);
+        let message = SharedMessage::new(kind, payload.to_vec(), &self.shared.config);
         self.to_worker(to.worker(), Command::Send { to, message })
     }
 
     /// Sends a message to every connection subscribed to `topic`. [`MailboxFull`] when some
     /// workers' mailboxes are full: their connections do not get it; the others do.
     pub fn publish(&self, topic: &str, kind: DataKind, payload: &[u8]) -> Result<(), MailboxFull> {
-        let message = Outbound::new(kind, payload.to_vec(), &self.shared.config);
+        let message = SharedMessage::new(kind, payload.to_vec(), &self.shared.config);
         let topic: Arc<str> = topic.into();
         Stats::add(&self.shared.stats.broadcasts, 1);
         self.to_all_workers(|| Command::Publish {
@@ -225,7 +236,7 @@ impl ServerHandle {
     /// Sends a message to every open connection. [`MailboxFull`] as for
     /// [`publish`](Self::publish).
     pub fn broadcast(&self, kind: DataKind, payload: &[u8]) -> Result<(), MailboxFull> {
-        let message = Outbound::new(kind, payload.to_vec(), &self.shared.config);
+        let message = SharedMessage::new(kind, payload.to_vec(), &self.shared.config);
         Stats::add(&self.shared.stats.broadcasts, 1);
         self.to_all_workers(|| Command::Broadcast {
             message: message.clone(),
@@ -252,8 +263,9 @@ impl ServerHandle {
         )
     }
 
-    /// Graceful shutdown: stop accepting, send every connection a Close with 1001, wait up to
-    /// `close_timeout` for them to end, then stop the workers.
+    /// Graceful shutdown: stop accepting, send every established connection a Close with 1001
+    /// (connections still in their handshake are dropped), wait up to `close_timeout` for them
+    /// to end, then stop the workers.
     pub fn shutdown(&self) {
         if !self.shared.shutting_down.swap(true, Ordering::SeqCst) {
             let _ = self.to_all_workers(|| Command::Shutdown);

@@ -1,5 +1,6 @@
 //! One TCP connection held by a worker, through its phases: the opening handshake, a plain
-//! HTTP response, the open WebSocket connection, and draining before the socket is closed.
+//! HTTP response, the established WebSocket connection (open, then closing), and draining
+//! before the socket is closed.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -10,7 +11,7 @@ use std::time::Instant;
 
 use crate::protocol::{CloseCode, Connection, State, Timeout};
 use crate::server::handler::{CloseInfo, ConnId};
-use crate::server::outbound::Outbound;
+use crate::server::shared_message::SharedMessage;
 use crate::transport::{write_bytes, write_connection, Flushed, Transport};
 
 /// Where a connection stands. Each phase's state is boxed (or a [`Stamp`]), so that the
@@ -20,8 +21,10 @@ pub(crate) enum Phase<S> {
     Handshake(Box<Handshaking>),
     /// Writing an HTTP response (a page, or a refused upgrade), then closing.
     Respond(Box<Responding>),
-    /// The WebSocket connection.
-    Open(Box<Open<S>>),
+    /// The WebSocket connection, from our 101 response (RFC 6455 §4.1: "_The WebSocket
+    /// Connection is Established_") until it ends: its [`State`] is `Open`, then `Closing`,
+    /// then `Closed` or `Failed` while its last frames are written.
+    Established(Box<Established<S>>),
     /// Our side is done and shut for writing; reading until the peer closes or `until`
     /// (RFC 6455 §7.1.1: the server closes the TCP connection first, without losing the
     /// peer's last bytes to a reset).
@@ -41,18 +44,18 @@ pub(crate) struct Responding {
     pub(crate) since: Instant,
 }
 
-/// An open WebSocket connection and the application's state for it. Kept small, since an
-/// idle server holds one per connection: what most connections never need is in [`Rare`],
-/// allocated on first use. Its deadlines are the connection's own
+/// An established WebSocket connection (open or closing) and the application's state for it. Kept
+/// small, since an idle server holds one per connection: what most connections never need is in
+/// [`Rare`], allocated on first use. Its deadlines are the connection's own
 /// ([`Connection::poll_timeout`]).
-pub(crate) struct Open<S> {
+pub(crate) struct Established<S> {
     pub(crate) conn: Connection,
     /// Taken when the application is told the connection ended.
     pub(crate) session: Option<S>,
     pub(crate) rare: Option<Box<Rare>>,
 }
 
-/// The state of an open connection that most connections never need.
+/// The state of an established connection that most connections never need.
 #[derive(Default)]
 pub(crate) struct Rare {
     pub(crate) subprotocol: Option<Box<str>>,
@@ -61,12 +64,12 @@ pub(crate) struct Rare {
     pub(crate) ended: Option<CloseInfo>,
     /// Messages that arrived while the application was sending a fragmented message, in
     /// order, to queue after its last fragment.
-    pub(crate) held: VecDeque<Arc<Outbound>>,
+    pub(crate) held: VecDeque<Arc<SharedMessage>>,
     /// Payload bytes in `held`.
     pub(crate) held_bytes: usize,
 }
 
-impl<S> Open<S> {
+impl<S> Established<S> {
     /// The rarely used state, allocated now if it was not.
     pub(crate) fn rare(&mut self) -> &mut Rare {
         self.rare.get_or_insert_with(Box::default)
@@ -102,8 +105,9 @@ impl<S> Open<S> {
 }
 
 /// A moment as whole milliseconds since the worker's epoch, wrapping after 49 days: 4 bytes
-/// where an `Instant` takes 16 (the deadline of a draining socket, in every slot's phase). Spans under 24 days compare correctly. Never zero (the count
-/// 0 reads as 1, a millisecond off), so that an `Option<Stamp>` takes 4 bytes too.
+/// where an `Instant` takes 16 (the deadline of a draining socket, in every slot's phase).
+/// Spans under 24 days compare correctly. Never zero (the count 0 reads as 1, a millisecond
+/// off), so that an `Option<Stamp>` takes 4 bytes too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stamp(NonZeroU32);
 
@@ -190,7 +194,7 @@ pub(crate) struct Peer<S> {
     /// In the worker's list of connections to remove at the end of the tick.
     pub(crate) dead: bool,
     /// Messages are held back behind a fragmented message (see [`Rare::held`]): kept here,
-    /// beside the slot a broadcast reads anyway, so that it need not reach into [`Open`].
+    /// beside the slot a broadcast reads anyway, so that it need not reach into [`Established`].
     pub(crate) holding: bool,
 }
 
@@ -204,7 +208,7 @@ impl<S> Peer<S> {
     pub(crate) fn flush(&mut self) -> io::Result<Flushed> {
         let flushed = match &mut self.phase {
             Phase::Respond(r) => write_bytes(&mut self.transport, &r.out, &mut r.written)?,
-            Phase::Open(open) => write_connection(&mut self.transport, &mut open.conn)?,
+            Phase::Established(ws) => write_connection(&mut self.transport, &mut ws.conn)?,
             Phase::Handshake { .. } | Phase::Draining { .. } => Flushed::All,
         };
         if flushed == Flushed::All && !self.transport.flush()? {
@@ -217,7 +221,7 @@ impl<S> Peer<S> {
     pub(crate) fn finished(&self) -> bool {
         match &self.phase {
             Phase::Respond(r) => r.written == r.out.len(),
-            Phase::Open(open) => open.conn.is_closed() && !open.conn.wants_write(),
+            Phase::Established(ws) => ws.conn.is_closed() && !ws.conn.wants_write(),
             _ => false,
         }
     }

@@ -36,7 +36,8 @@ pub struct StatsSnapshot {
     pub open: u64,
     /// TCP connections accepted.
     pub accepted: u64,
-    /// Connections refused with 503 because `max_connections` was reached.
+    /// Connections refused because `max_connections` was reached (with 503; over TLS, closed
+    /// without a byte).
     pub refused_over_limit: u64,
     /// Data messages received.
     pub messages_in: u64,
@@ -58,7 +59,7 @@ pub struct StatsSnapshot {
     pub protocol_errors: u64,
     /// Plain HTTP requests answered.
     pub http_requests: u64,
-    /// Commands dropped because a worker's mailbox was full (`Config::max_mailbox`).
+    /// Commands dropped because a worker's mailbox was full (`ServerConfig::max_mailbox`).
     pub mailbox_drops: u64,
     /// Messages held back because they arrived while the connection was in the middle of
     /// sending a fragmented message, and queued after its last fragment.

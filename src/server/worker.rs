@@ -1,12 +1,17 @@
 //! One worker thread: a mio event loop over its share of the connections.
 //!
-//! Each tick: wait for events; read every readable connection until its socket is drained
-//! (a short read proves it, so no extra `read` that would only say `EAGAIN`), handing the
-//! events to the application; run commands from other threads (sends, publishes); run the
-//! timers; then write every connection that has output, once, with a vectored write; then
-//! remove connections that ended. A connection registers for WRITABLE only while its output
-//! is stuck, and is removed only at the end of a tick, so no event of this tick can name a
-//! removed or reused token (tokens carry a slot, and ids a generation besides).
+//! Each tick: wait for events (at most until the next deadline sweep); read every readable
+//! connection until its socket is drained (a short read proves it, so no extra `read` that would
+//! only say `EAGAIN`), handing the events to the application and giving the connection the time;
+//! run the commands of this tick's callbacks and of other threads (sends, publishes); every
+//! [`sweep_interval`], sweep the deadlines (the worker's own for handshakes, HTTP responses and
+//! draining sockets; for established connections, the core's, asked with
+//! [`Connection::poll_timeout`](crate::protocol::Connection::poll_timeout)); then write every
+//! connection that has output, with vectored writes until its queue is empty or its socket full;
+//! then remove connections that ended. Callbacks may write earlier (see
+//! [`handler`](super::handler)'s docs). A connection registers for WRITABLE only while its output
+//! is stuck, and is removed only at the end of a tick, so no event of this tick can name a removed
+//! or reused token (tokens carry a slot, and ids a generation besides).
 
 use std::collections::HashMap;
 use std::io;
@@ -22,7 +27,7 @@ use crate::server::stats::Stats;
 use crate::server::{Command, ServerHandle};
 #[cfg(feature = "tls")]
 use crate::transport::TlsStream;
-use crate::transport::{discard_input, tick_interval, ReadBuffers, Transport};
+use crate::transport::{discard_input, sweep_interval, ReadBuffers, Transport};
 use crate::Config;
 
 pub(crate) const LISTENER: Token = Token(0);
@@ -80,7 +85,7 @@ pub(crate) struct Worker<H: Handler> {
     spare_commands: Vec<Command>,
     /// A run of messages with the same receivers and their counts of receivers (see
     /// `fanout`), kept for its capacity.
-    spare_messages: Vec<(Arc<crate::server::outbound::Outbound>, u64)>,
+    spare_messages: Vec<(Arc<crate::server::shared_message::SharedMessage>, u64)>,
     shutdown_deadline: Option<Instant>,
     accept_paused_until: Option<Instant>,
     /// What connections' [`Stamp`](crate::server::peer::Stamp)s count from.
@@ -136,12 +141,12 @@ impl<H: Handler> Worker<H> {
     pub(crate) fn run(mut self) {
         self.handler.on_start(&self.handle);
         let mut events = Events::with_capacity(1024);
-        let tick = tick_interval(self.config.shortest_timeout());
-        let mut next_tick = Instant::now() + tick;
+        let sweep_every = sweep_interval(self.config.shortest_timeout());
+        let mut next_sweep = Instant::now() + sweep_every;
         loop {
             let now = Instant::now();
             let timeout = if self.more_to_read.is_empty() {
-                next_tick.saturating_duration_since(now)
+                next_sweep.saturating_duration_since(now)
             } else {
                 Duration::ZERO
             };
@@ -161,9 +166,9 @@ impl<H: Handler> Worker<H> {
             }
             self.read_more(now);
             self.run_commands(now);
-            if now >= next_tick {
-                self.on_tick(now);
-                next_tick = now + tick;
+            if now >= next_sweep {
+                self.sweep_deadlines(now);
+                next_sweep = now + sweep_every;
             }
             self.flush_dirty(now);
             self.remove_dead();
@@ -193,6 +198,8 @@ impl<H: Handler> Worker<H> {
         }
     }
 
+    /// Accepts connections from the listening socket until it has none (`WouldBlock`), each
+    /// taken in by [`take_connection`](Self::take_connection).
     fn accept(&mut self, now: Instant) {
         if self.accept_paused_until.is_some_and(|until| now < until) {
             return;
@@ -203,10 +210,10 @@ impl<H: Handler> Worker<H> {
                 return;
             };
             match listener.accept() {
-                Ok((stream, addr)) => self.admit(stream, addr, now),
+                Ok((stream, addr)) => self.take_connection(stream, addr, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if is_resource_exhausted(&e) => {
-                    // Out of file descriptors: retry at the next tick rather than spin.
+                    // Out of file descriptors: retry at the next sweep rather than spin.
                     eprintln!("fullduplex: accept failed ({e}); raise `ulimit -n`");
                     self.accept_paused_until = Some(now + Duration::from_millis(100));
                     return;
@@ -216,7 +223,14 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    fn admit(&mut self, stream: mio::net::TcpStream, addr: std::net::SocketAddr, now: Instant) {
+    /// Takes an accepted TCP connection in: counts it against `max_connections` and gives it
+    /// a slot, or refuses it over the limit.
+    fn take_connection(
+        &mut self,
+        stream: mio::net::TcpStream,
+        addr: std::net::SocketAddr,
+        now: Instant,
+    ) {
         // The count is reserved before anything else, atomically across workers, so that
         // two workers accepting at once cannot both take the last place.
         if !self.stats.reserve_connection(self.max_connections) {
@@ -328,7 +342,7 @@ impl<H: Handler> Worker<H> {
         };
         match &peer.phase {
             Phase::Handshake { .. } => self.read_handshake(slot, read_closed, now),
-            Phase::Open(_) => self.read_open(slot, read_closed, now),
+            Phase::Established(_) => self.read_frames(slot, read_closed, now),
             Phase::Respond { .. } | Phase::Draining { .. } => {
                 match discard_input(&mut peer.transport) {
                     Ok(false) => {}
@@ -368,23 +382,24 @@ fn is_resource_exhausted(e: &io::Error) -> bool {
 }
 
 mod fanout;
+mod input;
 mod lifecycle;
-mod open;
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::protocol::{Connection, Receiver, Sender};
-    use crate::server::peer::Open;
+    use crate::server::peer::Established;
     use std::mem::size_of;
 
     /// What an idle open connection costs the worker in user space, without its session:
-    /// its slot and its `Open` box (issue 9's goal is 256 bytes in all, deflate aside).
+    /// its slot and its `Established` box, called `Open` in the history below (issue 9's goal
+    /// is 256 bytes in all, deflate aside).
     #[test]
     fn an_idle_connection_stays_small() {
         let sizes = [
             ("Slot", size_of::<Slot<()>>()),
-            ("Open", size_of::<Open<()>>()),
+            ("Established", size_of::<Established<()>>()),
             ("Connection", size_of::<Connection>()),
             ("Receiver", size_of::<Receiver>()),
             ("Sender", size_of::<Sender>()),
@@ -401,8 +416,8 @@ mod tests {
         // Open 112 (128); the Ping held back by a flood with the sender's extras: Open 104
         // (a 112-byte chunk). The keepalive and close stamps moved into the core's
         // `Connection` (24 bytes of timers) and its limits behind the shared `Arc<Config>`:
-        // Connection 88, Open still 104.
+        // Connection 88, Open still 104. `Open` renamed `Established`, unchanged.
         assert!(size_of::<Slot<()>>() <= 48, "{sizes:?}");
-        assert!(size_of::<Open<()>>() <= 104, "{sizes:?}");
+        assert!(size_of::<Established<()>>() <= 104, "{sizes:?}");
     }
 }

@@ -1,6 +1,7 @@
-//! The runtime's byte streams: plain TCP or TLS (rustls) over TCP, written from a
+//! The mio runtime's byte streams: plain TCP or TLS (rustls) over TCP, written from a
 //! connection's output queue with vectored writes and read into buffers lent from a pool.
-//! The server and the client read and write WebSocket bytes through it without caring which.
+//! The server and the [`MultiClient`](crate::client::MultiClient) read and write WebSocket
+//! bytes through it without caring which (the blocking client has its own blocking stream).
 //! TLS (feature `tls`) is in [`tls`].
 
 use std::io::{self, IoSlice, Read, Write};
@@ -95,10 +96,13 @@ impl Transport {
     }
 }
 
-/// How often a runtime checks its connections' deadlines, for timeouts as short as
+/// How often a mio event loop sweeps its connections' deadlines, for timeouts as short as
 /// `shortest`: a quarter of it, between 5 ms and 1 s (so a deadline is met within a quarter
-/// of its length, and an idle loop wakes at most once a second).
-pub(crate) fn tick_interval(shortest: Duration) -> Duration {
+/// of its length, and an idle loop wakes at most once a second). Each sweep asks every
+/// established connection when it is due
+/// ([`Connection::poll_timeout`](crate::protocol::Connection::poll_timeout)) rather than
+/// keeping a timer per connection.
+pub(crate) fn sweep_interval(shortest: Duration) -> Duration {
     (shortest / 4).clamp(Duration::from_millis(5), Duration::from_secs(1))
 }
 

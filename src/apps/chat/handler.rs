@@ -115,8 +115,9 @@ impl Chat {
         }
     }
 
-    /// Applies the rate limit; `false` if the message must be dropped.
-    fn admit(&self, conn: &mut Conn<'_, Session>, bytes: usize) -> bool {
+    /// Checks the message against the sender's rate limit (warning, or closing with 1008, a
+    /// sender over it); `false` if the message must be dropped.
+    fn check_rate_limit(&self, conn: &mut Conn<'_, Session>, bytes: usize) -> bool {
         let counters = &self.shared.counters;
         let now = conn.now();
         match conn.session().limiter.check(now, bytes) {
@@ -297,7 +298,7 @@ impl Handler for Chat {
     }
 
     fn on_message(&mut self, conn: &mut Conn<'_, Session>, message: Message<'_>) {
-        if !self.admit(conn, message.as_bytes().len()) {
+        if !self.check_rate_limit(conn, message.as_bytes().len()) {
             return;
         }
         let result = match message {

@@ -2,10 +2,10 @@
 //! open, message and end callbacks, and the [`ClientConn`] it sends through.
 
 use super::{ClientId, Ended};
+use crate::client::ClientError;
 use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::Accepted;
 use crate::protocol::{Chunk, DataKind, Message, Sender};
-use crate::UsageError;
 
 /// What a program does with the events of its connections. Callbacks run inside
 /// [`MultiClient::poll`](super::MultiClient::poll); sends they make are written at the end of
@@ -36,7 +36,9 @@ pub trait ClientHandler {
     }
 }
 
-/// An open connection, as a callback sees it.
+/// An open connection, as a callback sees it. Its sends fail with [`ClientError::Closed`]
+/// once a Close frame went (ours, or our answer to the server's) or a deadline ended the
+/// connection, and with [`ClientError::Usage`] when the call itself breaks a rule.
 pub struct ClientConn<'a> {
     pub(super) id: ClientId,
     pub(super) tx: &'a mut Sender,
@@ -60,18 +62,18 @@ impl ClientConn<'_> {
     }
 
     /// Sends a text message.
-    pub fn send_text(&mut self, text: &str) -> Result<(), UsageError> {
-        self.tx.send_text(text)
+    pub fn send_text(&mut self, text: &str) -> Result<(), ClientError> {
+        Ok(self.tx.send_text(text)?)
     }
 
     /// Sends a binary message.
-    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), UsageError> {
-        self.tx.send_binary(data)
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), ClientError> {
+        Ok(self.tx.send_binary(data)?)
     }
 
     /// Sends a message (e.g. echoes one).
-    pub fn send(&mut self, message: Message<'_>) -> Result<(), UsageError> {
-        self.tx.send(message)
+    pub fn send(&mut self, message: Message<'_>) -> Result<(), ClientError> {
+        Ok(self.tx.send(message)?)
     }
 
     /// Sends one fragment of a streamed message (see [`Sender::send_fragment`]).
@@ -80,18 +82,18 @@ impl ClientConn<'_> {
         kind: DataKind,
         data: &[u8],
         fin: bool,
-    ) -> Result<(), UsageError> {
-        self.tx.send_fragment(kind, data, fin)
+    ) -> Result<(), ClientError> {
+        Ok(self.tx.send_fragment(kind, data, fin)?)
     }
 
     /// Sends a Ping.
-    pub fn ping(&mut self, payload: &[u8]) -> Result<(), UsageError> {
-        self.tx.ping(payload)
+    pub fn ping(&mut self, payload: &[u8]) -> Result<(), ClientError> {
+        Ok(self.tx.ping(payload)?)
     }
 
     /// Begins the close handshake.
-    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), UsageError> {
-        self.tx.close(code, reason)
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), ClientError> {
+        Ok(self.tx.close(code, reason)?)
     }
 
     /// Bytes queued on this connection and not yet written (for back-pressure).

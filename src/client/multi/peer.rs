@@ -1,5 +1,6 @@
-//! One connection of a [`MultiClient`](super::MultiClient) through its phases: TCP connect,
-//! TLS and the opening handshake; the open connection; waiting for the server to close TCP.
+//! One connection of a [`MultiClient`](super::MultiClient) through its phases: TCP connect, TLS and
+//! the opening handshake; the established connection (open, then closing); waiting for the server
+//! to close TCP.
 
 use std::fmt;
 use std::io;
@@ -60,9 +61,10 @@ impl fmt::Display for Ended {
 /// Where a connection stands.
 pub(super) enum Phase {
     /// Connecting, then sending the request and reading the response head.
-    Handshake(Box<Handshake>),
-    /// The WebSocket connection.
-    Open(Box<Open>),
+    Handshake(Box<Handshaking>),
+    /// The WebSocket connection, from the server's 101 response (RFC 6455 §4.1: "_The WebSocket
+    /// Connection is Established_") until it is closed (or failed) and its last frames are written.
+    Established(Box<Established>),
     /// Both Close frames went (or the connection failed): waiting until `until` for the
     /// server to close TCP (RFC 6455 §7.1.1: the client "SHOULD wait for the server to close
     /// the connection").
@@ -70,7 +72,7 @@ pub(super) enum Phase {
 }
 
 /// The opening handshake in progress.
-pub(super) struct Handshake {
+pub(super) struct Handshaking {
     pub(super) opening: Opening,
     /// Bytes of the request written.
     pub(super) written: usize,
@@ -82,8 +84,8 @@ pub(super) struct Handshake {
     pub(super) deadline: Instant,
 }
 
-/// An open connection.
-pub(super) struct Open {
+/// An established connection and the server's 101 response.
+pub(super) struct Established {
     pub(super) conn: Connection,
     pub(super) accepted: Accepted,
 }

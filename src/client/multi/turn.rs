@@ -5,7 +5,7 @@ use std::io;
 use std::time::Instant;
 
 use super::conn::{ClientConn, ClientHandler};
-use super::peer::{Ended, Open, Peer, Phase};
+use super::peer::{Ended, Established, Peer, Phase};
 use super::{abnormal, MultiClient};
 use crate::client::opening;
 use crate::protocol::{Event, State};
@@ -40,9 +40,9 @@ impl MultiClient {
         };
         match &peer.phase {
             Phase::Handshake(_) => self.advance_handshake(handler, slot, ready.read_closed, now),
-            Phase::Open(_) => {
+            Phase::Established(_) => {
                 if ready.readable {
-                    self.read_open(handler, slot, ready.read_closed, now);
+                    self.read_frames(handler, slot, ready.read_closed, now);
                 }
                 if ready.writable {
                     self.mark_dirty(slot);
@@ -90,35 +90,36 @@ impl MultiClient {
             Ok(mut conn) => {
                 // The connection's clock starts now.
                 conn.handle_timeout(now);
-                peer.phase = Phase::Open(Box::new(Open { conn, accepted }));
+                peer.phase = Phase::Established(Box::new(Established { conn, accepted }));
             }
             Err(e) => return self.kill(slot, Ended::NotOpened(e)),
         }
         self.with_conn(slot, |conn| handler.on_open(conn));
         self.dispatch(handler, slot);
         // The server's first frames may have come with the response, or still wait.
-        self.read_open(handler, slot, read_closed, now);
+        self.read_frames(handler, slot, read_closed, now);
     }
 
-    /// Runs `f` with a [`ClientConn`] for an open connection.
+    /// Runs `f` with a [`ClientConn`] for an established connection.
     fn with_conn(&mut self, slot: usize, f: impl FnOnce(&mut ClientConn<'_>)) {
         let Some(peer) = self.live_peer(slot) else {
             return;
         };
-        let Phase::Open(open) = &mut peer.phase else {
+        let Phase::Established(ws) = &mut peer.phase else {
             return;
         };
         let mut conn = ClientConn {
             id: peer.id,
-            tx: open.conn.sender(),
-            accepted: &open.accepted,
+            tx: ws.conn.sender(),
+            accepted: &ws.accepted,
         };
         f(&mut conn);
     }
 
-    /// Reads an open connection until its socket is drained, handing events out.
+    /// Reads an established connection's frames until its socket is drained, handing events
+    /// out.
     /// `read_closed`: the event said the server shut its side (see [`Ready::read_closed`]).
-    fn read_open<H: ClientHandler>(
+    fn read_frames<H: ClientHandler>(
         &mut self,
         handler: &mut H,
         slot: usize,
@@ -129,16 +130,16 @@ impl MultiClient {
             let Some(peer) = self.slots[slot].peer.as_mut().filter(|p| !p.dead) else {
                 return;
             };
-            let Phase::Open(open) = &mut peer.phase else {
+            let Phase::Established(ws) = &mut peer.phase else {
                 return;
             };
-            self.buffers.lend(open.conn.receiver());
-            let space = open.conn.read_space(self.buffers.size());
+            self.buffers.lend(ws.conn.receiver());
+            let space = ws.conn.read_space(self.buffers.size());
             let want = space.len();
             match peer.transport.read(space) {
                 Ok(0) => return self.on_eof(slot),
                 Ok(n) => {
-                    open.conn.commit_read(n);
+                    ws.conn.commit_read(n);
                     let drained = n < want && peer.transport.short_read_drains() && !read_closed;
                     self.dispatch(handler, slot);
                     if drained {
@@ -154,30 +155,30 @@ impl MultiClient {
             }
         }
         if let Some(Peer {
-            phase: Phase::Open(open),
+            phase: Phase::Established(ws),
             ..
         }) = self.slots[slot].peer.as_mut()
         {
-            self.buffers.take_back(open.conn.receiver());
+            self.buffers.take_back(ws.conn.receiver());
         }
         // The connection learns when the server was last heard (keepalive, idle timeout).
         self.handle_timeout(slot, now);
         self.mark_dirty(slot);
     }
 
-    /// Gives an open connection the time: its keepalive Ping, idle close or deadlines
+    /// Gives an established connection the time: its keepalive Ping, idle close or deadlines
     /// ([`Connection::handle_timeout`](crate::protocol::Connection::handle_timeout)).
     fn handle_timeout(&mut self, slot: usize, now: Instant) {
         let Some(peer) = self.live_peer(slot) else {
             return;
         };
-        let Phase::Open(open) = &mut peer.phase else {
+        let Phase::Established(ws) = &mut peer.phase else {
             return;
         };
-        open.conn.handle_timeout(now);
-        if let State::TimedOut(timeout) = open.conn.state() {
+        ws.conn.handle_timeout(now);
+        if let State::TimedOut(timeout) = ws.conn.state() {
             self.kill(slot, Ended::Closed(abnormal(timeout.reason())));
-        } else if open.conn.wants_write() {
+        } else if ws.conn.wants_write() {
             self.mark_dirty(slot);
         }
     }
@@ -187,10 +188,10 @@ impl MultiClient {
         let Some(peer) = self.slots[slot].peer.as_mut() else {
             return;
         };
-        let Phase::Open(open) = &mut peer.phase else {
+        let Phase::Established(ws) = &mut peer.phase else {
             return;
         };
-        let (rx, tx) = open.conn.split();
+        let (rx, tx) = ws.conn.split();
         loop {
             let event = match rx.poll_event(tx) {
                 Ok(Some(event)) => event,
@@ -209,7 +210,7 @@ impl MultiClient {
             let mut conn = ClientConn {
                 id: peer.id,
                 tx: &mut *tx,
-                accepted: &open.accepted,
+                accepted: &ws.accepted,
             };
             match event {
                 Event::Message(message) => handler.on_message(&mut conn, message),
@@ -233,9 +234,9 @@ impl MultiClient {
         let Some(peer) = self.live_peer(slot) else {
             return;
         };
-        if let Phase::Open(open) = &mut peer.phase {
+        if let Phase::Established(ws) = &mut peer.phase {
             // A last attempt to send what is queued (the server may only have half-closed).
-            let _ = write_connection(&mut peer.transport, &mut open.conn);
+            let _ = write_connection(&mut peer.transport, &mut ws.conn);
         }
         self.kill(
             slot,
@@ -243,9 +244,9 @@ impl MultiClient {
         );
     }
 
-    /// Deadlines: handshakes and servers that never close TCP (the client's), and the open
-    /// connections' own (keepalive, idle, closes without an answer) when due.
-    pub(super) fn on_tick(&mut self, now: Instant) {
+    /// Deadlines: handshakes and servers that never close TCP (the client's), and the
+    /// established connections' own (keepalive, idle, closes without an answer) when due.
+    pub(super) fn sweep_deadlines(&mut self, now: Instant) {
         for slot in 0..self.slots.len() {
             let Some(peer) = self.live_peer(slot) else {
                 continue;
@@ -256,7 +257,7 @@ impl MultiClient {
                         io::Error::new(io::ErrorKind::TimedOut, "the opening handshake timed out");
                     Ended::NotOpened(timeout.into())
                 }
-                Phase::Open(open) if open.conn.poll_timeout().is_some_and(|at| at <= now) => {
+                Phase::Established(ws) if ws.conn.poll_timeout().is_some_and(|at| at <= now) => {
                     self.handle_timeout(slot, now);
                     continue;
                 }
@@ -277,14 +278,14 @@ impl MultiClient {
                 continue;
             };
             peer.dirty = false;
-            let Phase::Open(open) = &mut peer.phase else {
+            let Phase::Established(ws) = &mut peer.phase else {
                 continue;
             };
-            if let Err(e) = write_connection(&mut peer.transport, &mut open.conn) {
+            if let Err(e) = write_connection(&mut peer.transport, &mut ws.conn) {
                 self.kill(slot, Ended::Closed(abnormal(&format!("write failed: {e}"))));
                 continue;
             }
-            if open.conn.is_closed() && !open.conn.wants_write() {
+            if ws.conn.is_closed() && !ws.conn.wants_write() {
                 peer.phase = Phase::Draining {
                     until: now + close_timeout,
                 };

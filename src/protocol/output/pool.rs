@@ -1,11 +1,13 @@
 //! A per-thread pool of drained output segments, so that a busy connection's frames reuse
 //! the memory the previous frames were written from instead of asking the allocator again.
 //!
-//! Why: an echo server queues each answer in a fresh segment and frees it once written, in
-//! the same tick. With 16 KiB messages glibc then finds a large free block at the top of the
-//! worker's heap after every tick and gives it back to the kernel (`madvise`), only to fault
+//! Why: an echo server queued each answer in a fresh segment and freed it once written, in
+//! the same tick. With 16 KiB messages glibc then found a large free block at the top of the
+//! worker's heap after every tick and gave it back to the kernel (`madvise`), only to fault
 //! the pages in again in the next tick: about four page faults per message and a third of the
-//! server's CPU. Keeping a few drained segments for the next frames avoids both.
+//! server's CPU. Keeping a few drained segments for the next frames avoids both. (Since then,
+//! an answer of 8 KiB or more that finds the queue empty is offered to the socket first,
+//! `Sender::send_through`: only what the socket does not take is queued, in a pooled segment.)
 //!
 //! A broadcast to many receivers is the other pattern: every receiver's queue takes a small
 //! segment in the same tick and gives it back once written. Small segments (at most

@@ -34,7 +34,7 @@ impl Sender {
         let payload = message.as_bytes();
         let direct = payload.len() >= DIRECT_MIN
             && self.is_open()
-            && self.outgoing.is_none()
+            && self.fragmented.is_none()
             && self.mask_keys().is_none()
             && self.queue.len() == 0
             && !self.compresses(payload.len());

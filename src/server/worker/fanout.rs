@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use super::Worker;
 use crate::server::handler::{ConnId, Handler};
-use crate::server::outbound::{count_queued, Outbound};
 use crate::server::peer::Phase;
+use crate::server::shared_message::{count_queued, SharedMessage};
 use crate::server::Command;
 
 /// Whom a run of commands goes to: every open connection, or a topic's subscribers; either
@@ -33,7 +33,7 @@ enum Target {
 impl Target {
     /// The receivers and message of a broadcast or publish command; the command back if it
     /// is something else.
-    fn of(command: Command) -> Result<(Target, Arc<Outbound>), Command> {
+    fn of(command: Command) -> Result<(Target, Arc<SharedMessage>), Command> {
         match command {
             Command::Broadcast { message, except } => Ok((Target::All { except }, message)),
             Command::Publish {
@@ -80,7 +80,7 @@ impl<H: Handler> Worker<H> {
 
     /// Delivers `run` (emptied) to `target`'s receivers, each receiver all of it in order.
     /// Each message comes with the count of receivers that queued it (zero when given).
-    fn fan_out(&mut self, target: Option<Target>, run: &mut Vec<(Arc<Outbound>, u64)>) {
+    fn fan_out(&mut self, target: Option<Target>, run: &mut Vec<(Arc<SharedMessage>, u64)>) {
         let Some(target) = target else {
             return;
         };
@@ -89,7 +89,7 @@ impl<H: Handler> Worker<H> {
                 let except = except.and_then(|id| self.peer_by_id(id));
                 for slot in 0..self.slots.len() {
                     let is_target = self.slots[slot].peer.as_ref().is_some_and(|p| {
-                        !p.dead && Some(slot) != except && matches!(p.phase, Phase::Open(_))
+                        !p.dead && Some(slot) != except && matches!(p.phase, Phase::Established(_))
                     });
                     if is_target {
                         self.deliver_run(slot, run);
@@ -111,7 +111,7 @@ impl<H: Handler> Worker<H> {
     }
 
     /// Delivers each message of `run` to `slot`, counting the ones queued.
-    fn deliver_run(&mut self, slot: usize, run: &mut [(Arc<Outbound>, u64)]) {
+    fn deliver_run(&mut self, slot: usize, run: &mut [(Arc<SharedMessage>, u64)]) {
         for (message, queued) in run.iter_mut() {
             *queued += u64::from(self.deliver(slot, message));
         }

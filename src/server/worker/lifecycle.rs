@@ -1,5 +1,5 @@
-//! The worker's handling of everything but input: commands from other threads, timers,
-//! writing, and the end of connections.
+//! The worker's handling of everything but input: commands (from callbacks and other
+//! threads), deadlines, writing, and the end of connections.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -10,8 +10,9 @@ use super::{Worker, FIRST_PEER};
 use crate::protocol::close::CloseCode;
 use crate::protocol::{State, Timeout};
 use crate::server::handler::{CloseInfo, ConnId, Context, Handler};
-use crate::server::outbound::{count_queued, refuse, Delivery, Outbound};
 use crate::server::peer::{Phase, Stamp};
+use crate::server::shared_message::{count_queued, Delivery, SharedMessage};
+use crate::server::slow_consumer::count_slow_consumer;
 use crate::server::stats::Stats;
 use crate::server::Command;
 use crate::transport::{discard_input, Flushed};
@@ -40,8 +41,9 @@ impl<H: Handler> Worker<H> {
             }
             Command::Close { to, code, reason } => {
                 if let Some(slot) = self.peer_by_id(to) {
-                    if let Some(Phase::Open(open)) = self.live_peer(slot).map(|p| &mut p.phase) {
-                        let _ = open.conn.close(code, &reason);
+                    if let Some(Phase::Established(ws)) = self.live_peer(slot).map(|p| &mut p.phase)
+                    {
+                        let _ = ws.conn.close(code, &reason);
                     }
                     self.mark_dirty(slot);
                 }
@@ -62,30 +64,28 @@ impl<H: Handler> Worker<H> {
     /// Offers a message to a connection; one that finds a fragmented message being sent
     /// (or messages held already) is held until that message ends, bounded like the queue.
     /// Whether it was queued now (the caller counts it).
-    pub(super) fn deliver(&mut self, slot: usize, message: &Arc<Outbound>) -> bool {
+    pub(super) fn deliver(&mut self, slot: usize, message: &Arc<SharedMessage>) -> bool {
         let Some(peer) = super::live(&mut self.slots, slot) else {
             return false;
         };
-        let Phase::Open(open) = &mut peer.phase else {
+        let Phase::Established(ws) = &mut peer.phase else {
             return false;
         };
         let delivery = if peer.holding {
             Delivery::InProgress
         } else {
             message.deliver(
-                open.conn.sender(),
+                ws.conn.sender(),
                 &mut peer.transport,
                 &self.config,
                 &self.stats,
             )
         };
         if delivery == Delivery::InProgress {
-            let held = open.rare.as_ref().map_or(0, |r| r.held_bytes);
-            let tx = open.conn.sender();
-            if held + tx.buffered_amount() > self.config.max_outbound_queue {
-                refuse(tx, &self.stats, self.config.slow_consumer);
-            } else if tx.is_open() {
-                let rare = open.rare();
+            let held = ws.rare.as_ref().map_or(0, |r| r.held_bytes);
+            let made = ws.conn.sender().check_room(&self.config, held);
+            if count_slow_consumer(&self.stats, made).is_ok() {
+                let rare = ws.rare();
                 rare.held.push_back(message.clone());
                 rare.held_bytes += message.len();
                 peer.holding = true;
@@ -101,14 +101,14 @@ impl<H: Handler> Worker<H> {
         let Some(peer) = super::live(&mut self.slots, slot).filter(|p| p.holding) else {
             return;
         };
-        let Phase::Open(open) = &mut peer.phase else {
+        let Phase::Established(ws) = &mut peer.phase else {
             return;
         };
-        let Some(rare) = open.rare.as_mut() else {
+        let Some(rare) = ws.rare.as_mut() else {
             return;
         };
         while let Some(message) = rare.held.front().cloned() {
-            let tx = open.conn.sender();
+            let tx = ws.conn.sender();
             match message.deliver(tx, &mut peer.transport, &self.config, &self.stats) {
                 Delivery::InProgress => return,
                 Delivery::Queued => count_queued(&self.stats, &message, 1),
@@ -129,50 +129,52 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    /// Deadlines: handshakes and HTTP responses (the worker's), draining sockets, and the open
-    /// connections' own (keepalive, idle, closes that get no answer) when due.
-    pub(super) fn on_tick(&mut self, now: Instant) {
+    /// Deadlines: handshakes and HTTP responses (the worker's), draining sockets, and the
+    /// established connections' own (keepalive, idle, closes that get no answer) when due.
+    pub(super) fn sweep_deadlines(&mut self, now: Instant) {
         if self.accept_paused_until.is_some_and(|until| now >= until) {
             self.accept(now);
         }
         for slot in 0..self.slots.len() {
-            match self.tick_peer(slot, now) {
-                Tick::Nothing => {}
-                Tick::Time => self.handle_timeout(slot, now),
-                Tick::Kill(info) => self.kill(slot, info),
+            match self.check_deadline(slot, now) {
+                Due::Nothing => {}
+                Due::HandleTimeout => self.handle_timeout(slot, now),
+                Due::Kill(info) => self.kill(slot, info),
             }
         }
     }
 
-    fn tick_peer(&mut self, slot: usize, now: Instant) -> Tick {
+    fn check_deadline(&mut self, slot: usize, now: Instant) -> Due {
         let config = &self.config;
         let stamp = Stamp::at(now, self.epoch);
         let Some(peer) = super::live(&mut self.slots, slot) else {
-            return Tick::Nothing;
+            return Due::Nothing;
         };
         match &mut peer.phase {
-            Phase::Handshake(h) if now - h.since >= config.handshake_timeout => Tick::Kill(None),
-            Phase::Respond(r) if now - r.since >= config.close_timeout => Tick::Kill(None),
-            Phase::Draining { until } if stamp.not_before(*until) => Tick::Kill(None),
-            Phase::Open(open) if open.conn.poll_timeout().is_some_and(|at| at <= now) => Tick::Time,
-            _ => Tick::Nothing,
+            Phase::Handshake(h) if now - h.since >= config.handshake_timeout => Due::Kill(None),
+            Phase::Respond(r) if now - r.since >= config.close_timeout => Due::Kill(None),
+            Phase::Draining { until } if stamp.not_before(*until) => Due::Kill(None),
+            Phase::Established(ws) if ws.conn.poll_timeout().is_some_and(|at| at <= now) => {
+                Due::HandleTimeout
+            }
+            _ => Due::Nothing,
         }
     }
 
-    /// Gives an open connection the time: its keepalive Ping, idle close or deadlines
+    /// Gives an established connection the time: its keepalive Ping, idle close or deadlines
     /// ([`Connection::handle_timeout`](crate::protocol::Connection::handle_timeout)).
     pub(super) fn handle_timeout(&mut self, slot: usize, now: Instant) {
-        let Some(Phase::Open(open)) = self.live_peer(slot).map(|p| &mut p.phase) else {
+        let Some(Phase::Established(ws)) = self.live_peer(slot).map(|p| &mut p.phase) else {
             return;
         };
-        match open.handle_timeout(now) {
+        match ws.handle_timeout(now) {
             Some((timeout, info)) => {
                 if timeout == Timeout::Pong {
                     Stats::add(&self.stats.keepalive_timeouts, 1);
                 }
                 self.kill(slot, Some(info));
             }
-            None if open.conn.wants_write() => self.mark_dirty(slot),
+            None if ws.conn.wants_write() => self.mark_dirty(slot),
             None => {}
         }
     }
@@ -201,10 +203,9 @@ impl<H: Handler> Worker<H> {
         match result {
             Err(_) => {
                 let info = match &mut peer.phase {
-                    Phase::Open(open) => Some(
-                        open.take_ended()
-                            .unwrap_or_else(|| abnormal("write failed")),
-                    ),
+                    Phase::Established(ws) => {
+                        Some(ws.take_ended().unwrap_or_else(|| abnormal("write failed")))
+                    }
                     _ => None,
                 };
                 self.kill(slot, info);
@@ -265,23 +266,21 @@ impl<H: Handler> Worker<H> {
             return;
         };
         let id = peer.id(self.index, slot);
-        let Phase::Open(open) = &mut peer.phase else {
+        let Phase::Established(ws) = &mut peer.phase else {
             return;
         };
-        let Some(session) = open.session.take() else {
+        let Some(session) = ws.session.take() else {
             return;
         };
-        let info = open
-            .take_ended()
-            .unwrap_or_else(|| match open.conn.state() {
-                State::Failed(err) => CloseInfo {
-                    code: err.close_code(),
-                    reason: err.to_string(),
-                    clean: false,
-                },
-                _ => abnormal("closed"),
-            });
-        let topics = open
+        let info = ws.take_ended().unwrap_or_else(|| match ws.conn.state() {
+            State::Failed(err) => CloseInfo {
+                code: err.close_code(),
+                reason: err.to_string(),
+                clean: false,
+            },
+            _ => abnormal("closed"),
+        });
+        let topics = ws
             .rare
             .as_mut()
             .map(|r| std::mem::take(&mut r.subscriptions))
@@ -299,9 +298,9 @@ impl<H: Handler> Worker<H> {
 
     /// Ends a connection now; it is removed at the end of the tick.
     pub(super) fn kill(&mut self, slot: usize, info: Option<CloseInfo>) {
-        if let Some(Phase::Open(open)) = self.live_peer(slot).map(|p| &mut p.phase) {
+        if let Some(Phase::Established(ws)) = self.live_peer(slot).map(|p| &mut p.phase) {
             if let Some(info) = info {
-                open.record_end(info);
+                ws.record_end(info);
             }
         }
         self.end_session(slot);
@@ -325,7 +324,7 @@ impl<H: Handler> Worker<H> {
         self.spare_slots = dead;
     }
 
-    /// Stops accepting and sends every open connection a Close with 1001 (RFC 6455 §7.4.1:
+    /// Stops accepting and sends every established connection a Close with 1001 (RFC 6455 §7.4.1:
     /// "an endpoint is "going away", such as a server going down").
     fn begin_shutdown(&mut self, now: Instant) {
         if self.shutdown_deadline.is_some() {
@@ -340,10 +339,8 @@ impl<H: Handler> Worker<H> {
                 continue;
             };
             match &mut peer.phase {
-                Phase::Open(open) => {
-                    let _ = open
-                        .conn
-                        .close(CloseCode::GoingAway, "server shutting down");
+                Phase::Established(ws) => {
+                    let _ = ws.conn.close(CloseCode::GoingAway, "server shutting down");
                     self.mark_dirty(slot);
                 }
                 Phase::Handshake { .. } => self.kill(slot, None),
@@ -369,11 +366,13 @@ impl<H: Handler> Worker<H> {
     }
 }
 
-/// What a timer check asks for.
-enum Tick {
+/// What the deadline check of one connection asks for.
+enum Due {
+    /// No deadline has come.
     Nothing,
-    /// An open connection has a deadline due.
-    Time,
+    /// An established connection has a deadline due: give it the time.
+    HandleTimeout,
+    /// The worker's own deadline passed (handshake, HTTP response, draining): end it now.
     Kill(Option<CloseInfo>),
 }
 

@@ -12,7 +12,7 @@ use crate::protocol::handshake::{
 };
 use crate::protocol::{Connection, Event};
 use crate::server::handler::{CloseInfo, Conn, Context, Handler, Upgrade};
-use crate::server::peer::{Open, Phase, Rare, Responding};
+use crate::server::peer::{Established, Phase, Rare, Responding};
 use crate::server::stats::Stats;
 
 /// Bytes read at a time while the request head arrives.
@@ -25,8 +25,9 @@ enum Input {
     Drained,
     /// The buffer filled first: more may wait in the socket.
     Pending,
-    /// The peer closed its side (or the connection failed).
-    Ended,
+    /// The end of the stream: the peer closed its side (or the connection failed), as
+    /// [`on_eof`](Worker::on_eof) handles it.
+    Eof,
 }
 
 impl<H: Handler> Worker<H> {
@@ -51,7 +52,7 @@ impl<H: Handler> Worker<H> {
             let want = (limit - buf.len()).min(HANDSHAKE_READ);
             match peer.transport.read(&mut chunk[..want]) {
                 Ok(0) => {
-                    input = Input::Ended;
+                    input = Input::Eof;
                     break;
                 }
                 Ok(n) => {
@@ -65,7 +66,7 @@ impl<H: Handler> Worker<H> {
                     match e.kind() {
                         io::ErrorKind::WouldBlock => input = Input::Drained,
                         io::ErrorKind::Interrupted => continue,
-                        _ => input = Input::Ended,
+                        _ => input = Input::Eof,
                     }
                     break;
                 }
@@ -79,17 +80,17 @@ impl<H: Handler> Worker<H> {
     }
 
     /// What follows a read of the handshake once its head was acted on: a request that ends
-    /// the stream is still answered; bytes left in the socket go to the open connection.
+    /// the stream is still answered; bytes left in the socket go to the established connection.
     fn after_handshake_read(&mut self, slot: usize, input: Input, read_closed: bool) {
         let Some(peer) = self.live_peer(slot) else {
             return;
         };
         match (&peer.phase, input) {
-            (Phase::Handshake { .. }, Input::Ended) => self.kill(slot, None),
-            (Phase::Open(_), Input::Ended) => self.on_eof(slot),
+            (Phase::Handshake { .. }, Input::Eof) => self.kill(slot, None),
+            (Phase::Established(_), Input::Eof) => self.on_eof(slot),
             // The head filled the buffer: frames may wait in the socket, and no new
             // readiness event will announce them.
-            (Phase::Open(_), Input::Pending) => self.more_to_read.push((slot, read_closed)),
+            (Phase::Established(_), Input::Pending) => self.more_to_read.push((slot, read_closed)),
             _ => {}
         }
     }
@@ -106,7 +107,7 @@ impl<H: Handler> Worker<H> {
         let (request, head_len) = match Request::parse(buf, &self.config) {
             Ok(None) => return,
             Ok(Some(parsed)) => parsed,
-            Err(err) => return self.refuse(slot, &err, now),
+            Err(err) => return self.refuse_handshake(slot, &err, now),
         };
         // Bytes after the head belong to the WebSocket connection (RFC 6455 §4.1: the client
         // may send frames right after its handshake).
@@ -120,7 +121,7 @@ impl<H: Handler> Worker<H> {
         }
         let offer = match validate_request(&request) {
             Ok(offer) => offer,
-            Err(err) => return self.refuse(slot, &err, now),
+            Err(err) => return self.refuse_handshake(slot, &err, now),
         };
         match self.handler.upgrade(&request, &offer) {
             Upgrade::Reject(response) => {
@@ -140,7 +141,7 @@ impl<H: Handler> Worker<H> {
         }
     }
 
-    fn refuse(&mut self, slot: usize, err: &HandshakeError, now: Instant) {
+    fn refuse_handshake(&mut self, slot: usize, err: &HandshakeError, now: Instant) {
         self.stats.reject(err.status(), err.reason());
         let mut out = Vec::new();
         write_handshake_error(&mut out, err);
@@ -206,7 +207,7 @@ impl<H: Handler> Worker<H> {
                 ..Rare::default()
             })
         });
-        peer.phase = Phase::Open(Box::new(Open {
+        peer.phase = Phase::Established(Box::new(Established {
             conn,
             session: Some(session),
             rare,
@@ -217,7 +218,7 @@ impl<H: Handler> Worker<H> {
         self.mark_dirty(slot);
     }
 
-    /// Runs `f` with the handler and a [`Conn`] for an open connection.
+    /// Runs `f` with the handler and a [`Conn`] for an established connection.
     pub(super) fn with_conn(
         &mut self,
         slot: usize,
@@ -229,19 +230,19 @@ impl<H: Handler> Worker<H> {
         };
         let id = peer.id(self.index, slot);
         let peer_addr = self.v6_addrs.get(slot, peer.addr);
-        let Phase::Open(open) = &mut peer.phase else {
+        let Phase::Established(ws) = &mut peer.phase else {
             return;
         };
-        let open = &mut **open;
-        let Some(session) = open.session.as_mut() else {
+        let ws = &mut **ws;
+        let Some(session) = ws.session.as_mut() else {
             return;
         };
         let mut conn = Conn {
             id,
-            tx: open.conn.sender(),
+            tx: ws.conn.sender(),
             transport: &mut peer.transport,
             session,
-            rare: &mut open.rare,
+            rare: &mut ws.rare,
             peer_addr,
             ctx: Context {
                 handle: &self.handle,
@@ -254,22 +255,23 @@ impl<H: Handler> Worker<H> {
         f(&mut self.handler, &mut conn);
     }
 
-    /// Reads an open connection until its socket is drained, handing events out as they come.
-    pub(super) fn read_open(&mut self, slot: usize, read_closed: bool, now: Instant) {
+    /// Reads an established connection's frames until its socket is drained, handing events out
+    /// as they come.
+    pub(super) fn read_frames(&mut self, slot: usize, read_closed: bool, now: Instant) {
         for round in 0..MAX_READS {
             let Some(peer) = super::live(&mut self.slots, slot) else {
                 return;
             };
-            let Phase::Open(open) = &mut peer.phase else {
+            let Phase::Established(ws) = &mut peer.phase else {
                 return;
             };
-            self.buffers.lend(open.conn.receiver());
-            let space = open.conn.read_space(self.buffers.size());
+            self.buffers.lend(ws.conn.receiver());
+            let space = ws.conn.read_space(self.buffers.size());
             let want = space.len();
             match peer.transport.read(space) {
                 Ok(0) => return self.on_eof(slot),
                 Ok(n) => {
-                    open.conn.commit_read(n);
+                    ws.conn.commit_read(n);
                     let drained = n < want && peer.transport.short_read_drains() && !read_closed;
                     self.dispatch(slot, now);
                     if drained {
@@ -285,8 +287,8 @@ impl<H: Handler> Worker<H> {
             }
         }
         if let Some(peer) = super::live(&mut self.slots, slot) {
-            if let Phase::Open(open) = &mut peer.phase {
-                self.buffers.take_back(open.conn.receiver());
+            if let Phase::Established(ws) = &mut peer.phase {
+                self.buffers.take_back(ws.conn.receiver());
             }
         }
         // The connection learns when the peer was last heard (keepalive, idle timeout).
@@ -301,14 +303,14 @@ impl<H: Handler> Worker<H> {
         };
         let id = peer.id(self.index, slot);
         let peer_addr = self.v6_addrs.get(slot, peer.addr);
-        let Phase::Open(open) = &mut peer.phase else {
+        let Phase::Established(ws) = &mut peer.phase else {
             return;
         };
-        let open = &mut **open;
-        let Some(session) = open.session.as_mut() else {
+        let ws = &mut **ws;
+        let Some(session) = ws.session.as_mut() else {
             return;
         };
-        let (rx, tx) = open.conn.split();
+        let (rx, tx) = ws.conn.split();
         loop {
             let event = match rx.poll_event(tx) {
                 Ok(Some(event)) => event,
@@ -316,7 +318,7 @@ impl<H: Handler> Worker<H> {
                 Err(err) => {
                     Stats::add(&self.stats.protocol_errors, 1);
                     let reason = err.to_string();
-                    open.rare.get_or_insert_with(Box::default).ended = Some(CloseInfo {
+                    ws.rare.get_or_insert_with(Box::default).ended = Some(CloseInfo {
                         code: err.close_code(),
                         reason,
                         clean: false,
@@ -329,7 +331,7 @@ impl<H: Handler> Worker<H> {
                 tx: &mut *tx,
                 transport: &mut peer.transport,
                 session: &mut *session,
-                rare: &mut open.rare,
+                rare: &mut ws.rare,
                 peer_addr,
                 ctx: Context {
                     handle: &self.handle,
@@ -355,7 +357,7 @@ impl<H: Handler> Worker<H> {
                 Event::Ping(_) | Event::Pong(_) => {}
                 Event::Closed { code, reason } => {
                     let reason = reason.to_owned();
-                    open.rare.get_or_insert_with(Box::default).ended = Some(CloseInfo {
+                    ws.rare.get_or_insert_with(Box::default).ended = Some(CloseInfo {
                         code,
                         reason,
                         clean: true,
@@ -370,15 +372,15 @@ impl<H: Handler> Worker<H> {
         let Some(peer) = self.live_peer(slot) else {
             return;
         };
-        if !matches!(peer.phase, Phase::Open(_)) {
+        if !matches!(peer.phase, Phase::Established(_)) {
             return self.kill(slot, None);
         }
         // A last attempt to send what is queued (the peer may only have half-closed).
         let _ = peer.flush();
-        let Phase::Open(open) = &mut peer.phase else {
+        let Phase::Established(ws) = &mut peer.phase else {
             return;
         };
-        let info = open.take_ended().unwrap_or_else(|| CloseInfo {
+        let info = ws.take_ended().unwrap_or_else(|| CloseInfo {
             code: CloseCode::Abnormal,
             reason: "the connection closed without a close frame".into(),
             clean: false,
