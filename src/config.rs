@@ -10,7 +10,8 @@
 
 use std::time::Duration;
 
-/// What the runtime does with a peer that reads slower than we send.
+/// What to do with a peer that reads slower than we send: decided by
+/// [`Sender::make_room`](crate::protocol::Sender::make_room) for every runtime.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SlowConsumer {
     /// Queue a Close frame with 1008 (policy violation) and stop sending it messages; cut the

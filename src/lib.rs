@@ -70,7 +70,7 @@ pub mod server;
 mod transport;
 
 pub use config::Config;
-pub use error::{HandshakeError, ProtocolError, UsageError};
+pub use error::{HandshakeError, ProtocolError, SendError, UsageError};
 pub use random::OsRandom;
 
 #[cfg(test)]

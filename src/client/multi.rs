@@ -405,8 +405,8 @@ impl MultiClient {
 }
 
 /// How a connection that ended without a Close frame is reported.
-fn abnormal(reason: &str) -> crate::server::CloseInfo {
-    crate::server::CloseInfo {
+fn abnormal(reason: &str) -> crate::protocol::close::CloseInfo {
+    crate::protocol::close::CloseInfo {
         code: CloseCode::Abnormal,
         reason: reason.into(),
         clean: false,

@@ -198,6 +198,19 @@ pub(crate) fn encode_close_payload(code: CloseCode, reason: &str, out: &mut [u8;
     2 + reason.len()
 }
 
+/// How a connection ended, as a runtime reports it to the application (the server's
+/// `Handler::on_close`, the many-connection client's `Ended`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseInfo {
+    /// The peer's close code; `Abnormal` (1006) when the connection ended without a Close frame
+    /// (dropped, timed out, reset); the error's code when the peer broke the protocol.
+    pub code: CloseCode,
+    /// The peer's reason, or what went wrong.
+    pub reason: String,
+    /// Whether the close handshake completed (RFC 6455 §7.1.4 "cleanly").
+    pub clean: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,8 +8,10 @@
 //! without an answer ([RFC 6455 §7.1.1](https://www.rfc-editor.org/rfc/rfc6455#section-7.1.1)).
 //! The core never reads a clock: [`Connection::handle_timeout`](super::Connection::handle_timeout)
 //! is given the time, and [`Connection::poll_timeout`](super::Connection::poll_timeout) says
-//! when it next needs it, as quinn-proto does for QUIC. Every runtime sleeps until then and
-//! calls back; none writes the deadlines again.
+//! when it next needs it, as quinn-proto does for QUIC. A runtime with one connection sleeps
+//! until then (the blocking client sets its read timeout to it); one with thousands checks
+//! each connection's `poll_timeout` at a sweep a few times per shortest timeout (the mio
+//! server and client). None writes the deadlines again.
 //!
 //! Times are kept as milliseconds since the connection first saw the clock, in 4 bytes each,
 //! and that first moment in 8 bytes, as nanoseconds from the first instant the process gave

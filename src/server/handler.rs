@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::error::SendError;
-use crate::protocol::close::CloseCode;
+use crate::protocol::close::{CloseCode, CloseInfo};
 use crate::protocol::handshake::{ClientOffer, Request};
 use crate::protocol::{Chunk, DataKind, Message, Sender};
 use crate::server::http::HttpResponse;
@@ -96,18 +96,6 @@ impl<S> Upgrade<S> {
     pub fn reject(status: u16, reason: &str) -> Self {
         Upgrade::Reject(HttpResponse::text(status, reason))
     }
-}
-
-/// How a connection ended, as given to [`Handler::on_close`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloseInfo {
-    /// The peer's close code; `Abnormal` (1006) when the connection ended without a Close frame
-    /// (dropped, timed out, reset); the error's code when the peer broke the protocol.
-    pub code: CloseCode,
-    /// The peer's reason, or what went wrong.
-    pub reason: String,
-    /// Whether the close handshake completed (RFC 6455 §7.1.4 "cleanly").
-    pub clean: bool,
 }
 
 /// The application: what the server does with requests, connections and messages.

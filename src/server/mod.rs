@@ -85,8 +85,9 @@ pub mod tls;
 mod worker;
 
 pub use crate::error::SendError;
+pub use crate::protocol::close::CloseInfo;
 pub use config::ServerConfig;
-pub use handler::{CloseInfo, Conn, ConnId, Context, Handler, Upgrade};
+pub use handler::{Conn, ConnId, Context, Handler, Upgrade};
 pub use http::{reason_phrase, HttpResponse};
 pub use prometheus::{Exposition, MetricKind};
 pub use stats::{Stats, StatsSnapshot};

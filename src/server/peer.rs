@@ -9,8 +9,9 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::protocol::close::CloseInfo;
 use crate::protocol::{CloseCode, Connection, State, Timeout};
-use crate::server::handler::{CloseInfo, ConnId};
+use crate::server::handler::ConnId;
 use crate::server::shared_message::SharedMessage;
 use crate::transport::{write_bytes, write_connection, Flushed, Transport};
 

@@ -10,9 +10,9 @@ use super::ClientId;
 use crate::client::opening::Opening;
 use crate::client::ClientError;
 use crate::protocol::close::CloseCode;
+use crate::protocol::close::CloseInfo;
 use crate::protocol::handshake::Accepted;
 use crate::protocol::Connection;
-use crate::server::CloseInfo;
 use crate::transport::{write_bytes, Transport};
 use crate::Config;
 

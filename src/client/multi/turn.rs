@@ -8,8 +8,8 @@ use super::conn::{ClientConn, ClientHandler};
 use super::peer::{Ended, Established, Peer, Phase};
 use super::{abnormal, MultiClient};
 use crate::client::opening;
+use crate::protocol::close::CloseInfo;
 use crate::protocol::{Event, State};
-use crate::server::CloseInfo;
 use crate::transport::{discard_input, write_connection};
 
 /// Reads per connection per turn before others get theirs.

@@ -8,8 +8,9 @@ use mio::{Interest, Token};
 
 use super::{Worker, FIRST_PEER};
 use crate::protocol::close::CloseCode;
+use crate::protocol::close::CloseInfo;
 use crate::protocol::{State, Timeout};
-use crate::server::handler::{CloseInfo, ConnId, Context, Handler};
+use crate::server::handler::{ConnId, Context, Handler};
 use crate::server::peer::{Phase, Stamp};
 use crate::server::shared_message::{count_queued, Delivery, SharedMessage};
 use crate::server::slow_consumer::count_slow_consumer;
