@@ -13,7 +13,7 @@ use crate::protocol::close::CloseInfo;
 use crate::protocol::{CloseCode, Connection, State, Timeout};
 use crate::server::handler::ConnId;
 use crate::server::shared_message::SharedMessage;
-use crate::transport::{write_bytes, write_connection, Flushed, Transport};
+use crate::transport::{write_bytes, write_queue, Flushed, Transport};
 
 /// Where a connection stands. Each phase's state is boxed (or a [`Stamp`]), so that the
 /// slot every connection occupies stays small.
@@ -209,7 +209,7 @@ impl<S> Peer<S> {
     pub(crate) fn flush(&mut self) -> io::Result<Flushed> {
         let flushed = match &mut self.phase {
             Phase::Respond(r) => write_bytes(&mut self.transport, &r.out, &mut r.written)?,
-            Phase::Established(ws) => write_connection(&mut self.transport, &mut ws.conn)?,
+            Phase::Established(ws) => write_queue(&mut self.transport, ws.conn.sender())?,
             Phase::Handshake { .. } | Phase::Draining { .. } => Flushed::All,
         };
         if flushed == Flushed::All && !self.transport.flush()? {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use mio::net::TcpStream;
 
-use crate::protocol::{Connection, Receiver, Sender};
+use crate::protocol::{Receiver, Sender};
 
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
@@ -113,14 +113,6 @@ pub(crate) enum Flushed {
     All,
     /// The socket is full: wait for WRITABLE.
     Blocked,
-}
-
-/// Writes a connection's queued frames with vectored writes until done or blocked.
-pub(crate) fn write_connection(
-    transport: &mut Transport,
-    conn: &mut Connection,
-) -> io::Result<Flushed> {
-    write_queue(transport, conn.sender())
 }
 
 /// Writes a sender's queued frames with vectored writes until done or blocked.

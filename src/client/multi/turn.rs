@@ -10,7 +10,7 @@ use super::{abnormal, MultiClient};
 use crate::client::opening;
 use crate::protocol::close::CloseInfo;
 use crate::protocol::{Event, State};
-use crate::transport::{discard_input, write_connection};
+use crate::transport::{discard_input, write_queue};
 
 /// Reads per connection per turn before others get theirs.
 const MAX_READS: usize = 16;
@@ -236,7 +236,7 @@ impl MultiClient {
         };
         if let Phase::Established(ws) = &mut peer.phase {
             // A last attempt to send what is queued (the server may only have half-closed).
-            let _ = write_connection(&mut peer.transport, &mut ws.conn);
+            let _ = write_queue(&mut peer.transport, ws.conn.sender());
         }
         self.kill(
             slot,
@@ -281,7 +281,7 @@ impl MultiClient {
             let Phase::Established(ws) = &mut peer.phase else {
                 continue;
             };
-            if let Err(e) = write_connection(&mut peer.transport, &mut ws.conn) {
+            if let Err(e) = write_queue(&mut peer.transport, ws.conn.sender()) {
                 self.kill(slot, Ended::Closed(abnormal(&format!("write failed: {e}"))));
                 continue;
             }
