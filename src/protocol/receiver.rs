@@ -173,6 +173,8 @@ macro_rules! flight {
 
 mod header;
 mod payload;
+#[cfg(test)]
+mod tests;
 
 /// Parses and reassembles incoming frames. Get it from
 /// [`Connection::split`](super::Connection::split), or use [`Connection`](super::Connection).
