@@ -2,7 +2,7 @@
 //! message is open (RFC 7692 §6), and the release of its in-flight state when idle.
 
 use super::*;
-use crate::config::DeflateConfig;
+use crate::config::{DeflateConfig, MessageDelivery};
 use crate::protocol::deflate::DeflateParams;
 use crate::protocol::message::{Chunk, Message};
 use crate::protocol::Connection;
