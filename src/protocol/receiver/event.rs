@@ -95,10 +95,34 @@ fn message(kind: DataKind, payload: &[u8]) -> Message<'_> {
 
 /// A text payload the receiver has validated as UTF-8, byte by byte, as it arrived.
 fn text(payload: &[u8]) -> &str {
+    // The invariant the `unsafe` below relies on, checked wherever debug assertions are on:
+    // in `cargo test` and in the fuzz targets (`cargo fuzz` builds with them by default).
+    debug_assert!(
+        std::str::from_utf8(payload).is_ok(),
+        "a text payload its UTF-8 validator did not see whole"
+    );
     // SAFETY: every text payload handed out was fed in full, in order, through the message's
     // `Utf8Validator` (`Content::check`, as it arrived or was inflated), and
     // `Content::finish` checked it ended on a character boundary; the validator agrees with
     // `std::str::from_utf8` (tests in utf8.rs and the `utf8` fuzz target). The benchmark
     // `text_message/validate_twice` measures what the second pass this avoids would cost.
     unsafe { std::str::from_utf8_unchecked(payload) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Only where debug assertions are on: without them, this would be undefined behaviour.
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "UTF-8 validator did not see whole")]
+    fn text_that_skipped_validation_fails_the_debug_assertion() {
+        let _ = text(b"caf\xe9");
+    }
+
+    #[test]
+    fn validated_text_is_handed_out_as_is() {
+        assert_eq!(text("κόσμε".as_bytes()), "κόσμε");
+    }
 }
