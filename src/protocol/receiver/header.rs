@@ -45,7 +45,7 @@ impl Receiver {
             return Ok(None);
         };
         // Between messages, deflate was agreed if the decompressor is here.
-        self.check_bits(&header, self.inflater.is_some())?;
+        self.check_header(&header, self.inflater.is_some())?;
         let next = match Kind::of(header.opcode) {
             Kind::Control(opcode) => Framing::Control(control_frame(opcode, &header)),
             Kind::First(kind) => {
@@ -79,7 +79,7 @@ impl Receiver {
         };
         // Deflate was agreed if the decompressor is here, or lent to this message.
         let compressed = matches!(message.coding, Coding::Deflate { .. });
-        self.check_bits(&header, self.inflater.is_some() || compressed)?;
+        self.check_header(&header, self.inflater.is_some() || compressed)?;
         let next = match Kind::of(header.opcode) {
             Kind::Control(opcode) => MessageFrame::Control(control_frame(opcode, &header)),
             Kind::First(_) => {
@@ -98,9 +98,9 @@ impl Receiver {
         Ok(Some(next))
     }
 
-    /// The mask (by role) and the reserved bits, with `deflate` when permessage-deflate was
-    /// agreed: the first rules a header must follow.
-    fn check_bits(&self, header: &FrameHeader, deflate: bool) -> Result<(), ProtocolError> {
+    /// The rules every header follows on this connection, whatever its place: masking by
+    /// role, and the reserved bits (`deflate` when permessage-deflate was agreed).
+    fn check_header(&self, header: &FrameHeader, deflate: bool) -> Result<(), ProtocolError> {
         match (self.role, header.mask) {
             // §5.1: "The server MUST close the connection upon receiving a frame that is not
             // masked."
@@ -137,7 +137,7 @@ impl Receiver {
     /// A message starts: compressed when its first frame has RSV1 (RFC 7692 §6), and then
     /// holding the decompressor until its last frame.
     fn start_message(&mut self, kind: DataKind, rsv: u8) -> Incoming {
-        // `check_bits` let RSV1 through only with deflate agreed: between messages, that is
+        // `check_header` let RSV1 through only with deflate agreed: between messages, that is
         // with the decompressor here.
         let coding = match self.inflater.take_if(|_| rsv == RSV1) {
             Some(inflater) => Coding::Deflate {
