@@ -298,13 +298,7 @@ impl Receiver {
         loop {
             let Flight { input, framing } = &mut *f;
             let step = match framing {
-                Framing::BetweenMessages => match self.header_between_messages(input)? {
-                    Some(next) => {
-                        *framing = next;
-                        Step::Next
-                    }
-                    None => Step::NeedInput,
-                },
+                Framing::BetweenMessages => self.header_between_messages(input, framing)?,
                 Framing::Control(frame) => match self.control_payload(input, frame, tx)? {
                     Some(ready) => {
                         *framing = Framing::BetweenMessages;
@@ -340,13 +334,7 @@ impl Receiver {
         tx: &mut Sender,
     ) -> Result<Progress, ProtocolError> {
         let step = match frame {
-            MessageFrame::BetweenFrames => match self.header_in_message(input, message)? {
-                Some(next) => {
-                    *frame = next;
-                    Step::Next
-                }
-                None => Step::NeedInput,
-            },
+            MessageFrame::BetweenFrames => self.header_in_message(input, message, frame)?,
             MessageFrame::Control(control) => match self.control_payload(input, control, tx)? {
                 Some(ready) => {
                     *frame = MessageFrame::BetweenFrames;

@@ -7,7 +7,7 @@ use super::flight::{
     Coding, Content, ControlFrame, ControlOpcode, DataFrame, Framing, Incoming, Input,
     MessageFrame, Payload,
 };
-use super::Receiver;
+use super::{Receiver, Step};
 use crate::error::ProtocolError;
 use crate::protocol::connection::Role;
 use crate::protocol::frame::{FrameHeader, Opcode, RSV1};
@@ -35,18 +35,19 @@ impl Kind {
 }
 
 impl Receiver {
-    /// The next header between messages, if it has arrived: a control frame, or the first
-    /// frame of a message.
+    /// The next header between messages, if it has arrived: `framing` moves to the control
+    /// frame, or the message, it starts.
     pub(super) fn header_between_messages(
         &mut self,
         input: &mut Input,
-    ) -> Result<Option<Framing>, ProtocolError> {
+        framing: &mut Framing,
+    ) -> Result<Step, ProtocolError> {
         let Some((header, header_len)) = FrameHeader::parse(input.live())? else {
-            return Ok(None);
+            return Ok(Step::NeedInput);
         };
         // Between messages, deflate was agreed if the decompressor is here.
         self.check_header(&header, self.inflater.is_some())?;
-        let next = match Kind::of(header.opcode) {
+        *framing = match Kind::of(header.opcode) {
             Kind::Control(opcode) => Framing::Control(control_frame(opcode, &header)),
             Kind::First(kind) => {
                 let len = self.frame_len(&header)?;
@@ -64,23 +65,24 @@ impl Receiver {
             }
         };
         input.start += header_len;
-        Ok(Some(next))
+        Ok(Step::Next)
     }
 
-    /// The next header while `message` is open, if it has arrived: a control frame, or the
-    /// message's next frame.
+    /// The next header while `message` is open, if it has arrived: `frame` moves to the
+    /// control frame, or the message's next frame, it starts.
     pub(super) fn header_in_message(
         &mut self,
         input: &mut Input,
         message: &mut Incoming,
-    ) -> Result<Option<MessageFrame>, ProtocolError> {
+        frame: &mut MessageFrame,
+    ) -> Result<Step, ProtocolError> {
         let Some((header, header_len)) = FrameHeader::parse(input.live())? else {
-            return Ok(None);
+            return Ok(Step::NeedInput);
         };
         // Deflate was agreed if the decompressor is here, or lent to this message.
         let compressed = matches!(message.coding, Coding::Deflate { .. });
         self.check_header(&header, self.inflater.is_some() || compressed)?;
-        let next = match Kind::of(header.opcode) {
+        *frame = match Kind::of(header.opcode) {
             Kind::Control(opcode) => MessageFrame::Control(control_frame(opcode, &header)),
             Kind::First(_) => {
                 self.frame_len(&header)?;
@@ -95,7 +97,7 @@ impl Receiver {
             }
         };
         input.start += header_len;
-        Ok(Some(next))
+        Ok(Step::Next)
     }
 
     /// The rules every header follows on this connection, whatever its place: masking by
