@@ -1,9 +1,14 @@
 //! Criterion benchmarks of the sans-I/O core: masking, header parse and encode, UTF-8
 //! validation, and whole client→server message round trips in memory.
+//!
+//! `--features bench-hooks` adds the masking paths the library keeps out of its API: the
+//! portable loop and the byte-at-a-time reference, next to `apply_mask`.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use fullduplex::protocol::frame::MAX_HEADER_LEN;
-use fullduplex::protocol::mask::{apply_mask, apply_mask_portable, apply_mask_reference};
+use fullduplex::protocol::mask::apply_mask;
+#[cfg(feature = "bench-hooks")]
+use fullduplex::protocol::mask::{apply_mask_portable, apply_mask_reference};
 use fullduplex::protocol::utf8::Utf8Validator;
 use fullduplex::protocol::{Connection, Event, FrameHeader, Opcode};
 use fullduplex::Config;
@@ -34,12 +39,14 @@ fn masking(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("apply_mask", &label), |b| {
             b.iter(|| apply_mask(black_box(&mut buf), [1, 2, 3, 4], 1))
         });
+        #[cfg(feature = "bench-hooks")]
         group.bench_function(BenchmarkId::new("apply_mask_portable", &label), |b| {
             b.iter(|| apply_mask_portable(black_box(&mut buf), [1, 2, 3, 4], 1))
         });
         group.bench_function(BenchmarkId::new("copy_from_slice", &label), |b| {
             b.iter(|| black_box(&mut buf).copy_from_slice(black_box(&src)))
         });
+        #[cfg(feature = "bench-hooks")]
         if len <= 16 << 10 {
             group.bench_function(BenchmarkId::new("bytewise_reference", &label), |b| {
                 b.iter(|| apply_mask_reference(black_box(&mut buf), [1, 2, 3, 4], 1))

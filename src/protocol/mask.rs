@@ -11,9 +11,10 @@
 //!
 //! The loop is safe code. Compiled for the baseline x86-64 CPU it gets 16-byte vectors;
 //! the same loop compiled with AVX2 enabled gets 32-byte ones and, measured in
-//! `benches/core.rs` (`mask/apply_mask` against `mask/apply_mask_portable`), masks a
-//! 16 KiB payload in less than half the time and a 1 KiB one in two thirds. Calling that
-//! copy is the module's one `unsafe` line, after a run-time check that the CPU has AVX2.
+//! `benches/core.rs` (`mask/apply_mask` against `mask/apply_mask_portable`, with
+//! `--features bench-hooks`), masks a 16 KiB payload in less than half the time and a 1 KiB
+//! one in two thirds. Calling that copy is the module's one `unsafe` line, after a run-time
+//! check that the CPU has AVX2.
 
 use super::MaskKeys;
 use crate::random::OsRandom;
@@ -32,8 +33,8 @@ const WIDE_FROM: usize = 128;
 /// XORs `buf` in place with `key`, where `buf[0]` is payload byte number `offset`.
 ///
 /// On x86-64 CPUs with AVX2 (checked once at run time, then a cached flag), payloads of
-/// 128 bytes and more are masked 32 bytes per instruction; everything else takes
-/// [`apply_mask_portable`], the same loop compiled for the baseline CPU.
+/// 128 bytes and more are masked 32 bytes per instruction; everything else takes the same
+/// loop compiled for the baseline CPU.
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let key = rotated(key, offset);
@@ -47,8 +48,10 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
 }
 
 /// [`apply_mask`] without the run-time choice of vector width: 8-byte words, which the
-/// compiler turns into the baseline CPU's vectors (SSE2 on x86-64). Kept public as the
-/// portable reference point of the masking benchmark.
+/// compiler turns into the baseline CPU's vectors (SSE2 on x86-64). The portable reference
+/// point of the masking benchmark and fuzz target; unstable, not for users (feature
+/// `bench-hooks`).
+#[cfg(any(test, feature = "bench-hooks"))]
 pub fn apply_mask_portable(buf: &mut [u8], key: [u8; 4], offset: usize) {
     xor_in_place(buf, rotated(key, offset));
 }
@@ -171,8 +174,9 @@ mod avx2 {
     }
 }
 
-/// The byte-at-a-time definition of RFC 6455 §5.3, the reference the fast paths are tested
-/// (and fuzzed) against.
+/// The byte-at-a-time definition of RFC 6455 §5.3, the reference the fast paths are tested,
+/// fuzzed and benchmarked against; unstable, not for users (feature `bench-hooks`).
+#[cfg(any(test, feature = "bench-hooks"))]
 pub fn apply_mask_reference(buf: &mut [u8], key: [u8; 4], offset: usize) {
     for (i, byte) in buf.iter_mut().enumerate() {
         *byte ^= key[(offset + i) % 4];

@@ -16,176 +16,106 @@
 //! ([`read_space`](Receiver::read_space) / [`commit_read`](Receiver::commit_read)), payload is
 //! unmasked in place, and a message that arrived as one frame is delivered as a slice of that
 //! buffer. Only fragmented messages are copied, into a reassembly buffer.
+//!
+//! ## What is in flight, in types
+//!
+//! An idle receiver holds a null pointer. What it needs while bytes are in flight, a `Flight`
+//! (`receiver/flight.rs`), is allocated when they arrive and recycled to a per-thread pool
+//! once the buffer is empty between messages. Besides the bytes, a flight records where the
+//! frames stand, in types that admit only what the RFC allows:
+//!
+//! ```text
+//! Framing::BetweenMessages                   a header is awaited
+//! Framing::Control(ControlFrame)             a Close, Ping or Pong is arriving
+//! Framing::Message { message, frame }        a data message is open (RFC 6455 §5.4), and
+//!     MessageFrame::BetweenFrames                its next frame's header is awaited,
+//!     MessageFrame::Control(ControlFrame)        or a control frame comes between two,
+//!     MessageFrame::Data(DataFrame)              or one of its frames is arriving
+//! ```
+//!
+//! so a data frame without its message, or two frames at once, cannot be built. The message
+//! (`Incoming`) is text with its UTF-8 validator or binary (`Content`), and plain or
+//! compressed (`Coding`): a compressed message holds the connection's decompressor, which the
+//! receiver lends it at its first frame (RSV1 set, RFC 7692 §6) and gets back at its last, so
+//! a compressed message without a decompressor cannot be built either. Each step of
+//! [`poll_event`](Receiver::poll_event) updates the framing in place: `header.rs` starts
+//! frames, `payload.rs` takes their payload in and delivers messages whole, `stream.rs` as
+//! chunks, and `event.rs` lends the events out.
+//!
+//! What the receiver records of the connection's end is its `Reception`: still reading, the
+//! peer's Close received, or failed; after either of the last two nothing more is read.
 
-use std::cell::RefCell;
 use std::sync::Arc;
 
-use crate::config::{Config, MessageDelivery};
+use crate::config::Config;
 use crate::error::ProtocolError;
 use crate::protocol::connection::Role;
 use crate::protocol::deflate::codec::Decompressor;
-use crate::protocol::frame::Opcode;
-use crate::protocol::message::{Chunk, DataKind, Event, Message};
+use crate::protocol::message::Event;
 use crate::protocol::sender::Sender;
-use crate::protocol::spare::{give_spare, take_spare, Spares};
-use crate::protocol::utf8::Utf8Validator;
+
+mod event;
+mod flight;
+mod header;
+mod payload;
+mod stream;
+#[cfg(test)]
+mod tests;
+
+use event::Ready;
+use flight::{new_flight, recycle_flight, Flight, Framing, Incoming, Input, MessageFrame};
 
 /// The receive buffer grows by at least this much.
 const MIN_BUFFER: usize = 4096;
 
-/// In streamed delivery, a compressed message is inflated into chunks of at most this size.
-const INFLATED_CHUNK: usize = 64 << 10;
-
-/// The frame whose payload is being received.
-#[derive(Debug, Clone, Copy)]
-struct FrameProgress {
-    opcode: Opcode,
-    fin: bool,
-    mask: Option<[u8; 4]>,
-    len: usize,
-    /// Payload bytes already released from the buffer (streamed delivery): payload byte `i`
-    /// is at `buf[start + (i - released)]`.
-    released: usize,
-    /// Payload bytes unmasked and validated so far.
-    done: usize,
-    /// Payload bytes handed out as chunks so far (streamed delivery).
-    delivered: usize,
-    /// Payload bytes fed to the inflater so far (compressed, streamed delivery).
-    consumed: usize,
-}
-
-/// The data message being received.
-#[derive(Debug, Clone, Copy)]
-struct Incoming {
-    kind: DataKind,
-    fragments: u32,
-    /// Payload bytes of the message so far (the frames' declared lengths).
-    size: usize,
-    /// A chunk of it was delivered (streamed delivery).
-    started: bool,
-    /// RSV1 was set on its first frame: the payload is DEFLATE data (RFC 7692 §6).
-    compressed: bool,
-    /// Bytes inflated so far (compressed messages): what the message size limit counts.
-    inflated: usize,
-}
-
-/// Where the receiver stands.
+/// Whether received bytes are still read as frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Open,
-    /// The peer's Close frame arrived: nothing more is read.
+enum Reception {
+    /// Frames are read.
+    Reading,
+    /// The peer's Close frame arrived: "after receiving a control frame indicating the
+    /// connection should be closed, a peer discards any further data received" (RFC 6455 §1.4).
     CloseReceived,
-    /// We failed the connection.
+    /// We failed the connection: the endpoint "MUST NOT continue to attempt to process data
+    /// (including a responding Close frame) from the remote endpoint" (RFC 6455 §7.1.7).
     Failed(ProtocolError),
 }
 
-/// An event located by ranges, built before the buffers are borrowed for the caller.
-enum Ready {
-    Frame {
-        kind: DataKind,
-        at: usize,
-        len: usize,
-    },
-    Assembled(DataKind),
-    AssembledChunk {
-        kind: DataKind,
-        first: bool,
-        last: bool,
-    },
-    Chunk {
-        kind: DataKind,
-        at: usize,
-        len: usize,
-        first: bool,
-        last: bool,
-    },
-    Ping {
-        at: usize,
-        len: usize,
-    },
-    Pong {
-        at: usize,
-        len: usize,
-    },
-    Closed {
-        code: crate::protocol::close::CloseCode,
-        at: usize,
-        len: usize,
-    },
+/// What one step of `Receiver::advance` found.
+enum Step {
+    /// An event is ready.
+    Event(Ready),
+    /// More bytes must arrive first.
+    NeedInput,
+    /// Go on: a header was parsed, or a frame completed without an event.
+    Next,
 }
 
-impl Ready {
-    /// Whether this event completes a data message.
-    fn ends_message(&self) -> bool {
-        match self {
-            Ready::Frame { .. } | Ready::Assembled(_) => true,
-            Ready::AssembledChunk { last, .. } | Ready::Chunk { last, .. } => *last,
-            Ready::Ping { .. } | Ready::Pong { .. } | Ready::Closed { .. } => false,
-        }
-    }
+/// Where a step leaves the open message.
+enum Progress {
+    /// It goes on as it was: in the same frame, or not in a data frame.
+    Continues(Step),
+    /// Its data frame is done: it awaits the next one.
+    FrameDone(Step),
+    /// Its final frame is done: it has ended, with this last event.
+    Ended(Ready),
 }
-
-/// What is being received: the receive buffer and the frame and message in progress.
-/// Allocated when a buffer is installed or a frame header arrives, and freed by
-/// [`Receiver::take_idle_buffer`] once the buffer is empty and no frame or message is in
-/// progress, so that an idle connection holds a null pointer instead.
-#[derive(Debug, Default)]
-struct Flight {
-    /// Received bytes; `buf[..]` is always initialized, live data is `buf[start..end]`.
-    buf: Vec<u8>,
-    start: usize,
-    end: usize,
-    frame: Option<FrameProgress>,
-    message: Option<Incoming>,
-    /// The reassembly buffer of a fragmented message (whole delivery).
-    assembled: Vec<u8>,
-    /// What the previous event borrowed, released at the next call: its bytes at the start
-    /// of the receive buffer, and whether it was `assembled` (then freed).
-    release_frame: usize,
-    release_assembled: bool,
-    utf8: Utf8Validator,
-}
-
-/// Spare in-flight states per thread (each receiver allocates one per message otherwise).
-const SPARE_FLIGHTS: usize = 4;
-
-thread_local! {
-    static FLIGHTS: RefCell<Spares<Flight, SPARE_FLIGHTS>> = const { RefCell::new(Spares::new()) };
-}
-
-/// An empty in-flight state: a spare one of this thread's, or a new allocation.
-fn new_flight() -> Box<Flight> {
-    take_spare(&FLIGHTS).unwrap_or_default()
-}
-
-/// Resets a finished in-flight state and keeps it for this thread's next message.
-fn recycle_flight(mut flight: Box<Flight>) {
-    *flight = Flight::default();
-    give_spare(&FLIGHTS, flight);
-}
-
-/// The in-flight state of a receiver, allocated if it was not (borrows only that field).
-macro_rules! flight {
-    ($receiver:expr) => {
-        $receiver.flight.get_or_insert_with(new_flight)
-    };
-}
-
-mod header;
-mod payload;
 
 /// Parses and reassembles incoming frames. Get it from
 /// [`Connection::split`](super::Connection::split), or use [`Connection`](super::Connection).
 #[derive(Debug)]
 pub struct Receiver {
     role: Role,
-    phase: Phase,
+    reception: Reception,
     /// What arrived since [`take_activity`](Self::take_activity) last asked.
     activity: Activity,
     /// The limits and the delivery mode, shared by the connections made with this config.
     config: Arc<Config>,
+    /// What is in flight: `None` while idle (and while [`poll_event`](Self::poll_event)
+    /// advances it).
     flight: Option<Box<Flight>>,
-    /// The permessage-deflate decompressor, when the extension was agreed.
+    /// The permessage-deflate decompressor when the extension was agreed, but for the time a
+    /// compressed message holds it.
     inflater: Option<Box<Decompressor>>,
 }
 
@@ -204,7 +134,7 @@ impl Receiver {
     pub(crate) fn new(role: Role, config: Arc<Config>) -> Self {
         Self {
             role,
-            phase: Phase::Open,
+            reception: Reception::Reading,
             activity: Activity::default(),
             config,
             flight: None,
@@ -232,7 +162,7 @@ impl Receiver {
     /// Follow with [`commit_read`](Self::commit_read).
     pub fn read_space(&mut self, min: usize) -> &mut [u8] {
         self.apply_release();
-        let f: &mut Flight = flight!(self);
+        let f = &mut self.flight.get_or_insert_with(new_flight).input;
         if f.buf.len() - f.end < min {
             let live = f.end - f.start;
             if f.buf.len() - live >= min {
@@ -251,11 +181,11 @@ impl Receiver {
 
     /// Marks `n` bytes of [`read_space`](Self::read_space) as received.
     pub fn commit_read(&mut self, n: usize) {
-        if self.phase != Phase::Open {
+        if self.reception != Reception::Reading {
             // After the peer's Close or a failure, further bytes are discarded.
             return;
         }
-        if let Some(f) = self.flight.as_mut() {
+        if let Some(Flight { input: f, .. }) = self.flight.as_deref_mut() {
             f.end = (f.end + n).min(f.buf.len());
         }
         self.activity.heard |= n > 0;
@@ -263,7 +193,7 @@ impl Receiver {
 
     /// Copies `data` into the receive buffer (the convenience form of read_space + commit).
     pub fn receive(&mut self, data: &[u8]) {
-        if self.phase != Phase::Open || data.is_empty() {
+        if self.reception != Reception::Reading || data.is_empty() {
             return;
         }
         self.read_space(data.len())[..data.len()].copy_from_slice(data);
@@ -272,20 +202,22 @@ impl Receiver {
 
     /// Whether received bytes wait to be processed (a partial frame, or a pending event).
     pub fn has_buffered_input(&self) -> bool {
-        self.flight.as_ref().is_some_and(|f| f.end > f.start)
+        self.flight
+            .as_ref()
+            .is_some_and(|f| f.input.end > f.input.start)
     }
 
     /// Hands back the receive buffer when it holds nothing, so an idle connection keeps no
     /// memory (the runtime may pool it and give it to another connection).
     pub fn take_idle_buffer(&mut self) -> Option<Vec<u8>> {
         self.apply_release();
-        let f = self.flight.as_mut()?;
+        let Flight { input: f, framing } = self.flight.as_deref_mut()?;
         let idle = (f.end == f.start && !f.buf.is_empty()).then(|| {
             f.start = 0;
             f.end = 0;
             std::mem::take(&mut f.buf)
         });
-        if f.buf.is_empty() && f.frame.is_none() && f.message.is_none() {
+        if f.buf.is_empty() && matches!(framing, Framing::BetweenMessages) {
             if let Some(flight) = self.flight.take() {
                 recycle_flight(flight);
             }
@@ -295,12 +227,12 @@ impl Receiver {
 
     /// Whether the receiver holds no buffer (so one from a pool would be used).
     pub fn needs_buffer(&self) -> bool {
-        self.flight.as_ref().is_none_or(|f| f.buf.is_empty())
+        self.flight.as_ref().is_none_or(|f| f.input.buf.is_empty())
     }
 
     /// Installs a buffer (e.g. from a pool) when the receiver holds none.
     pub fn provide_buffer(&mut self, mut buf: Vec<u8>) {
-        let f = flight!(self);
+        let f = &mut self.flight.get_or_insert_with(new_flight).input;
         if f.buf.is_empty() && f.end == 0 {
             buf.resize(buf.capacity(), 0);
             f.buf = buf;
@@ -309,26 +241,23 @@ impl Receiver {
 
     /// Whether the peer's Close frame has been received.
     pub fn close_received(&self) -> bool {
-        self.phase == Phase::CloseReceived
+        self.reception == Reception::CloseReceived
     }
 
     /// The protocol error that failed the connection, if any.
     pub fn failure(&self) -> Option<ProtocolError> {
-        match self.phase {
-            Phase::Failed(err) => Some(err),
-            _ => None,
+        match self.reception {
+            Reception::Failed(err) => Some(err),
+            Reception::Reading | Reception::CloseReceived => None,
         }
     }
 
     fn apply_release(&mut self) {
-        if self.phase != Phase::Open {
+        if self.reception != Reception::Reading {
             self.flight = None;
         }
         if let Some(flight) = self.flight.as_mut() {
-            flight.start += std::mem::take(&mut flight.release_frame);
-            if std::mem::take(&mut flight.release_assembled) {
-                flight.assembled = Vec::new();
-            }
+            flight.input.apply_release();
         }
     }
 
@@ -339,111 +268,88 @@ impl Receiver {
     /// and after [`Event::Closed`], this returns `Ok(None)`.
     pub fn poll_event(&mut self, tx: &mut Sender) -> Result<Option<Event<'_>>, ProtocolError> {
         self.apply_release();
-        match self.advance(tx) {
+        if self.reception != Reception::Reading {
+            return Ok(None);
+        }
+        // The flight is taken out while it advances: a failure drops it, and an event
+        // borrows it where it is put back.
+        let Some(mut flight) = self.flight.take() else {
+            return Ok(None);
+        };
+        match self.advance(&mut flight, tx) {
             Ok(Some(ready)) => {
                 self.activity.message |= ready.ends_message();
-                Ok(Some(self.event(ready)))
+                Ok(Some(self.flight.insert(flight).input.event(ready)))
             }
-            Ok(None) => Ok(None),
+            Ok(None) => {
+                self.flight = Some(flight);
+                Ok(None)
+            }
             Err(err) => {
-                self.phase = Phase::Failed(err);
-                self.flight = None;
+                self.reception = Reception::Failed(err);
                 tx.fail(err);
                 Err(err)
             }
         }
     }
 
-    fn advance(&mut self, tx: &mut Sender) -> Result<Option<Ready>, ProtocolError> {
-        if self.phase != Phase::Open {
-            return Ok(None);
-        }
+    /// Steps through the frames until an event is ready or more bytes are needed.
+    fn advance(&mut self, f: &mut Flight, tx: &mut Sender) -> Result<Option<Ready>, ProtocolError> {
         loop {
-            let frame = match self.flight.as_ref().and_then(|f| f.frame) {
-                Some(frame) => frame,
-                None => match self.next_header()? {
-                    Some(frame) => frame,
-                    None => return Ok(None),
+            let Flight { input, framing } = &mut *f;
+            let step = match framing {
+                Framing::BetweenMessages => self.header_between_messages(input, framing)?,
+                Framing::Control(frame) => match self.control_payload(input, frame, tx)? {
+                    Some(ready) => {
+                        *framing = Framing::BetweenMessages;
+                        Step::Event(ready)
+                    }
+                    None => Step::NeedInput,
                 },
+                Framing::Message { message, frame } => {
+                    match self.message_step(input, message, frame, tx)? {
+                        Progress::Continues(step) | Progress::FrameDone(step) => step,
+                        Progress::Ended(ready) => {
+                            *framing = Framing::BetweenMessages;
+                            Step::Event(ready)
+                        }
+                    }
+                }
             };
-            let frame = self.process_payload(frame)?;
-            flight!(self).frame = Some(frame);
-            if frame.opcode.is_control() {
-                if frame.done < frame.len {
-                    return Ok(None);
-                }
-                return self.complete_control(frame, tx).map(Some);
-            }
-            match self.config.message_delivery {
-                MessageDelivery::Streamed => {
-                    if let Some(ready) = self.stream_chunk(frame)? {
-                        return Ok(Some(ready));
-                    }
-                    if frame.done < frame.len {
-                        return Ok(None);
-                    }
-                }
-                MessageDelivery::Whole => {
-                    if frame.done < frame.len {
-                        return Ok(None);
-                    }
-                    if let Some(ready) = self.complete_data(frame)? {
-                        return Ok(Some(ready));
-                    }
-                }
+            match step {
+                Step::Event(ready) => return Ok(Some(ready)),
+                Step::NeedInput => return Ok(None),
+                Step::Next => {}
             }
         }
     }
 
-    fn event(&self, ready: Ready) -> Event<'_> {
-        let Some(flight) = self.flight.as_deref() else {
-            unreachable!("an event is made while a flight holds what it borrows")
-        };
-        let (buf, assembled) = (&flight.buf, &flight.assembled);
-        match ready {
-            Ready::Frame { kind, at, len } => Event::Message(message(kind, &buf[at..at + len])),
-            Ready::Assembled(kind) => Event::Message(message(kind, assembled)),
-            Ready::AssembledChunk { kind, first, last } => Event::Chunk(Chunk {
-                kind,
-                data: assembled,
-                first,
-                last,
-            }),
-            Ready::Chunk {
-                kind,
-                at,
-                len,
-                first,
-                last,
-            } => Event::Chunk(Chunk {
-                kind,
-                data: &buf[at..at + len],
-                first,
-                last,
-            }),
-            Ready::Ping { at, len } => Event::Ping(&buf[at..at + len]),
-            Ready::Pong { at, len } => Event::Pong(&buf[at..at + len]),
-            Ready::Closed { code, at, len } => Event::Closed {
-                code,
-                reason: std::str::from_utf8(&buf[at..at + len]).unwrap_or_default(),
+    /// One step inside an open message: its next header, a control frame between its
+    /// frames, or one of its frames.
+    fn message_step(
+        &mut self,
+        input: &mut Input,
+        message: &mut Incoming,
+        frame: &mut MessageFrame,
+        tx: &mut Sender,
+    ) -> Result<Progress, ProtocolError> {
+        let step = match frame {
+            MessageFrame::BetweenFrames => self.header_in_message(input, message, frame)?,
+            MessageFrame::Control(control) => match self.control_payload(input, control, tx)? {
+                Some(ready) => {
+                    *frame = MessageFrame::BetweenFrames;
+                    Step::Event(ready)
+                }
+                None => Step::NeedInput,
             },
-        }
+            MessageFrame::Data(data) => {
+                let progress = self.data_payload(input, data, message)?;
+                if let Progress::FrameDone(_) = progress {
+                    *frame = MessageFrame::BetweenFrames;
+                }
+                return Ok(progress);
+            }
+        };
+        Ok(Progress::Continues(step))
     }
-}
-
-fn message(kind: DataKind, payload: &[u8]) -> Message<'_> {
-    match kind {
-        DataKind::Text => Message::Text(text(payload)),
-        DataKind::Binary => Message::Binary(payload),
-    }
-}
-
-/// A text payload the receiver has validated as UTF-8, byte by byte, as it arrived.
-fn text(payload: &[u8]) -> &str {
-    // SAFETY: every text payload handed out was fed in full, in order, through
-    // `Utf8Validator` (process_payload), and `end_message` checked it ended on a character
-    // boundary; the validator agrees with `std::str::from_utf8` (tests in utf8.rs and the
-    // `utf8` fuzz target). The benchmark `text_message/validate_twice` measures what the
-    // second pass this avoids would cost.
-    unsafe { std::str::from_utf8_unchecked(payload) }
 }

@@ -103,7 +103,9 @@ impl Utf8Validator {
 }
 
 /// Validates `data` split at every position into two pieces, and one byte at a time, and
-/// returns whether all agree with `std::str::from_utf8`. Used by the tests and the fuzz target.
+/// returns whether all agree with `std::str::from_utf8`. Used by the tests and the fuzz
+/// target; unstable, not for users (feature `bench-hooks`).
+#[cfg(any(test, feature = "bench-hooks"))]
 pub fn agrees_with_std_on_every_split(data: &[u8]) -> bool {
     let expected = std::str::from_utf8(data).is_ok();
     fn run<'a>(pieces: impl Iterator<Item = &'a [u8]>) -> bool {
