@@ -139,18 +139,8 @@ pub struct CorruptData;
 /// fragment, into a caller's buffer that never grows past a cap (the zip-bomb guard).
 ///
 /// [`Connection`](crate::protocol::Connection) uses one per connection once deflate is
-/// agreed; it is public so that it can be tested and fuzzed on its own:
-///
-/// ```
-/// use fullduplex::protocol::deflate::Decompressor;
-///
-/// // RFC 7692 §7.2.3.1: "Hello" in one compressed DEFLATE block.
-/// let mut inflater = Decompressor::new(15, false);
-/// let mut out = Vec::new();
-/// inflater.inflate(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], &mut out, 1024).unwrap();
-/// inflater.end_message(&mut out, 1024).unwrap();
-/// assert_eq!(out, b"Hello");
-/// ```
+/// agreed. It is public only with the unstable `bench-hooks` feature, for the `inflate` fuzz
+/// target, which tests it on its own.
 pub struct Decompressor {
     state: Option<Box<Decompress>>,
     window_bits: u8,
@@ -297,6 +287,18 @@ impl Drop for Decompressor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inflates_the_example_of_rfc_7692_section_7_2_3_1() {
+        // "Hello" in one compressed DEFLATE block, its 00 00 ff ff tail removed.
+        let mut inflater = Decompressor::new(15, false);
+        let mut out = Vec::new();
+        inflater
+            .inflate(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], &mut out, 1024)
+            .unwrap();
+        inflater.end_message(&mut out, 1024).unwrap();
+        assert_eq!(out, b"Hello");
+    }
 
     fn compress_message(c: &mut Compressor, data: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();

@@ -14,6 +14,8 @@ pub(crate) mod codec;
 mod negotiate;
 mod pool;
 
+/// The decompressor alone, for the fuzzers and benchmarks (not a stable API).
+#[cfg(feature = "bench-hooks")]
 pub use codec::{CorruptData, Decompressor};
 pub use negotiate::{client_accept, client_offer, negotiate_server, EXTENSION_NAME};
 
