@@ -119,12 +119,7 @@ impl Example {
     /// Starts example `name` with `args` (which give it port 0) and waits until it says on
     /// which address it listens.
     pub fn start(name: &str, args: &[&str]) -> Self {
-        let mut child = Command::new(binary(name))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let mut child = spawn(name, args);
         let (tx, lines) = mpsc::channel();
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
@@ -196,17 +191,22 @@ pub fn raw_response(addr: &str, request: &str) -> String {
     response
 }
 
+/// Starts example `name` with `args`, its output piped.
+fn spawn(name: &str, args: &[&str]) -> std::process::Child {
+    Command::new(binary(name))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"))
+}
+
 /// Runs example `name` with `args` to its end (at most [`DEADLINE`]): its exit status, its
 /// standard output and its standard error. Killed if it takes longer. (Only the `client`
 /// example ends by itself, and it needs the runtime.)
 #[cfg(feature = "runtime")]
 pub fn run_to_end(name: &str, args: &[&str]) -> (std::process::ExitStatus, String, String) {
-    let mut child = Command::new(binary(name))
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    let mut child = spawn(name, args);
     let stdout = read_to_end(child.stdout.take().expect("stdout is piped"));
     let stderr = read_to_end(child.stderr.take().expect("stderr is piped"));
     let mut child = Killed(child);
