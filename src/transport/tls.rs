@@ -30,7 +30,12 @@ impl TlsStream {
             match self.tls.read_tls(&mut self.tcp) {
                 Ok(0) => return Ok(0),
                 Ok(_) => {
-                    self.tls.process_new_packets().map_err(io::Error::other)?;
+                    if let Err(e) = self.tls.process_new_packets() {
+                        // The alert rustls queued tells the peer why (a plaintext client
+                        // learns that this is TLS); the connection ends anyway.
+                        let _ = self.flush_tls();
+                        return Err(io::Error::other(e));
+                    }
                 }
                 Err(e) => return Err(e),
             }
@@ -90,10 +95,18 @@ pub(crate) fn invalid(what: impl std::fmt::Display) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, what.to_string())
 }
 
-/// The certificates of a PEM file.
+/// The certificates of a PEM file: at least one.
 pub(crate) fn certs_from_pem(path: &Path) -> io::Result<Vec<CertificateDer<'static>>> {
-    CertificateDer::pem_file_iter(path)
-        .map_err(|e| invalid(format!("{}: {e}", path.display())))?
+    let pem = std::fs::read(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display())))?;
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<_, _>>()
-        .map_err(|e| invalid(format!("{}: {e}", path.display())))
+        .map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(invalid(format!(
+            "{} holds no certificate (a PEM block -----BEGIN CERTIFICATE-----)",
+            path.display()
+        )));
+    }
+    Ok(certs)
 }
