@@ -8,7 +8,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::opening;
+use super::opening::{self, Opening};
 use super::url::WsUrl;
 use super::ClientError;
 use crate::protocol::close::CloseCode;
@@ -123,30 +123,10 @@ pub fn connect_with(url: &str, options: &ClientOptions) -> Result<WebSocket, Cli
     tcp.set_read_timeout(Some(options.connect_timeout))?;
     let mut stream = open_stream(&url, options, tcp)?;
     let opening = opening::begin(&url, options);
-    stream.write_all(&opening.request)?;
-    stream.flush()?;
-    let mut buf = Vec::with_capacity(1024);
-    let (accepted, head_len) = loop {
-        if let Some(done) = opening.handshake.parse_response(&buf, &options.config)? {
-            break done;
-        }
-        if Instant::now() >= deadline {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "handshake timed out").into());
-        }
-        let len = buf.len();
-        buf.resize(len + 4096, 0);
-        let n = stream.read(&mut buf[len..])?;
-        buf.truncate(len + n);
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "closed during the handshake",
-            )
-            .into());
-        }
-    };
+    let (accepted, leftover) =
+        shake_hands(&mut stream, &opening, &options.config, deadline).map_err(opening::explain)?;
     let config = Arc::new(options.config.clone());
-    let conn = opening::open(&accepted, options, config, opening.random, &buf[head_len..])?;
+    let conn = opening::open(&accepted, options, config, opening.random, &leftover)?;
     stream.tcp().set_read_timeout(None)?;
     let mut ws = WebSocket {
         stream,
@@ -159,6 +139,34 @@ pub fn connect_with(url: &str, options: &ClientOptions) -> Result<WebSocket, Cli
     // The connection's clock starts now: keepalive runs while `recv` waits.
     ws.conn.handle_timeout(Instant::now());
     Ok(ws)
+}
+
+/// Sends the opening request (after the TLS handshake, for `wss://`) and reads the answer
+/// until its head is complete. Returns the accepted response and the bytes after its head.
+fn shake_hands(
+    stream: &mut Stream,
+    opening: &Opening,
+    config: &Config,
+    deadline: Instant,
+) -> Result<(Accepted, Vec<u8>), ClientError> {
+    stream.write_all(&opening.request)?;
+    stream.flush()?;
+    let mut answer = Vec::with_capacity(1024);
+    let mut ended = false;
+    loop {
+        if let Some((accepted, head_len)) = opening.read_response(&answer, config, ended)? {
+            answer.drain(..head_len);
+            return Ok((accepted, answer));
+        }
+        if Instant::now() >= deadline {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "handshake timed out").into());
+        }
+        let len = answer.len();
+        answer.resize(len + 4096, 0);
+        let read = stream.read(&mut answer[len..]);
+        answer.truncate(len + *read.as_ref().unwrap_or(&0));
+        ended = read? == 0;
+    }
 }
 
 /// The stream for `url`: the TCP connection, or TLS over it for `wss://`.

@@ -12,6 +12,8 @@ mod multi;
 mod opening;
 #[cfg(feature = "tls")]
 pub mod tls;
+#[cfg(feature = "tls")]
+mod tls_error;
 pub mod url;
 
 pub use crate::random::OsRandom;
@@ -26,7 +28,9 @@ use crate::{HandshakeError, ProtocolError, UsageError};
 pub enum ClientError {
     /// The URL is not a usable `ws://` or `wss://` URL.
     Url(UrlError),
-    /// The network (or TLS) failed.
+    /// The network (or TLS) failed. A failed TLS handshake (feature `tls`) is of kind
+    /// `InvalidData` and carries a `client::tls::TlsError` that says what went wrong and what
+    /// to do (`ClientError::tls` finds it).
     Io(io::Error),
     /// The server refused the handshake or answered it wrongly.
     Handshake(HandshakeError),
@@ -63,6 +67,17 @@ impl fmt::Display for ClientError {
 }
 
 impl std::error::Error for ClientError {}
+
+impl ClientError {
+    /// The failed TLS handshake this error reports, if it is one (feature `tls`).
+    #[cfg(feature = "tls")]
+    pub fn tls(&self) -> Option<&tls::TlsError> {
+        match self {
+            Self::Io(e) => e.get_ref()?.downcast_ref(),
+            _ => None,
+        }
+    }
+}
 
 /// An I/O error as a phrase to go after a colon: the system's description in lower case and
 /// without its number ("connection refused", not "Connection refused (os error 111)"); an

@@ -1,9 +1,9 @@
 //! The client's opening handshake, shared by the blocking client and [`MultiClient`]: the
-//! request (RFC 6455 §4.1), the TLS session, and the connection that the server's answer opens.
+//! request (RFC 6455 §4.1), the TLS session, the server's answer (and what a failure means),
+//! and the connection that the answer opens.
 //!
 //! [`MultiClient`]: super::MultiClient
 
-#[cfg(feature = "tls")]
 use std::io;
 use std::sync::Arc;
 
@@ -23,6 +23,59 @@ pub(crate) struct Opening {
     pub(crate) handshake: ClientHandshake,
     /// The random source, kept for the connection's masking keys.
     pub(crate) random: OsRandom,
+    /// The URL is `wss://`.
+    secure: bool,
+}
+
+impl Opening {
+    /// The server's answer so far: the accepted response and its head's length once the head is
+    /// complete. `ended`: the server closed the connection after these bytes.
+    pub(crate) fn read_response(
+        &self,
+        answer: &[u8],
+        config: &Config,
+        ended: bool,
+    ) -> Result<Option<(Accepted, usize)>, ClientError> {
+        if !self.secure && is_tls_record(answer) {
+            return Err(invalid(
+                "the server speaks TLS: use wss:// instead of ws://",
+            ));
+        }
+        match self.handshake.parse_response(answer, config)? {
+            None if ended => Err(closed_before_answer()),
+            parsed => Ok(parsed),
+        }
+    }
+}
+
+/// Whether a plaintext answer is a TLS record: an alert (content type 21) or a handshake
+/// message (22), then the major version 3 of every TLS version (RFC 8446 §5.1). An HTTP
+/// response begins with `HTTP/`.
+fn is_tls_record(answer: &[u8]) -> bool {
+    matches!(answer, [0x15 | 0x16] | [0x15 | 0x16, 0x03, ..])
+}
+
+/// A failed opening handshake, said so that a person knows what happened: the end of the
+/// stream before the answer, a TLS failure explained (see [`TlsError`](super::tls::TlsError)).
+pub(crate) fn explain(e: ClientError) -> ClientError {
+    match e {
+        ClientError::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => closed_before_answer(),
+        #[cfg(feature = "tls")]
+        ClientError::Io(e) => ClientError::Io(super::tls_error::explain(e)),
+        other => other,
+    }
+}
+
+fn closed_before_answer() -> ClientError {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the server closed the connection before answering the opening handshake",
+    )
+    .into()
+}
+
+fn invalid(what: &str) -> ClientError {
+    io::Error::new(io::ErrorKind::InvalidData, what).into()
 }
 
 /// Writes the opening request for `url` (RFC 6455 §4.1) with a fresh random key.
@@ -51,6 +104,7 @@ pub(crate) fn begin(url: &WsUrl, options: &ClientOptions) -> Opening {
         request: out,
         handshake,
         random,
+        secure: url.secure,
     }
 }
 

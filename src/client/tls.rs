@@ -1,5 +1,6 @@
 //! TLS for `wss://` clients (feature `tls`), with rustls: which servers' certificates to
-//! trust. [`ClientOptions::tls`](super::ClientOptions::tls) takes one of these.
+//! trust. [`ClientOptions::tls`](super::ClientOptions::tls) takes one of these. A handshake
+//! that fails says why in a [`TlsError`].
 
 use std::io;
 use std::path::Path;
@@ -7,6 +8,7 @@ use std::sync::Arc;
 
 use rustls::pki_types::CertificateDer;
 
+pub use super::tls_error::TlsError;
 use crate::transport::tls::{certs_from_pem, invalid, provider};
 
 /// A client configuration trusting exactly these certificates (e.g. a self-signed one).

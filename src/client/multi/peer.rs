@@ -7,7 +7,7 @@ use std::io;
 use std::time::Instant;
 
 use super::ClientId;
-use crate::client::opening::Opening;
+use crate::client::opening::{self, Opening};
 use crate::client::ClientError;
 use crate::protocol::close::CloseCode;
 use crate::protocol::close::CloseInfo;
@@ -120,33 +120,37 @@ impl Peer {
         let Phase::Handshake(handshake) = &mut self.phase else {
             return Ok(None);
         };
-        if !handshake.connected {
-            // A non-blocking connect ends in writability: with an error, or connected.
-            if let Some(err) = self.transport.tcp().take_error()? {
-                return Err(err.into());
-            }
-            match self.transport.tcp().peer_addr() {
-                Ok(_) => handshake.connected = true,
-                Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(None),
-                Err(e) => return Err(e.into()),
-            }
+        handshake_step(&mut self.transport, handshake, config).map_err(opening::explain)
+    }
+}
+
+/// One step of the handshake: finishes connecting, writes what it can of the request, reads
+/// what has come of the response.
+fn handshake_step(
+    transport: &mut Transport,
+    handshake: &mut Handshaking,
+    config: &Config,
+) -> Result<Option<(Accepted, usize)>, ClientError> {
+    if !handshake.connected {
+        // A non-blocking connect ends in writability: with an error, or connected.
+        if let Some(err) = transport.tcp().take_error()? {
+            return Err(err.into());
         }
-        let request = &handshake.opening.request;
-        write_bytes(&mut self.transport, request, &mut handshake.written)?;
-        let ended = read_head(&mut self.transport, &mut handshake.buf, config)?;
-        // TLS may have handshake messages to answer.
-        self.transport.flush()?;
-        // A refusal comes with the end of the stream: its status is the news.
-        let response = &handshake.opening.handshake;
-        match response.parse_response(&handshake.buf, config)? {
-            None if ended => Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "closed during the handshake",
-            )
-            .into()),
-            parsed => Ok(parsed),
+        match transport.tcp().peer_addr() {
+            Ok(_) => handshake.connected = true,
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => return Ok(None),
+            Err(e) => return Err(e.into()),
         }
     }
+    let request = &handshake.opening.request;
+    write_bytes(transport, request, &mut handshake.written)?;
+    let ended = read_head(transport, &mut handshake.buf, config)?;
+    // TLS may have handshake messages to answer.
+    transport.flush()?;
+    // A refusal comes with the end of the stream: its status is the news.
+    handshake
+        .opening
+        .read_response(&handshake.buf, config, ended)
 }
 
 /// Reads what the socket holds of the response head, up to the handshake limit; `true`
