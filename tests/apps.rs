@@ -2,7 +2,8 @@
 //! testees, the load generator), tested in this process. They are the binary's code, not the
 //! library's, so this test crate compiles their modules into itself, as `src/main.rs` does.
 //!
-//! `scale_out::` needs a `redis-server` (see `scripts/redis-tests.sh`).
+//! `scale_out::` needs a `redis-server` (see `scripts/redis-tests.sh`); `tls::` runs the
+//! binary over TLS.
 #![cfg(feature = "cli")]
 
 #[allow(dead_code, unused_imports)]
@@ -17,3 +18,5 @@ mod broadcast;
 mod chat;
 #[path = "apps/scale_out.rs"]
 mod scale_out;
+#[path = "apps/tls.rs"]
+mod tls;

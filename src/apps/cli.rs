@@ -3,13 +3,14 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
 use fullduplex::config::DeflateConfig;
 use fullduplex::server::{Handler, RunningServer, Server, ServerConfig};
 use fullduplex::Config;
+
+use super::tls::ServerTls;
 
 /// A WebSocket stack written from the protocol up (RFC 6455, RFC 7692).
 #[derive(Parser, Debug)]
@@ -62,9 +63,15 @@ pub struct ListenArgs {
     /// Worker threads (0: one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    /// Serve wss:// with a certificate generated at start (for development).
+    /// Serve wss:// with a certificate generated at start (for development). The server writes
+    /// it to a file and prints the file's name and the certificate's SHA-256 fingerprint at
+    /// start: clients trust it with --cacert FILE.
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
     pub tls_self_signed: bool,
+    /// Where --tls-self-signed writes its certificate (PEM), replacing the file [default:
+    /// fullduplex-IP-PORT.pem in $XDG_RUNTIME_DIR, or else in the temporary directory].
+    #[arg(long, requires = "tls_self_signed", value_name = "FILE")]
+    pub tls_cert_out: Option<PathBuf>,
     /// Serve wss:// with this PEM certificate chain (needs --tls-key).
     #[arg(long, requires = "tls_key", value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
@@ -97,9 +104,10 @@ impl ListenArgs {
             ..config.into()
         };
         let mut server = Server::new(config, handler);
-        let scheme = match self.tls()? {
+        let tls = ServerTls::from_args(self)?;
+        let scheme = match &tls {
             Some(tls) => {
-                server = server.with_tls(tls);
+                server = server.with_tls(tls.config());
                 "wss"
             }
             None => "ws",
@@ -121,26 +129,19 @@ impl ListenArgs {
             "fullduplex {what} listening on {scheme}://{}",
             running.local_addr()
         );
+        let announced = tls.map_or(Ok(()), |tls| {
+            tls.announce(self.tls_cert_out.as_deref(), running.local_addr(), what)
+        });
+        if let Err(e) = announced {
+            running.stop();
+            return Err(e);
+        }
         Ok(running)
     }
 
     /// Whether these options ask for TLS.
     pub fn is_tls(&self) -> bool {
         self.tls_self_signed || self.tls_cert.is_some()
-    }
-
-    fn tls(&self) -> Result<Option<Arc<rustls::ServerConfig>>, String> {
-        if self.tls_self_signed {
-            let generated = fullduplex::server::tls::self_signed(&[])
-                .map_err(|e| format!("cannot make a certificate: {e}"))?;
-            return Ok(Some(generated.server));
-        }
-        match (&self.tls_cert, &self.tls_key) {
-            (Some(cert), Some(key)) => fullduplex::server::tls::server_config_from_pem(cert, key)
-                .map(Some)
-                .map_err(|e| format!("cannot load the TLS certificate or key: {e}")),
-            _ => Ok(None),
-        }
     }
 }
 

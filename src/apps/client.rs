@@ -2,7 +2,6 @@
 //! stdin go out as messages; messages received are printed on stdout; notices go to stderr.
 
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -11,6 +10,8 @@ use clap::Args;
 use fullduplex::client::{connect_with, ClientError, ClientOptions};
 use fullduplex::config::DeflateConfig;
 use fullduplex::protocol::{CloseCode, OwnedEvent};
+
+use super::tls::{self, TrustArgs};
 
 /// `fullduplex client` options.
 #[derive(Args, Debug)]
@@ -32,9 +33,9 @@ pub struct ClientArgs {
     /// Offer permessage-deflate.
     #[arg(long)]
     pub deflate: bool,
-    /// For wss://, trust the certificates in this PEM file instead of the system's roots.
-    #[arg(long, value_name = "FILE")]
-    pub ca: Option<PathBuf>,
+    /// How to trust the server's certificate for wss://.
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 fn parse_header(text: &str) -> Result<(String, String), String> {
@@ -50,10 +51,7 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
 
 /// Runs the client until stdin ends (then closes with 1000) or the server closes.
 pub fn run(args: &ClientArgs) -> Result<(), String> {
-    let tls = match &args.ca {
-        Some(ca) => Some(fullduplex::client::tls::from_pem_file(ca).map_err(|e| e.to_string())?),
-        None => None,
-    };
+    let tls = args.trust.client_config()?;
     let options = ClientOptions {
         config: fullduplex::Config {
             deflate: args.deflate.then(DeflateConfig::default),
@@ -65,8 +63,13 @@ pub fn run(args: &ClientArgs) -> Result<(), String> {
         tls,
         ..ClientOptions::default()
     };
-    let mut ws = connect_with(&args.url, &options)
-        .map_err(|e| format!("cannot connect to {}: {e}", args.url))?;
+    let mut ws = connect_with(&args.url, &options).map_err(|e| {
+        let sentence = format!("cannot connect to {}: {e}", args.url);
+        match tls::hint(&e) {
+            Some(hint) => format!("{sentence} ({hint})"),
+            None => sentence,
+        }
+    })?;
     match ws.subprotocol() {
         Some(p) => eprintln!("connected to {} (subprotocol {p})", args.url),
         None => eprintln!("connected to {}", args.url),

@@ -7,3 +7,4 @@ pub mod chat;
 pub mod cli;
 pub mod client;
 pub mod echo;
+pub mod tls;

@@ -95,15 +95,15 @@ impl ChatBenchArgs {
         wanted.clamp(1, self.clients)
     }
 
-    fn client_options(&self) -> ClientOptions {
-        let mut options = self.common.client_options();
+    fn client_options(&self) -> Result<ClientOptions, String> {
+        let mut options = self.common.client_options()?;
         options.origin.clone_from(&self.origin);
         if let Some(token) = &self.token {
             options
                 .headers
                 .push(("Cookie".into(), format!("token={token}")));
         }
-        options
+        Ok(options)
     }
 }
 
@@ -118,7 +118,7 @@ pub fn run(args: &ChatBenchArgs) -> Result<(), String> {
             per_sender.ceil()
         );
     }
-    let mut clients = MultiClient::new(args.client_options()).map_err(start_failed)?;
+    let mut clients = MultiClient::new(args.client_options()?).map_err(start_failed)?;
     let mut load = Load::new(&args.room);
     let setup_secs = join_all(&mut clients, &mut load, args)?;
     let members = load.members.len();

@@ -92,7 +92,7 @@ pub fn run(args: &ConnectArgs) -> Result<(), String> {
         memory_of(pid).ok_or_else(|| format!("cannot read /proc/{pid}/status: is it running?"))
     });
     let before = before.transpose()?;
-    let mut clients = MultiClient::new(common.client_options()).map_err(start_failed)?;
+    let mut clients = MultiClient::new(common.client_options()?).map_err(start_failed)?;
     let mut load = Load::default();
     let started = Instant::now();
     let mut requested = 0;

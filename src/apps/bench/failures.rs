@@ -90,6 +90,9 @@ pub(crate) fn with_hint(sentence: String, error: &ClientError) -> String {
 
 /// What to check for an error that has a usual cause.
 fn hint(error: &ClientError) -> Option<&'static str> {
+    if let Some(hint) = crate::apps::tls::hint(error) {
+        return Some(hint);
+    }
     match error {
         ClientError::Io(e) => match e.kind() {
             ErrorKind::ConnectionRefused => Some("is a server listening there?"),

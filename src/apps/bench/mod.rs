@@ -14,6 +14,8 @@ use fullduplex::config::DeflateConfig;
 use fullduplex::protocol::CloseCode;
 use fullduplex::Config;
 
+use super::tls::TrustArgs;
+
 pub mod broadcast;
 pub mod chat;
 pub mod connect;
@@ -68,6 +70,9 @@ pub struct Common {
     /// `broadcast` its CPU time (utime + stime, all threads) over the measured window.
     #[arg(long)]
     pub pid: Option<u32>,
+    /// How to trust the server's certificate for wss://.
+    #[command(flatten)]
+    pub trust: TrustArgs,
 }
 
 fn seconds(text: &str) -> Result<f64, String> {
@@ -118,14 +123,15 @@ pub fn run(args: &BenchArgs) -> Result<(), String> {
 }
 
 impl Common {
-    /// The clients' options: generous limits, deflate offered when asked.
-    pub(crate) fn client_options(&self) -> ClientOptions {
+    /// The clients' options: generous limits, deflate offered when asked, the certificates
+    /// `--cacert` or `-k` trust.
+    pub(crate) fn client_options(&self) -> Result<ClientOptions, String> {
         let deflate = self.deflate.then(|| DeflateConfig {
             server_no_context_takeover: false,
             client_no_context_takeover: false,
             ..DeflateConfig::default()
         });
-        ClientOptions {
+        Ok(ClientOptions {
             config: Config {
                 deflate,
                 max_message_size: 64 << 20,
@@ -134,8 +140,9 @@ impl Common {
                 ping_interval: None,
                 ..Config::default()
             },
+            tls: self.trust.client_config()?,
             ..ClientOptions::default()
-        }
+        })
     }
 
     fn warmup(&self) -> Duration {
@@ -267,7 +274,7 @@ pub(crate) fn connect_all(
     common: &Common,
     n: usize,
 ) -> Result<(MultiClient, Vec<ClientId>), String> {
-    let mut clients = MultiClient::new(common.client_options()).map_err(start_failed)?;
+    let mut clients = MultiClient::new(common.client_options()?).map_err(start_failed)?;
     let mut ids = Vec::with_capacity(n);
     for _ in 0..n {
         ids.push(start_connection(&mut clients, &common.url, ids.len())?);
