@@ -2,84 +2,36 @@
 //
 // Two people join, one types and sends, the other sees the typing indicator, the message and
 // the user list; an image is sent and shown; the server is restarted on the same port and both
-// pages reconnect by themselves. Screenshots go to tests/browser/output/.
+// pages reconnect by themselves. Screenshots go to tests/browser/output/. The page on a phone,
+// drafts and notices are in page.spec.mjs, rate limits and backoff in limits.spec.mjs.
 //
 // Needs FULLDUPLEX_BIN (the built binary); run through tests/browser/run.sh.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const OUTPUT = join(HERE, 'output');
-const BIN = process.env.FULLDUPLEX_BIN;
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-const WAIT = 10_000;
+import {
+  launchBrowser, startServer, stopServer, openChat, submitJoin, shot, userNames, status,
+  notices, noticeShown,
+} from './support.mjs';
 
 let server;
 let browser;
 let baseUrl;
 const pageErrors = [];
 
-/** Starts `fullduplex chat` on `addr`; resolves with the URL it prints. */
-function startServer(addr) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, ['chat', '--addr', addr, '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const timer = setTimeout(() => reject(new Error('the chat printed no URL within 10 s')), WAIT);
-    let out = '';
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const url = /open (http:\/\/[0-9.:]+)\//.exec(out);
-      if (url) {
-        clearTimeout(timer);
-        resolve({ child, url: url[1] });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`the chat exited early (${code}): ${out}`)));
-  });
-}
-
-/** Stops the server with SIGINT (a graceful shutdown: clients get 1001) and waits for it. */
-function stopServer(child) {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    child.on('exit', (code) => resolve(code));
-    child.kill('SIGINT');
-  });
-}
-
 async function openPage(nick) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 700 } });
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT);
-  page.on('pageerror', (err) => pageErrors.push(`${nick}: ${err.message}`));
-  await page.goto(`${baseUrl}/#lobby`);
-  await page.locator('#nick').waitFor();
+  const page = await openChat(browser, baseUrl, { errors: pageErrors });
   if (nick === 'Ada') await shot(page, '00-join');
-  await page.fill('#nick', nick);
-  await page.click('#join-button');
+  await submitJoin(page, nick);
   await page.locator('#join').waitFor({ state: 'hidden' });
   await page.locator('.notice.welcome').last().waitFor();
   return page;
 }
 
-const shot = (page, name) => page.screenshot({ path: join(OUTPUT, `${name}.png`) });
-const userNames = (page) => page.locator('#users .name').allTextContents();
-const status = (page) => page.locator('#status').getAttribute('data-state');
-
 before(async () => {
-  assert.ok(BIN, 'set FULLDUPLEX_BIN to the fullduplex binary');
-  mkdirSync(OUTPUT, { recursive: true });
-  const started = await startServer('127.0.0.1:0');
+  const started = await startServer();
   server = started.child;
   baseUrl = started.url;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -129,12 +81,18 @@ test('two people chat, share an image, and survive a server restart', async () =
   assert.equal(await image.getAttribute('alt'), 'screen.png');
   await shot(grace, '03-image');
 
-  // The server restarts on the same port: both pages show it and reconnect by themselves.
+  // The server stops and starts again on the same port. Its 1001 Close says it is shutting
+  // down, not restarting: the pages say what they know, mark the list as the last one seen,
+  // and reconnect by themselves.
   const port = new URL(baseUrl).port;
   assert.equal(await stopServer(server), 0, 'the chat exits cleanly on SIGINT');
   for (const page of [ada, grace]) {
     await page.waitForFunction(() => document.getElementById('status').dataset.state !== 'online');
-    await page.locator('.notice', { hasText: 'The server is restarting.' }).waitFor();
+    await noticeShown(page, 'The server closed the connection (server shutting down); reconnecting…');
+    assert.ok(!(await notices(page)).some((n) => /restarting/i.test(n)), 'no restart is claimed');
+    assert.equal(await page.locator('#people-label').textContent(), 'Offline · last seen');
+    assert.ok(await page.locator('#people.stale').isVisible(), 'the list is marked stale');
+    assert.deepEqual((await userNames(page)).sort(), ['Ada', 'Grace'], 'the last list stays');
   }
   await shot(ada, '04-offline');
   server = (await startServer(`127.0.0.1:${port}`)).child;
@@ -145,6 +103,7 @@ test('two people chat, share an image, and survive a server restart', async () =
   await grace.waitForFunction(() => document.querySelectorAll('#users .name').length === 2);
   assert.deepEqual((await userNames(ada)).sort(), ['Ada', 'Grace']);
   assert.equal(await status(grace), 'online');
+  await ada.locator('#people-label', { hasText: /^Online$/ }).waitFor();
 
   await grace.locator('#text').fill('Still here after the restart.');
   await grace.locator('#text').press('Enter');

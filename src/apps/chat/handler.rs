@@ -77,6 +77,26 @@ impl Counters {
     }
 }
 
+/// A message from a client, read but not yet acted on.
+enum Incoming<'a> {
+    /// A JSON text message.
+    Text(ClientMessage),
+    /// A file upload.
+    File(&'a [u8]),
+}
+
+/// What a message draws on in the sender's rate limits.
+#[derive(Debug, Clone, Copy)]
+enum Cost {
+    /// A chat message, a join, a file, or anything unreadable: one message and its bytes.
+    Message {
+        /// Its payload's size.
+        bytes: usize,
+    },
+    /// A typing notice: one from its own bucket.
+    Typing,
+}
+
 /// One connection's state.
 pub struct Session {
     user: User,
@@ -115,18 +135,24 @@ impl Chat {
         }
     }
 
-    /// Checks the message against the sender's rate limit (warning, or closing with 1008, a
-    /// sender over it); `false` if the message must be dropped.
-    fn check_rate_limit(&self, conn: &mut Conn<'_, Session>, bytes: usize) -> bool {
+    /// Checks a message against the sender's rate limits; `false` if it must be dropped. A
+    /// message or file over them is answered with `rate_limited` and when to retry; a typing
+    /// notice over its own budget is dropped unanswered (it is only a hint); a sender who
+    /// keeps going far past the limits is closed with 1008.
+    fn admit(&self, conn: &mut Conn<'_, Session>, cost: Cost) -> bool {
         let counters = &self.shared.counters;
         let now = conn.now();
-        match conn.session().limiter.check(now, bytes) {
+        let limiter = &mut conn.session().limiter;
+        let verdict = match cost {
+            Cost::Message { bytes } => limiter.check(now, bytes),
+            Cost::Typing => limiter.check_typing(now),
+        };
+        match verdict {
             Verdict::Pass => true,
-            Verdict::Limited { notify } => {
+            Verdict::Limited { retry_after } => {
                 counters.rate_limited.fetch_add(1, Relaxed);
-                if notify {
-                    let why = "you are sending too fast: slow down";
-                    send_error(conn, &Rejection::new(ErrorCode::RateLimited, why));
+                if let Cost::Message { .. } = cost {
+                    send_error(conn, &Rejection::rate_limited(retry_after));
                 }
                 false
             }
@@ -149,8 +175,12 @@ impl Chat {
         }
     }
 
-    fn on_text(&self, conn: &mut Conn<'_, Session>, text: &str) -> Result<(), Rejection> {
-        match protocol::parse(text)? {
+    fn on_text(
+        &self,
+        conn: &mut Conn<'_, Session>,
+        message: ClientMessage,
+    ) -> Result<(), Rejection> {
+        match message {
             ClientMessage::Join { nick, room } => self.join(conn, &nick, &room),
             ClientMessage::Message { text } => self.say(conn, &text),
             ClientMessage::Typing => {
@@ -298,13 +328,24 @@ impl Handler for Chat {
     }
 
     fn on_message(&mut self, conn: &mut Conn<'_, Session>, message: Message<'_>) {
-        if !self.check_rate_limit(conn, message.as_bytes().len()) {
+        let cost = Cost::Message {
+            bytes: message.as_bytes().len(),
+        };
+        let incoming = match message {
+            Message::Text(text) => protocol::parse(text).map(Incoming::Text),
+            Message::Binary(data) => Ok(Incoming::File(data)),
+        };
+        let cost = match incoming {
+            Ok(Incoming::Text(ClientMessage::Typing)) => Cost::Typing,
+            _ => cost,
+        };
+        if !self.admit(conn, cost) {
             return;
         }
-        let result = match message {
-            Message::Text(text) => self.on_text(conn, text),
-            Message::Binary(data) => self.on_file(conn, data),
-        };
+        let result = incoming.and_then(|incoming| match incoming {
+            Incoming::Text(message) => self.on_text(conn, message),
+            Incoming::File(data) => self.on_file(conn, data),
+        });
         if let Err(rejection) = result {
             self.shared.counters.bad_input.fetch_add(1, Relaxed);
             send_error(conn, &rejection);
@@ -358,12 +399,18 @@ fn tell_reach(conn: &mut Conn<'_, Session>, reach: Reach) {
     }
 }
 
+/// Answers a refused message. The error goes through the same queue as the room's messages,
+/// so the sender gets the answers to its messages (its own copy, or an error) in the order it
+/// sent them.
 fn send_error(conn: &mut Conn<'_, Session>, rejection: &Rejection) {
     let error = ServerMessage::Error {
         code: rejection.code,
         message: &rejection.message,
+        retry_after_ms: rejection.retry_after_ms(),
     };
-    let _ = conn.send_text(&error.to_json());
+    let id = conn.id();
+    conn.ctx()
+        .send_to(id, DataKind::Text, error.to_json().as_bytes());
 }
 
 /// The largest file that fits a message of `max_message` bytes with its header.

@@ -1,6 +1,8 @@
 //! The chat's JSON messages between page and server, as documented in
 //! `docs/chat-protocol.md`: what a client may send, what the server sends, and the errors.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -32,7 +34,8 @@ pub enum ClientMessage {
         /// What was said.
         text: String,
     },
-    /// `{"type":"typing"}`: the user is typing (send at most every two seconds).
+    /// `{"type":"typing"}`: the user is typing (send at most every two seconds). Never
+    /// answered.
     Typing,
 }
 
@@ -58,7 +61,7 @@ pub enum ErrorCode {
     TooLarge,
     /// Join a room first.
     NotJoined,
-    /// Slow down: the client sends faster than its rate limit.
+    /// Slow down: the client sends faster than its rate limit (the error says when to retry).
     RateLimited,
 }
 
@@ -71,13 +74,15 @@ pub enum NoticeCode {
     LocalOnly,
 }
 
-/// A refusal: the code and a sentence for people.
+/// A refusal: the code, a sentence for people, and for `rate_limited` when to retry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     /// What kind of refusal.
     pub code: ErrorCode,
     /// Why, in words.
     pub message: String,
+    /// After how long the same message would pass (`rate_limited` only).
+    pub retry_after: Option<Duration>,
 }
 
 impl Rejection {
@@ -86,7 +91,28 @@ impl Rejection {
         Self {
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// A message dropped for going over the rate limit, which would pass after `retry_after`.
+    pub fn rate_limited(retry_after: Duration) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "you are sending too fast: your message was not sent; send it again in {:.1} s",
+                    retry_after.as_secs_f64().max(0.1)
+                ),
+            )
+        }
+    }
+
+    /// `retry_after` in whole milliseconds, rounded up (waiting that long is enough).
+    pub fn retry_after_ms(&self) -> Option<u64> {
+        let nanos = self.retry_after?.as_nanos();
+        Some(u64::try_from(nanos.div_ceil(1_000_000)).unwrap_or(u64::MAX))
     }
 }
 
@@ -159,6 +185,9 @@ pub enum ServerMessage<'a> {
         code: ErrorCode,
         /// Why, in words.
         message: &'a str,
+        /// With `rate_limited`: milliseconds after which the same message would pass.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
 }
 
@@ -267,12 +296,38 @@ mod tests {
         let json = ServerMessage::Typing { user: &user }.to_json();
         assert_eq!(json, r#"{"type":"typing","user":{"id":"7","nick":"ada"}}"#);
         let error = ServerMessage::Error {
-            code: ErrorCode::RateLimited,
-            message: "slow down",
+            code: ErrorCode::BadText,
+            message: "no HTML",
+            retry_after_ms: None,
         };
         assert_eq!(
             error.to_json(),
-            r#"{"type":"error","code":"rate_limited","message":"slow down"}"#
+            r#"{"type":"error","code":"bad_text","message":"no HTML"}"#
+        );
+        let error = ServerMessage::Error {
+            code: ErrorCode::RateLimited,
+            message: "slow down",
+            retry_after_ms: Some(250),
+        };
+        assert_eq!(
+            error.to_json(),
+            r#"{"type":"error","code":"rate_limited","message":"slow down","retry_after_ms":250}"#
+        );
+    }
+
+    #[test]
+    fn a_rate_limit_says_when_to_retry_rounded_up() {
+        let rejection = Rejection::rate_limited(Duration::from_micros(250_001));
+        assert_eq!(rejection.code, ErrorCode::RateLimited);
+        assert_eq!(rejection.retry_after_ms(), Some(251));
+        assert!(rejection.message.contains("send it again in 0.3 s"));
+        assert_eq!(
+            Rejection::rate_limited(Duration::MAX).retry_after_ms(),
+            Some(u64::MAX)
+        );
+        assert_eq!(
+            Rejection::new(ErrorCode::BadText, "x").retry_after_ms(),
+            None
         );
     }
 }
