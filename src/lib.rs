@@ -19,7 +19,7 @@
 //! | `runtime` | `server`, `client` | mio, socket2 |
 //! | `tls` | `server::tls`, `client::tls` | rustls, rustls-native-certs |
 //! | `dev-cert` | `server::tls::self_signed` | rcgen |
-//! | `cli`, default | the `fullduplex` binary | clap, serde, serde_json, signal-hook, libc, redis |
+//! | `cli`, default | the `fullduplex` binary | clap, serde, serde_json, signal-hook, libc, redis, ring |
 //!
 //! # Depending on it
 //!
