@@ -8,13 +8,13 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::opening;
 use super::url::WsUrl;
 use super::ClientError;
+use super::{opening, refusal};
 use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::Accepted;
 use crate::protocol::{Connection, DataKind, Message, OwnedEvent, State};
-use crate::Config;
+use crate::{Config, HandshakeError};
 
 /// How to connect.
 #[derive(Clone)]
@@ -125,10 +125,45 @@ pub fn connect_with(url: &str, options: &ClientOptions) -> Result<WebSocket, Cli
     let opening = opening::begin(&url, options);
     stream.write_all(&opening.request)?;
     stream.flush()?;
+    let (accepted, buf, head_len) = read_response(&mut stream, &opening, options, deadline)?;
+    let config = Arc::new(options.config.clone());
+    let conn = opening::open(&accepted, options, config, opening.random, &buf[head_len..])?;
+    stream.tcp().set_read_timeout(None)?;
+    let mut ws = WebSocket {
+        stream,
+        conn,
+        accepted,
+        eof: false,
+        abnormal_reported: false,
+        read_timeout: None,
+    };
+    // The connection's clock starts now: keepalive runs while `recv` waits.
+    ws.conn.handle_timeout(Instant::now());
+    Ok(ws)
+}
+
+/// Reads the server's response head until it opens the connection: the response, what was
+/// read, and the head's length (the bytes after it are the server's first frames). A status
+/// other than 101 is [`ClientError::Refused`], with the start of its body.
+fn read_response(
+    stream: &mut Stream,
+    opening: &opening::Opening,
+    options: &ClientOptions,
+    deadline: Instant,
+) -> Result<(Accepted, Vec<u8>, usize), ClientError> {
     let mut buf = Vec::with_capacity(1024);
-    let (accepted, head_len) = loop {
-        if let Some(done) = opening.handshake.parse_response(&buf, &options.config)? {
-            break done;
+    loop {
+        match opening.handshake.parse_response(&buf, &options.config) {
+            Ok(Some((accepted, head_len))) => return Ok((accepted, buf, head_len)),
+            Ok(None) => {}
+            Err(HandshakeError::UnexpectedStatus(status)) => {
+                let mut error = refusal::error(&buf, &options.config, status);
+                if let ClientError::Refused(refusal) = &mut error {
+                    refusal::read_body(refusal, stream, deadline);
+                }
+                return Err(error);
+            }
+            Err(e) => return Err(e.into()),
         }
         if Instant::now() >= deadline {
             return Err(io::Error::new(io::ErrorKind::TimedOut, "handshake timed out").into());
@@ -144,21 +179,7 @@ pub fn connect_with(url: &str, options: &ClientOptions) -> Result<WebSocket, Cli
             )
             .into());
         }
-    };
-    let config = Arc::new(options.config.clone());
-    let conn = opening::open(&accepted, options, config, opening.random, &buf[head_len..])?;
-    stream.tcp().set_read_timeout(None)?;
-    let mut ws = WebSocket {
-        stream,
-        conn,
-        accepted,
-        eof: false,
-        abnormal_reported: false,
-        read_timeout: None,
-    };
-    // The connection's clock starts now: keepalive runs while `recv` waits.
-    ws.conn.handle_timeout(Instant::now());
-    Ok(ws)
+    }
 }
 
 /// The stream for `url`: the TCP connection, or TLS over it for `wss://`.

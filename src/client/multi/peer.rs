@@ -8,13 +8,13 @@ use std::time::Instant;
 
 use super::ClientId;
 use crate::client::opening::Opening;
-use crate::client::ClientError;
+use crate::client::{refusal, ClientError};
 use crate::protocol::close::CloseCode;
 use crate::protocol::close::CloseInfo;
 use crate::protocol::handshake::Accepted;
 use crate::protocol::Connection;
 use crate::transport::{write_bytes, Transport};
-use crate::Config;
+use crate::{Config, HandshakeError};
 
 /// Bytes read at a time while the response head arrives.
 const HANDSHAKE_READ: usize = 4096;
@@ -24,7 +24,7 @@ const HANDSHAKE_READ: usize = 4096;
 #[derive(Debug)]
 pub enum Ended {
     /// It never opened: the TCP connection, TLS or the opening handshake failed or timed out
-    /// (a refusal is [`ClientError::Handshake`] with the server's status).
+    /// (a refusal is [`ClientError::Refused`], with the server's status).
     NotOpened(ClientError),
     /// It was open: the server's close code and reason, or `Abnormal` (1006) when it ended
     /// without a Close frame, or the error's code when the server broke the protocol.
@@ -136,15 +136,20 @@ impl Peer {
         let ended = read_head(&mut self.transport, &mut handshake.buf, config)?;
         // TLS may have handshake messages to answer.
         self.transport.flush()?;
-        // A refusal comes with the end of the stream: its status is the news.
+        // A refusal comes with the end of the stream: its status is the news, with what of
+        // its body came along.
         let response = &handshake.opening.handshake;
-        match response.parse_response(&handshake.buf, config)? {
-            None if ended => Err(io::Error::new(
+        match response.parse_response(&handshake.buf, config) {
+            Ok(None) if ended => Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
                 "closed during the handshake",
             )
             .into()),
-            parsed => Ok(parsed),
+            Ok(parsed) => Ok(parsed),
+            Err(HandshakeError::UnexpectedStatus(status)) => {
+                Err(refusal::error(&handshake.buf, config, status))
+            }
+            Err(e) => Err(e.into()),
         }
     }
 }
@@ -172,7 +177,6 @@ fn read_head(transport: &mut Transport, buf: &mut Vec<u8>, config: &Config) -> i
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::HandshakeError;
 
     fn closed(code: CloseCode, reason: &str, clean: bool) -> String {
         let info = CloseInfo {
