@@ -197,7 +197,7 @@ fn bad_arguments_say_what_is_wrong() {
     let cases: [(&[&str], &str); 6] = [
         (
             &["chat", "--addr", "nonsense"],
-            "invalid value 'nonsense' for '--addr <ADDR>'",
+            "invalid value 'nonsense' for '--addr <ADDR>': no port: write PORT",
         ),
         (&["chat", "--rate-messages", "0"], "--rate-messages <N>"),
         (
