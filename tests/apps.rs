@@ -1,5 +1,5 @@
 //! The `fullduplex` command's applications (`src/apps/`: the chat, the echo and broadcast
-//! testees, the load generator, the command line), tested in this process. They
+//! testees, the client, the load generator, the command line), tested in this process. They
 //! are the binary's code, not the library's, so this test crate compiles their modules into
 //! itself, as `src/main.rs` does.
 //!
@@ -18,5 +18,7 @@ mod broadcast;
 mod chat;
 #[path = "apps/cli.rs"]
 mod cli;
+#[path = "apps/client.rs"]
+mod client;
 #[path = "apps/scale_out.rs"]
 mod scale_out;
