@@ -73,3 +73,17 @@ fn a_refusal_shows_the_servers_explanation() {
         )
     );
 }
+
+#[test]
+fn the_chats_page_url_says_where_the_websocket_endpoint_is() {
+    let (_chat, addr) = chat_with_a_token();
+    let (code, _, stderr) = client(&[], &format!("ws://{addr}/?token=s3cret"), b"");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("404 Not Found"), "{stderr}");
+    assert!(
+        stderr.contains("the chat's WebSocket endpoint is /ws"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = client(&[], &format!("ws://{addr}/ws?token=s3cret"), b"");
+    assert_eq!(code, Some(0), "{stderr}");
+}
