@@ -1,6 +1,7 @@
 //! The `fullduplex` command's applications (`src/apps/`: the chat, the echo and broadcast
-//! testees, the load generator), tested in this process. They are the binary's code, not the
-//! library's, so this test crate compiles their modules into itself, as `src/main.rs` does.
+//! testees, the client, the load generator, the command line), tested in this process. They
+//! are the binary's code, not the library's, so this test crate compiles their modules into
+//! itself, as `src/main.rs` does.
 //!
 //! `scale_out::` needs a `redis-server` (see `scripts/redis-tests.sh`); `tls::` runs the
 //! binary over TLS.
@@ -16,6 +17,10 @@ mod bench;
 mod broadcast;
 #[path = "apps/chat.rs"]
 mod chat;
+#[path = "apps/cli.rs"]
+mod cli;
+#[path = "apps/client.rs"]
+mod client;
 #[path = "apps/scale_out.rs"]
 mod scale_out;
 #[path = "apps/tls.rs"]

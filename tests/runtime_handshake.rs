@@ -12,7 +12,7 @@ use common::runtime::*;
 use fullduplex::client::{self, ClientError, ClientOptions};
 use fullduplex::protocol::OwnedEvent;
 use fullduplex::server::ServerConfig;
-use fullduplex::{Config, HandshakeError};
+use fullduplex::Config;
 
 #[test]
 fn a_valid_upgrade_gets_101_and_the_accept_key() {
@@ -131,14 +131,76 @@ fn every_refused_upgrade_gets_its_status_and_the_connection_is_closed() {
 }
 
 #[test]
-fn the_blocking_client_reports_a_refusal_with_its_status() {
+fn the_blocking_client_reports_a_refusal_with_its_status_and_explanation() {
     let (server, _events) = start_app(test_config());
     let url = ws_url(server.local_addr(), "/reject/403");
     match client::connect_with(&url, &ClientOptions::default()) {
-        Err(ClientError::Handshake(HandshakeError::UnexpectedStatus(403))) => {}
+        Err(ClientError::Refused(refusal)) => {
+            assert_eq!(refusal.status, 403);
+            assert_eq!(refusal.body, b"refused by the test\n");
+            assert_eq!(
+                ClientError::Refused(refusal).to_string(),
+                "the server answered 403 Forbidden, not 101 Switching Protocols: \
+                 refused by the test"
+            );
+        }
         Err(other) => panic!("expected a 403 refusal, got {other}"),
         Ok(_) => panic!("expected a 403 refusal, the upgrade succeeded"),
     }
+}
+
+/// A server that refuses the handshake with a 401 whose body is 10 MB, then returns how many
+/// body bytes it wrote before the client went away (the whole body if the client read it).
+fn refuse_with_a_10_mb_body(listener: std::net::TcpListener) -> usize {
+    const BODY: usize = 10 << 20;
+    let (mut stream, _) = listener.accept().unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    stream.set_write_timeout(Some(DEADLINE)).unwrap();
+    let mut request = Vec::new();
+    let mut byte = [0u8; 1];
+    while !request.ends_with(b"\r\n\r\n") {
+        std::io::Read::read_exact(&mut stream, &mut byte).unwrap();
+        request.push(byte[0]);
+    }
+    let head = format!(
+        "HTTP/1.1 401 Unauthorized\r\nContent-Type: text/plain\r\n\
+         Content-Length: {BODY}\r\n\r\na valid token is required\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let filler = [b'x'; 64 << 10];
+    let mut written = 0;
+    while written < BODY {
+        match stream.write(&filler[..filler.len().min(BODY - written)]) {
+            Ok(n) => written += n,
+            Err(_) => break,
+        }
+    }
+    written
+}
+
+#[test]
+fn a_refusal_body_is_read_only_up_to_its_bound() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = ws_url(listener.local_addr().unwrap(), "/");
+    let server = std::thread::spawn(move || refuse_with_a_10_mb_body(listener));
+    let started = Instant::now();
+    let refusal = match client::connect_with(&url, &ClientOptions::default()) {
+        Err(ClientError::Refused(refusal)) => refusal,
+        Err(other) => panic!("expected a 401 refusal, got {other}"),
+        Ok(_) => panic!("expected a 401 refusal, the upgrade succeeded"),
+    };
+    assert_eq!(refusal.body.len(), client::MAX_REFUSAL_BODY);
+    assert!(refusal.body.starts_with(b"a valid token is required\nxxx"));
+    let message = ClientError::Refused(refusal).to_string();
+    assert!(
+        message.starts_with("the server answered 401 Unauthorized, not 101 Switching Protocols: a valid token is required xxx"),
+        "{message}"
+    );
+    assert!(message.len() < 400, "{} bytes: {message}", message.len());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The client dropped the connection after 1 KiB: the server could not write it all.
+    let written = server.join().unwrap();
+    assert!(written < 10 << 20, "the client read the whole 10 MB body");
 }
 
 #[test]

@@ -1,6 +1,5 @@
 //! The `fullduplex` command line: its subcommands and their options.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -10,6 +9,7 @@ use fullduplex::config::DeflateConfig;
 use fullduplex::server::{Handler, RunningServer, Server, ServerConfig};
 use fullduplex::Config;
 
+use super::addr::{parse_listen_addr, ListenAddr};
 use super::tls::ServerTls;
 
 /// A WebSocket stack written from the protocol up (RFC 6455, RFC 7692).
@@ -25,13 +25,20 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// The demo chat: a web page and its WebSocket on one port (the default command).
-    #[command(mut_arg("addr", |a| a.default_value(CHAT_ADDR)))]
+    #[command(
+        mut_arg("addr", |a| a.default_value(CHAT_ADDR)),
+        override_usage = "fullduplex chat [--addr ADDR (default 127.0.0.1:8080)] [OPTIONS]"
+    )]
     Chat(super::chat::args::ChatArgs),
     /// Echo every message back (the Autobahn testee and benchmark target).
+    #[command(override_usage = "fullduplex echo [--addr ADDR (default 127.0.0.1:9001)] [OPTIONS]")]
     Echo(EchoArgs),
     /// Connect to a WebSocket URL: lines from stdin go out, messages received are printed.
     Client(super::client::ClientArgs),
     /// Relay every message to every connected client, the sender included (fan-out testee).
+    #[command(
+        override_usage = "fullduplex broadcast [--addr ADDR (default 127.0.0.1:9001)] [OPTIONS]"
+    )]
     Broadcast(EchoArgs),
     /// The load generator: echo, broadcast, chat and connection benchmarks.
     Bench(super::bench::BenchArgs),
@@ -41,6 +48,13 @@ pub enum Command {
 
 /// Where the chat listens unless told otherwise.
 pub const CHAT_ADDR: &str = "127.0.0.1:8080";
+
+/// Where the echo and broadcast testees listen unless told otherwise.
+pub const TESTEE_ADDR: &str = "127.0.0.1:9001";
+
+/// The most worker threads a server may have: each is an event loop holding three open files,
+/// and more loops than cores only add switching.
+pub const MAX_THREADS: usize = 256;
 
 impl Cli {
     /// The command to run: the one named, or the chat with its defaults when none is.
@@ -57,11 +71,12 @@ impl Cli {
 /// Where and how a server listens.
 #[derive(Args, Debug, Clone)]
 pub struct ListenArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:9001")]
-    pub addr: SocketAddr,
-    /// Worker threads (0: one per core).
-    #[arg(long, default_value_t = 0)]
+    /// Where to listen: PORT (on 127.0.0.1), HOST:PORT or IP:PORT; 0.0.0.0:PORT listens on
+    /// every interface.
+    #[arg(long, value_name = "ADDR", default_value = TESTEE_ADDR, value_parser = parse_listen_addr)]
+    pub addr: ListenAddr,
+    /// Worker threads, each an event loop: 1 to 256, or 0 for one per core.
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = parse_threads)]
     pub threads: usize,
     /// Serve wss:// with a certificate generated at start (for development). The server writes
     /// it to a file and prints the file's name and the certificate's SHA-256 fingerprint at
@@ -112,23 +127,18 @@ impl ListenArgs {
             }
             None => "ws",
         };
-        let running = server.bind(self.addr).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AddrInUse => format!(
-                "{} is already in use: stop the program using it or choose another with --addr",
-                self.addr
-            ),
-            std::io::ErrorKind::PermissionDenied => {
-                format!(
-                    "not allowed to listen on {}: choose a port above 1023 with --addr",
-                    self.addr
-                )
-            }
-            _ => format!("cannot listen on {}: {e}", self.addr),
-        })?;
-        println!(
-            "fullduplex {what} listening on {scheme}://{}",
-            running.local_addr()
-        );
+        if let Some(choice) = &self.addr.choice {
+            println!("fullduplex {what}: {choice}");
+        }
+        let running = server
+            .bind(self.addr.socket)
+            .map_err(|e| bind_error(&self.addr, &e))?;
+        let addr = running.local_addr();
+        let every = match addr.ip().is_unspecified() {
+            true => " (every interface)",
+            false => "",
+        };
+        println!("fullduplex {what} listening on {scheme}://{addr}{every}");
         let announced = tls.map_or(Ok(()), |tls| {
             tls.announce(self.tls_cert_out.as_deref(), running.local_addr(), what)
         });
@@ -142,6 +152,39 @@ impl ListenArgs {
     /// Whether these options ask for TLS.
     pub fn is_tls(&self) -> bool {
         self.tls_self_signed || self.tls_cert.is_some()
+    }
+}
+
+/// Why a server cannot listen on `addr`, and what to do about it.
+fn bind_error(addr: &ListenAddr, e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "{addr} is already in use: stop the program using it or choose another with --addr"
+        ),
+        std::io::ErrorKind::PermissionDenied => {
+            format!("not allowed to listen on {addr}: choose a port above 1023 with --addr")
+        }
+        _ if e.raw_os_error() == Some(libc::EMFILE) => format!(
+            "cannot listen on {addr}: too many open files: use fewer --threads or raise the \
+             limit with `ulimit -n`"
+        ),
+        _ => format!("cannot listen on {addr}: {e}"),
+    }
+}
+
+/// `--threads`: 0 (one per core) to [`MAX_THREADS`].
+fn parse_threads(text: &str) -> Result<usize, String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let bound = format!(
+        "at most {MAX_THREADS} worker threads (more event loops than the {cores} cores here \
+         only add switching); 0 means one per core"
+    );
+    let text = text.trim();
+    match text.parse::<usize>() {
+        Ok(threads) if threads <= MAX_THREADS => Ok(threads),
+        Ok(_) => Err(bound),
+        Err(_) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => Err(bound),
+        Err(_) => Err(format!("not a number: {bound}")),
     }
 }
 
@@ -228,6 +271,36 @@ mod tests {
         else {
             panic!("echo parses");
         };
-        assert_eq!(args.listen.addr.to_string(), "127.0.0.1:9001");
+        assert_eq!(args.listen.addr.to_string(), TESTEE_ADDR);
+    }
+
+    #[test]
+    fn threads_are_bounded_and_the_bound_said() {
+        assert_eq!(parse_threads("0"), Ok(0));
+        assert_eq!(parse_threads("256"), Ok(MAX_THREADS));
+        for too_many in ["257", "100000", "99999999999999999999999"] {
+            let message = parse_threads(too_many).unwrap_err();
+            assert!(
+                message.starts_with("at most 256 worker threads"),
+                "{message}"
+            );
+        }
+        assert!(parse_threads("many")
+            .unwrap_err()
+            .starts_with("not a number"));
+    }
+
+    #[test]
+    fn usage_lines_show_the_address_as_optional_with_its_default() {
+        let mut cli = <Cli as clap::CommandFactory>::command();
+        for (name, default) in [
+            ("chat", CHAT_ADDR),
+            ("echo", TESTEE_ADDR),
+            ("broadcast", TESTEE_ADDR),
+        ] {
+            let usage = cli.find_subcommand_mut(name).unwrap().render_usage();
+            let expected = format!("fullduplex {name} [--addr ADDR (default {default})] [OPTIONS]");
+            assert!(usage.to_string().ends_with(&expected), "{usage}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! The applications of the `fullduplex` command: policy only, on top of the library.
 
+pub mod addr;
 pub mod autobahn;
 pub mod bench;
 pub mod broadcast;

@@ -33,7 +33,7 @@ impl ServerTls {
     pub fn from_args(args: &ListenArgs) -> Result<Option<Self>, String> {
         if args.tls_self_signed {
             // It names localhost and 127.0.0.1; and the address it listens on, if another.
-            let ip = args.addr.ip();
+            let ip = args.addr.socket.ip();
             let extra = (!ip.is_unspecified() && ip != Ipv4Addr::LOCALHOST).then(|| ip.to_string());
             let names: Vec<&str> = extra.iter().map(String::as_str).collect();
             let generated =

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::opening::{self, Opening};
+use super::refusal;
 use super::url::WsUrl;
 use super::ClientError;
 use crate::protocol::close::CloseCode;
@@ -154,9 +155,17 @@ fn shake_hands(
     let mut answer = Vec::with_capacity(1024);
     let mut ended = false;
     loop {
-        if let Some((accepted, head_len)) = opening.read_response(&answer, config, ended)? {
-            answer.drain(..head_len);
-            return Ok((accepted, answer));
+        match opening.read_response(&answer, config, ended) {
+            Ok(Some((accepted, head_len))) => {
+                answer.drain(..head_len);
+                return Ok((accepted, answer));
+            }
+            Ok(None) => {}
+            Err(ClientError::Refused(mut refusal)) => {
+                refusal::read_body(&mut refusal, stream, deadline);
+                return Err(ClientError::Refused(refusal));
+            }
+            Err(e) => return Err(e),
         }
         if Instant::now() >= deadline {
             return Err(io::Error::new(io::ErrorKind::TimedOut, "handshake timed out").into());

@@ -10,6 +10,7 @@ use std::io;
 mod blocking;
 mod multi;
 mod opening;
+mod refusal;
 #[cfg(feature = "tls")]
 pub mod tls;
 #[cfg(feature = "tls")]
@@ -19,6 +20,7 @@ pub mod url;
 pub use crate::random::OsRandom;
 pub use blocking::{connect, connect_with, ClientOptions, WebSocket};
 pub use multi::{ClientConn, ClientHandler, ClientId, Ended, MultiClient};
+pub use refusal::{Refusal, MAX_REFUSAL_BODY};
 pub use url::{UrlError, WsUrl};
 
 use crate::{HandshakeError, ProtocolError, UsageError};
@@ -32,8 +34,12 @@ pub enum ClientError {
     /// `InvalidData` and carries a `client::tls::TlsError` that says what went wrong and what
     /// to do (`ClientError::tls` finds it).
     Io(io::Error),
-    /// The server refused the handshake or answered it wrongly.
+    /// The server's answer to the handshake broke RFC 6455 §4.1 (a refusal, a status other
+    /// than 101, is [`ClientError::Refused`]).
     Handshake(HandshakeError),
+    /// The server answered the handshake with a status other than 101: a refusal, with the
+    /// start of its body, which the message shows when it is plain text.
+    Refused(Refusal),
     /// The server broke the protocol; our Close frame was sent.
     Protocol(ProtocolError),
     /// We asked for something the protocol or the connection's state forbids (a control
@@ -58,6 +64,7 @@ impl fmt::Display for ClientError {
             Self::Url(e) => write!(f, "invalid URL: {e}"),
             Self::Io(e) => f.write_str(&io_phrase(e)),
             Self::Handshake(e) => write!(f, "handshake failed: {e}"),
+            Self::Refused(refusal) => write!(f, "{refusal}"),
             Self::Protocol(e) => write!(f, "protocol error: {e}"),
             Self::Usage(e) => write!(f, "{e}"),
             Self::Abnormal(why) => write!(f, "the connection closed abnormally (1006): {why}"),

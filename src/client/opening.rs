@@ -13,7 +13,7 @@ use crate::protocol::deflate::{client_accept, client_offer};
 use crate::protocol::handshake::{Accepted, ClientHandshake, ClientRequest};
 use crate::protocol::Connection;
 use crate::random::OsRandom;
-use crate::Config;
+use crate::{Config, HandshakeError};
 
 /// A request written and what the answer must match.
 pub(crate) struct Opening {
@@ -41,9 +41,14 @@ impl Opening {
                 "the server speaks TLS: use wss:// instead of ws://",
             ));
         }
-        match self.handshake.parse_response(answer, config)? {
-            None if ended => Err(closed_before_answer()),
-            parsed => Ok(parsed),
+        match self.handshake.parse_response(answer, config) {
+            Ok(None) if ended => Err(closed_before_answer()),
+            Ok(parsed) => Ok(parsed),
+            // A refusal: its status, headers and what came of the body that explains it.
+            Err(HandshakeError::UnexpectedStatus(status)) => {
+                Err(super::refusal::error(answer, config, status))
+            }
+            Err(e) => Err(e.into()),
         }
     }
 }

@@ -146,6 +146,28 @@ mod tests {
     }
 
     #[test]
+    fn default_ports_are_80_and_443_and_left_out_of_the_host() {
+        let plain = WsUrl::parse("ws://example.com").unwrap();
+        assert_eq!(
+            (plain.port, plain.host_header()),
+            (80, "example.com".into())
+        );
+        assert_eq!(plain.socket_addr_text(), "example.com:80");
+        let secure = WsUrl::parse("wss://example.com/").unwrap();
+        assert_eq!(
+            (secure.port, secure.host_header()),
+            (443, "example.com".into())
+        );
+        let explicit = WsUrl::parse("wss://example.com:80/").unwrap();
+        assert_eq!(explicit.host_header(), "example.com:80");
+        let v6 = WsUrl::parse("ws://[::1]/").unwrap();
+        assert_eq!(
+            (v6.host_header(), v6.socket_addr_text()),
+            ("[::1]".into(), "[::1]:80".into())
+        );
+    }
+
+    #[test]
     fn refuses_what_is_not_a_websocket_url() {
         for bad in [
             "http://x",

@@ -303,7 +303,10 @@ fn chat_mode_fails_when_the_chat_refuses_its_clients() {
         stderr.contains("no client joined #bench: all 2 connections"),
         "{stderr}"
     );
-    assert!(stderr.contains("(got 401)"), "{stderr}");
+    assert!(
+        stderr.contains("the server answered 401 Unauthorized, not 101 Switching Protocols: a valid token is required"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("(does the server want a token or another Origin?)"),
         "{stderr}"

@@ -5,7 +5,6 @@ use std::fmt;
 use std::io::ErrorKind;
 
 use fullduplex::client::{ClientError, Ended};
-use fullduplex::HandshakeError;
 
 /// Distinct reasons kept; connections that end for yet another reason are only counted.
 const MAX_REASONS: usize = 4;
@@ -110,15 +109,12 @@ fn hint(error: &ClientError) -> Option<&'static str> {
             }
             _ => None,
         },
-        ClientError::Handshake(HandshakeError::UnexpectedStatus(200 | 404)) => {
-            Some("is the URL's path the server's WebSocket endpoint?")
-        }
-        ClientError::Handshake(HandshakeError::UnexpectedStatus(401 | 403)) => {
-            Some("does the server want a token or another Origin?")
-        }
-        ClientError::Handshake(HandshakeError::UnexpectedStatus(503)) => {
-            Some("the server is at its connection limit")
-        }
+        ClientError::Refused(refusal) => match refusal.status {
+            200 | 404 => Some("is the URL's path the server's WebSocket endpoint?"),
+            401 | 403 => Some("does the server want a token or another Origin?"),
+            503 => Some("the server is at its connection limit"),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -126,6 +122,7 @@ fn hint(error: &ClientError) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fullduplex::client::Refusal;
     use std::io;
 
     fn refused() -> Ended {
@@ -150,14 +147,18 @@ mod tests {
         let mut failures = Failures::default();
         failures.note(&refused());
         failures.note(&refused());
-        let status = HandshakeError::UnexpectedStatus(404);
-        failures.note(&Ended::NotOpened(status.into()));
+        let not_found = Refusal {
+            status: 404,
+            headers: Vec::new(),
+            body: Vec::new(),
+        };
+        failures.note(&Ended::NotOpened(ClientError::Refused(not_found)));
         let text = failures.to_string();
         assert!(
             text.starts_with("2 × could not connect: connection refused"),
             "{text}"
         );
-        assert!(text.ends_with("; 1 × could not connect: handshake failed: the server did not answer 101 Switching Protocols (got 404) (is the URL's path the server's WebSocket endpoint?)"), "{text}");
+        assert!(text.ends_with("; 1 × could not connect: the server answered 404 Not Found, not 101 Switching Protocols (is the URL's path the server's WebSocket endpoint?)"), "{text}");
     }
 
     #[test]

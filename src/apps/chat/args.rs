@@ -1,5 +1,6 @@
 //! `fullduplex chat` (and `fullduplex` alone): the command-line options and the run loop.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use clap::Args;
 
 use super::{access, handler::max_file_bytes, Chat, ChatOptions, RateLimits};
 use super::{BrokerOptions, RedisHub};
+use crate::apps::addr::reachable_hosts;
 use crate::apps::cli::ListenArgs;
 
 /// `fullduplex chat` options.
@@ -142,12 +144,8 @@ pub fn run(args: &ChatArgs) -> Result<(), String> {
     } else {
         "http"
     };
-    let addr = running.local_addr();
-    let query = match &args.token {
-        Some(_) => "?token=SECRET (the --token value)",
-        None => "",
-    };
-    println!("fullduplex chat: open {scheme}://{addr}/{query} in a browser");
+    let open = where_to_open(scheme, running.local_addr(), args.token.is_some());
+    println!("fullduplex chat: {open}");
     println!("fullduplex chat: files up to {max_file} bytes; Ctrl-C stops the server");
     running.join();
     if let Some(hub) = broker {
@@ -155,6 +153,25 @@ pub fn run(args: &ChatArgs) -> Result<(), String> {
     }
     println!("fullduplex chat: stopped");
     Ok(())
+}
+
+/// The banner's "open …" sentence: the page's URL on the address the server listens on, or
+/// when that is every interface, on loopback and on this machine's own address.
+fn where_to_open(scheme: &str, addr: SocketAddr, token: bool) -> String {
+    let query = if token { "?token=SECRET" } else { "" };
+    let port = addr.port();
+    let urls: Vec<String> = reachable_hosts(addr)
+        .iter()
+        .map(|host| format!("{scheme}://{host}:{port}/{query}"))
+        .collect();
+    let mut open = format!("open {} in a browser", urls[0]);
+    if urls.len() > 1 {
+        open += &format!(", or {} from another machine", urls[1..].join(" or "));
+    }
+    if token {
+        open += " (SECRET: the --token value)";
+    }
+    open
 }
 
 /// A token: 1 to 256 visible ASCII characters that need no quoting in a cookie or a URL.
@@ -217,6 +234,25 @@ mod tests {
         assert!(parse_size("12").unwrap_err().contains("between 1K and 64M"));
         assert!(parse_size("lots").unwrap_err().contains("not a size"));
         assert!(parse_size("99999999999999999999M").is_err());
+    }
+
+    #[test]
+    fn the_banner_names_an_address_a_browser_can_open() {
+        let at = |addr: &str| addr.parse().unwrap();
+        assert_eq!(
+            where_to_open("http", at("127.0.0.1:8080"), false),
+            "open http://127.0.0.1:8080/ in a browser"
+        );
+        assert_eq!(
+            where_to_open("https", at("[::1]:8443"), true),
+            "open https://[::1]:8443/?token=SECRET in a browser (SECRET: the --token value)"
+        );
+        let every = where_to_open("http", at("0.0.0.0:80"), false);
+        assert!(
+            every.starts_with("open http://127.0.0.1:80/ in a browser"),
+            "{every}"
+        );
+        assert!(!every.contains("0.0.0.0"), "{every}");
     }
 
     #[test]

@@ -301,7 +301,7 @@ impl Handler for Chat {
 
     fn upgrade(&mut self, request: &Request, _: &ClientOffer) -> Upgrade<Session> {
         if request.path() != routes::WEBSOCKET_PATH {
-            return Upgrade::Reject(HttpResponse::not_found());
+            return Upgrade::Reject(routes::not_the_websocket_endpoint());
         }
         let options = &self.shared.options;
         if let Err(denied) =

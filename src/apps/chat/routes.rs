@@ -1,5 +1,5 @@
 //! The chat's plain HTTP routes: the page and its assets (embedded in the binary), `/healthz`,
-//! `/metrics`, and `/ws` asked for without an upgrade.
+//! `/metrics`, `/ws` asked for without an upgrade, and an upgrade asked for elsewhere.
 
 use super::access::{self, TOKEN_NAME};
 use super::handler::Shared;
@@ -89,6 +89,15 @@ fn metrics(shared: &Shared, handle: Option<&ServerHandle>) -> HttpResponse {
     shared.counters.write_prometheus(&mut metrics);
     shared.options.hub.write_metrics(&mut metrics);
     HttpResponse::new(200, CONTENT_TYPE, metrics.into_string())
+}
+
+/// A WebSocket upgrade on another path than [`WEBSOCKET_PATH`]: 404, saying where the
+/// endpoint is (a client pointed at the page's URL, `ws://host:port/`, shows it).
+pub(crate) fn not_the_websocket_endpoint() -> HttpResponse {
+    HttpResponse::text(
+        404,
+        &format!("the chat's WebSocket endpoint is {WEBSOCKET_PATH}, not this path"),
+    )
 }
 
 /// `/ws` without an upgrade: what an upgrade would get, so the page can learn why its

@@ -24,7 +24,7 @@ const HANDSHAKE_READ: usize = 4096;
 #[derive(Debug)]
 pub enum Ended {
     /// It never opened: the TCP connection, TLS or the opening handshake failed or timed out
-    /// (a refusal is [`ClientError::Handshake`] with the server's status).
+    /// (a refusal is [`ClientError::Refused`], with the server's status).
     NotOpened(ClientError),
     /// It was open: the server's close code and reason, or `Abnormal` (1006) when it ended
     /// without a Close frame, or the error's code when the server broke the protocol.

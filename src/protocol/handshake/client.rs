@@ -173,6 +173,42 @@ pub struct Accepted {
     pub headers: Vec<Header>,
 }
 
+/// A response head as received, before any check: its status and header fields.
+///
+/// [`ClientHandshake::parse_response`] checks it; a client that gets
+/// [`UnexpectedStatus`](HandshakeError::UnexpectedStatus) parses it again with
+/// [`ResponseHead::parse`] to read the refusal (its `Content-Length`, and the body after it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseHead {
+    /// The status code.
+    pub status: u16,
+    /// Every header field, in the order received.
+    pub headers: Vec<Header>,
+}
+
+impl ResponseHead {
+    /// Parses a response head from the start of `buf`, with no check of RFC 6455.
+    ///
+    /// Incomplete input, limits and the returned head length follow
+    /// [`Request::parse`](super::Request::parse): bytes after the head are the body, or the
+    /// server's first frames.
+    pub fn parse(buf: &[u8], config: &Config) -> Result<Option<(Self, usize)>, HandshakeError> {
+        head::parse_bounded(buf, config, |view, headers| {
+            let mut response = httparse::Response::new(headers);
+            Ok(match response.parse(view)? {
+                httparse::Status::Partial => httparse::Status::Partial,
+                httparse::Status::Complete(len) => httparse::Status::Complete((
+                    len,
+                    ResponseHead {
+                        status: response.code.unwrap_or_default(),
+                        headers: response.headers.iter().map(Header::from_parsed).collect(),
+                    },
+                )),
+            })
+        })
+    }
+}
+
 impl ClientHandshake {
     /// The `Sec-WebSocket-Accept` value the server must answer with.
     pub fn expected_accept(&self) -> &str {
@@ -201,20 +237,10 @@ impl ClientHandshake {
         buf: &[u8],
         config: &Config,
     ) -> Result<Option<(Accepted, usize)>, HandshakeError> {
-        let parsed = head::parse_bounded(buf, config, |view, headers| {
-            let mut response = httparse::Response::new(headers);
-            Ok(match response.parse(view)? {
-                httparse::Status::Partial => httparse::Status::Partial,
-                httparse::Status::Complete(len) => {
-                    let headers = response.headers.iter().map(Header::from_parsed).collect();
-                    httparse::Status::Complete((len, (response.code.unwrap_or_default(), headers)))
-                }
-            })
-        })?;
-        let Some(((status, headers), len)) = parsed else {
+        let Some((head, len)) = ResponseHead::parse(buf, config)? else {
             return Ok(None);
         };
-        Ok(Some((self.check(status, headers)?, len)))
+        Ok(Some((self.check(head.status, head.headers)?, len)))
     }
 
     /// The client's checks 1–6 of RFC 6455 §4.1.

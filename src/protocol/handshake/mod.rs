@@ -77,7 +77,7 @@ mod response;
 mod server;
 mod write;
 
-pub use client::{Accepted, ClientHandshake, ClientRequest};
+pub use client::{Accepted, ClientHandshake, ClientRequest, ResponseHead};
 pub use extensions::{parse_extension_headers, parse_extensions, Extension, ExtensionParam};
 pub use head::Header;
 pub use request::Request;

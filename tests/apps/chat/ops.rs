@@ -8,14 +8,13 @@ use crate::apps::chat::ChatOptions;
 use fullduplex::client::{ClientError, ClientOptions};
 use fullduplex::config::DeflateConfig;
 use fullduplex::protocol::CloseCode;
-use fullduplex::HandshakeError;
 use serde_json::json;
 
 use super::support::{http_get, start, threads, ws_url, Client};
 
 fn refused_with(result: Result<Client, ClientError>) -> u16 {
     match result {
-        Err(ClientError::Handshake(HandshakeError::UnexpectedStatus(status))) => status,
+        Err(ClientError::Refused(refusal)) => refusal.status,
         Err(other) => panic!("expected an HTTP refusal, got {other}"),
         Ok(_) => panic!("expected a refusal, the handshake succeeded"),
     }
@@ -198,7 +197,7 @@ fn bad_arguments_say_what_is_wrong() {
     let cases: [(&[&str], &str); 6] = [
         (
             &["chat", "--addr", "nonsense"],
-            "invalid value 'nonsense' for '--addr <ADDR>'",
+            "invalid value 'nonsense' for '--addr <ADDR>': no port: write PORT",
         ),
         (&["chat", "--rate-messages", "0"], "--rate-messages <N>"),
         (
