@@ -21,12 +21,10 @@ use crate::protocol::message::{DataKind, Message};
 use crate::protocol::output::{OutputQueue, SharedFrame};
 
 mod direct;
+mod pongs;
 mod room;
 
 pub use direct::DIRECT_MIN;
-
-/// At most this many automatic Pongs wait unwritten; past it only the latest is kept.
-const MAX_UNWRITTEN_PONGS: u8 = 16;
 
 /// A compression scratch buffer larger than this is freed after use rather than kept.
 const MAX_KEPT_SCRATCH: usize = 1 << 20;
@@ -67,13 +65,6 @@ enum Ending {
     Abandoned,
 }
 
-/// The payload of a Pong waiting for the queue to drain.
-#[derive(Debug)]
-struct PendingPong {
-    len: u8,
-    bytes: [u8; MAX_CONTROL_PAYLOAD],
-}
-
 /// Encodes outgoing frames. Get it from [`Connection::split`](super::Connection::split) to send
 /// while holding an event, or use the same methods on [`Connection`](super::Connection).
 pub struct Sender {
@@ -111,7 +102,7 @@ struct Extras {
     level: u32,
     min_compress: u32,
     /// The latest Ping's payload, when too many Pongs are already waiting.
-    pending_pong: Option<Box<PendingPong>>,
+    pending_pong: Option<Box<pongs::PendingPong>>,
 }
 
 impl Extras {
@@ -415,46 +406,6 @@ impl Sender {
         self.write_frame(Opcode::Close, true, 0, &body[..n]);
         if let Some(extras) = self.extras.as_mut() {
             extras.pending_pong = None;
-        }
-    }
-
-    /// Answers a Ping (RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
-    /// Pong frame in response ... as soon as is practical"), bounded as `pong_end` explains.
-    pub(crate) fn answer_ping(&mut self, payload: &[u8]) {
-        if !self.is_open() {
-            return;
-        }
-        if self.queue.written() >= self.pong_end {
-            self.unwritten_pongs = 0;
-        }
-        if self.unwritten_pongs < MAX_UNWRITTEN_PONGS {
-            self.write_frame(Opcode::Pong, true, 0, payload);
-            self.unwritten_pongs += 1;
-            self.pong_end = self.queue.written() + self.queue.len() as u64;
-        } else {
-            let pending = self.extras().pending_pong.get_or_insert_with(|| {
-                Box::new(PendingPong {
-                    len: 0,
-                    bytes: [0; MAX_CONTROL_PAYLOAD],
-                })
-            });
-            pending.bytes[..payload.len()].copy_from_slice(payload);
-            pending.len = payload.len() as u8;
-        }
-    }
-
-    /// Called after bytes were written: a Pong held back may now be queued. The queue
-    /// counts written bytes from when it was last empty, so once it is empty again every
-    /// Pong went out and the count starts over.
-    pub(crate) fn on_written(&mut self) {
-        if self.queue.len() == 0 {
-            self.unwritten_pongs = 0;
-            self.pong_end = 0;
-        }
-        if self.queue.written() >= self.pong_end {
-            if let Some(p) = self.extras.as_mut().and_then(|e| e.pending_pong.take()) {
-                self.answer_ping(&p.bytes[..p.len as usize]);
-            }
         }
     }
 
