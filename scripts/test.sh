@@ -3,7 +3,7 @@
 #
 #   scripts/test.sh [STAGE ...]     stages: cargo layers redis browser fuzz autobahn   (default: all)
 #
-#   cargo     unit, integration and property tests (`cargo test --release --all-targets`)
+#   cargo     unit, integration and property tests, doc examples (`cargo test --release`)
 #   layers    each layer alone: the core's direct dependencies are exactly httparse, sha1, base64,
 #             flate2, getrandom; clippy, rustdoc and the tests with no features, with `runtime`, with
 #             `runtime,tls` (the default features are the cargo stage's); `cargo package`, which
@@ -62,6 +62,8 @@ run_stage() {
     cargo)
         stage "cargo test (unit, integration, property tests)"
         cargo test --release --all-targets 2>&1 | tail -n 200
+        # --all-targets leaves out the doc examples.
+        cargo test --release --doc 2>&1 | tail -n 20
         ;;
     layers)
         stage "each layer alone: core dependencies, clippy and tests per feature set, cargo package"

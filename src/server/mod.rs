@@ -40,7 +40,7 @@
 //! ```no_run
 //! use fullduplex::protocol::handshake::{ClientOffer, Request};
 //! use fullduplex::protocol::Message;
-//! use fullduplex::server::{Conn, Handler, Server, Upgrade};
+//! use fullduplex::server::{Conn, Handler, Server, ServerConfig, Upgrade};
 //!
 //! #[derive(Clone)]
 //! struct Echo;
@@ -55,7 +55,7 @@
 //!     }
 //! }
 //!
-//! let server = Server::new(Default::default(), Echo).bind("127.0.0.1:9001")?;
+//! let server = Server::new(ServerConfig::default(), Echo).bind("127.0.0.1:9001")?;
 //! server.join();
 //! # Ok::<(), std::io::Error>(())
 //! ```
