@@ -354,7 +354,14 @@ impl Handler for Chat {
 
     fn on_close(&mut self, ctx: &mut Context<'_>, _: ConnId, session: Session, info: &CloseInfo) {
         if let Some(room) = &session.room {
-            self.announce_leave(ctx, room, &session.user);
+            if ctx.handle().is_shutting_down() {
+                // A server shutting down closes everyone at once: nobody left the room, and a
+                // "left" that reaches a page before its own close would leave it showing half
+                // the room as the last list it saw. Other nodes hear this node's goodbye.
+                self.hub().leave(room, &session.user.id);
+            } else {
+                self.announce_leave(ctx, room, &session.user);
+            }
         }
         let User { id, nick } = &session.user;
         let reason = match info.reason.as_str() {

@@ -3,11 +3,15 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 
-use crate::apps::chat::ChatOptions;
+use crate::apps::chat::hub::{Census, Reach};
+use crate::apps::chat::protocol::User;
+use crate::apps::chat::{ChatOptions, Hub, LocalHub};
 use fullduplex::client::{ClientError, ClientOptions};
 use fullduplex::config::DeflateConfig;
-use fullduplex::protocol::CloseCode;
+use fullduplex::protocol::{CloseCode, DataKind};
+use fullduplex::server::{ConnId, Context};
 use serde_json::json;
 
 use super::support::{http_get, start, threads, ws_url, Client};
@@ -182,6 +186,72 @@ fn shutdown_closes_every_client_with_1001() {
     server.handle().shutdown();
     assert_eq!(ada.expect_close(), CloseCode::GoingAway);
     assert_eq!(grace.expect_close(), CloseCode::GoingAway);
+}
+
+/// The room notices a hub is asked to deliver, each with whether the server was shutting down.
+#[derive(Default)]
+struct RecordingHub {
+    inner: LocalHub,
+    notices: Mutex<Vec<(bool, String)>>,
+}
+
+impl Hub for RecordingHub {
+    fn enter(&self, room: &str, user: &User) -> Vec<User> {
+        self.inner.enter(room, user)
+    }
+
+    fn leave(&self, room: &str, user_id: &str) -> bool {
+        self.inner.leave(room, user_id)
+    }
+
+    fn publish(
+        &self,
+        ctx: &mut Context<'_>,
+        room: &str,
+        kind: DataKind,
+        payload: &[u8],
+        except: Option<ConnId>,
+    ) -> Reach {
+        self.inner.publish(ctx, room, kind, payload, except)
+    }
+
+    fn announce(&self, ctx: &mut Context<'_>, room: &str, notice: &[u8], except: Option<ConnId>) {
+        let shutting_down = ctx.handle().is_shutting_down();
+        let text = String::from_utf8_lossy(notice).into_owned();
+        self.notices.lock().unwrap().push((shutting_down, text));
+        self.inner.announce(ctx, room, notice, except);
+    }
+
+    fn census(&self) -> Census {
+        self.inner.census()
+    }
+}
+
+/// A server going away closes everyone at once: nobody left the room, so no `left` notice is
+/// sent (with two workers, one sent by a worker could reach a client of the other before its
+/// own Close, and its page would show half the room as the last list it saw).
+#[test]
+fn a_shutdown_tells_nobody_that_the_others_left() {
+    let hub = Arc::new(RecordingHub::default());
+    let server = start(ChatOptions {
+        hub: hub.clone(),
+        ..threads(2)
+    });
+    let addr = server.local_addr();
+    let (mut ada, _) = Client::joined(addr, "Ada", "lobby");
+    let (mut grace, _) = Client::joined(addr, "Grace", "lobby");
+    ada.expect("joined");
+    server.handle().shutdown();
+    assert_eq!(ada.expect_close(), CloseCode::GoingAway);
+    assert_eq!(grace.expect_close(), CloseCode::GoingAway);
+    drop((ada, grace));
+    drop(server);
+    let notices = hub.notices.lock().unwrap();
+    assert_eq!(notices.len(), 2, "the two joins: {notices:?}");
+    assert!(
+        notices.iter().all(|(shutting_down, _)| !shutting_down),
+        "{notices:?}"
+    );
 }
 
 fn fullduplex(args: &[&str]) -> std::process::Output {
