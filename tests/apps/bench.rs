@@ -3,10 +3,7 @@
 //! and against servers that fail it (nothing listening, no echo, no relay, closing), where
 //! it must fail with one readable sentence.
 
-use std::io::Read;
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Output;
 
 use crate::apps::broadcast::Broadcast;
 use crate::apps::chat::{self, ChatOptions};
@@ -14,9 +11,6 @@ use crate::apps::echo::Echo;
 use fullduplex::protocol::handshake::{ClientOffer, Request};
 use fullduplex::protocol::{CloseCode, Message};
 use fullduplex::server::{Conn, Handler, RunningServer, Server, ServerConfig, Upgrade};
-
-/// The longest one run of the binary may take.
-const DEADLINE: Duration = Duration::from_secs(60);
 
 fn start<H: Handler>(handler: H) -> RunningServer {
     let config = ServerConfig {
@@ -26,42 +20,9 @@ fn start<H: Handler>(handler: H) -> RunningServer {
     Server::new(config, handler).bind("127.0.0.1:0").unwrap()
 }
 
-/// Runs `fullduplex bench ARGS`; kills it and fails the test if it outlives [`DEADLINE`].
+/// Runs `fullduplex bench ARGS` to its end (bounded).
 fn run(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fullduplex"))
-        .arg("bench")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    let stdout = child.stdout.take().expect("piped");
-    let stderr = child.stderr.take().expect("piped");
-    // The pipes end when the process does: their reader reports then.
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let err = std::thread::spawn(move || read_all(stderr));
-        let out = read_all(stdout);
-        let _ = tx.send((out, err.join().expect("the stderr reader")));
-    });
-    let Ok((stdout, stderr)) = rx.recv_timeout(DEADLINE) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("bench {args:?} ran longer than {DEADLINE:?}");
-    };
-    let status = child.wait().expect("the binary's exit status");
-    Output {
-        status,
-        stdout,
-        stderr,
-    }
-}
-
-fn read_all(mut pipe: impl Read) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    pipe.read_to_end(&mut bytes).expect("the pipe reads");
-    bytes
+    crate::cli::run(&[&["bench"], args].concat(), b"")
 }
 
 /// Runs a bench that must fail; returns its error sentence (stderr), checked to be one

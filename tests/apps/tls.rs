@@ -3,23 +3,20 @@
 //! `fullduplex bench` trust it with `--cacert FILE`, skip the check with `-k` (saying so once),
 //! and without either refuse it with a sentence that says what to do.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Output;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
 use crate::apps::tls::{default_cert_path, fingerprint};
+use crate::cli::Running;
 
-/// The longest wait for a line from a server, or for a client to end.
-const DEADLINE: Duration = Duration::from_secs(30);
-
-/// A server the test started; killed when the test ends, however it ends.
+/// A server the test started; killed when the test ends, however it ends, and its
+/// certificate file removed.
 struct Started {
-    child: Child,
+    /// Held for its `Drop`, which kills the server.
+    _server: Running,
     /// Where it listens (`127.0.0.1:PORT`).
     addr: String,
     /// Where it wrote its certificate.
@@ -30,107 +27,44 @@ struct Started {
 
 impl Drop for Started {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.cert);
     }
 }
 
-/// Runs `fullduplex ARGS` (a server with `--tls-self-signed`) and reads what it prints until its
-/// fingerprint.
+/// Runs `fullduplex ARGS` (a server with `--tls-self-signed`) and reads what it prints, in the
+/// order it prints it: where it listens, where its certificate is, the fingerprint.
 fn start(args: &[&str]) -> Started {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fullduplex"))
-        .args(args)
-        .args([
-            "--tls-self-signed",
-            "--addr",
-            "127.0.0.1:0",
-            "--threads",
-            "1",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary runs");
-    let lines = lines_of(child.stdout.take().expect("piped"));
-    let mut started = Started {
-        child,
-        addr: String::new(),
-        cert: PathBuf::new(),
-        fingerprint: String::new(),
+    let tls = [
+        "--tls-self-signed",
+        "--addr",
+        "127.0.0.1:0",
+        "--threads",
+        "1",
+    ];
+    let server = Running::start(&[args, &tls[..]].concat());
+    let after = |marker: &str| -> String {
+        let line = server.line_containing(marker);
+        line.split_once(marker).expect("the marker").1.to_owned()
     };
-    while started.fingerprint.is_empty() {
-        let Ok(line) = lines.recv_timeout(DEADLINE) else {
-            panic!("{args:?}: no fingerprint printed within {DEADLINE:?}");
-        };
-        if let Some((_, addr)) = line.split_once(" listening on wss://") {
-            started.addr = addr.to_owned();
-        } else if let Some((_, rest)) = line.split_once(": its certificate, made at start, is in ")
-        {
-            let (path, _) = rest
-                .split_once(" (clients trust it with --cacert ")
-                .expect(&line);
-            started.cert = PathBuf::from(path);
-        } else if let Some((_, hex)) = line.split_once(": certificate SHA-256 fingerprint ") {
-            started.fingerprint = hex.to_owned();
-        }
+    let addr = after(" listening on wss://");
+    let cert_line = after(": its certificate, made at start, is in ");
+    let (path, _) = cert_line
+        .split_once(" (clients trust it with --cacert ")
+        .expect(&cert_line);
+    let cert = PathBuf::from(path);
+    let fingerprint = after(": certificate SHA-256 fingerprint ");
+    assert!(cert.is_file(), "{cert:?}");
+    Started {
+        _server: server,
+        addr,
+        cert,
+        fingerprint,
     }
-    assert!(!started.addr.is_empty() && started.cert.is_file());
-    started
 }
 
-/// The lines `pipe` gives, sent as they come.
-fn lines_of(pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
-/// Runs `fullduplex ARGS` with `input` on stdin; kills it and fails if it outlives [`DEADLINE`].
+/// Runs `fullduplex ARGS` with `input` on stdin, to its end (bounded).
 fn run(args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fullduplex"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    let mut stdin = child.stdin.take().expect("piped");
-    // A client that fails early may not read it: a broken pipe is no failure of the test.
-    let _ = stdin.write_all(input.as_bytes());
-    drop(stdin);
-    let (stdout, stderr) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let err = std::thread::spawn(move || read_all(stderr));
-        let out = read_all(stdout);
-        let _ = tx.send((out, err.join().expect("the stderr reader")));
-    });
-    let Ok((stdout, stderr)) = rx.recv_timeout(DEADLINE) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("{args:?} ran longer than {DEADLINE:?}");
-    };
-    let status = child.wait().expect("the exit status");
-    Output {
-        status,
-        stdout,
-        stderr,
-    }
-}
-
-fn read_all(mut pipe: impl Read) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    pipe.read_to_end(&mut bytes).expect("the pipe reads");
-    bytes
+    crate::cli::run(args, input.as_bytes())
 }
 
 fn text(bytes: &[u8]) -> String {
