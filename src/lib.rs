@@ -56,7 +56,7 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 #![forbid(unsafe_op_in_unsafe_fn)]
 
-#[cfg(feature = "runtime")]
+#[cfg(any(feature = "runtime", feature = "tokio"))]
 pub mod client;
 pub mod config;
 pub mod error;
@@ -69,6 +69,8 @@ mod random;
 pub mod rfc_map {}
 #[cfg(feature = "runtime")]
 pub mod server;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 #[cfg(feature = "runtime")]
 mod transport;
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 const LEAVES: [&str; 3] = ["error", "config", "random"];
 
 /// The runtime's modules, which the core must not know.
-const RUNTIME: [&str; 3] = ["server", "client", "transport"];
+const RUNTIME: [&str; 4] = ["server", "client", "transport", "tokio"];
 
 /// A path in code that reaches a module of the crate: its line and its first segment.
 #[derive(Debug, PartialEq)]

@@ -11,48 +11,11 @@ use std::time::{Duration, Instant};
 use super::opening::{self, Opening};
 use super::refusal;
 use super::url::WsUrl;
-use super::ClientError;
+use super::{ClientError, ClientOptions};
 use crate::protocol::close::CloseCode;
 use crate::protocol::handshake::Accepted;
 use crate::protocol::{Connection, DataKind, Message, OwnedEvent, State};
 use crate::Config;
-
-/// How to connect.
-#[derive(Clone)]
-pub struct ClientOptions {
-    /// Limits and permessage-deflate (set `config.deflate` to offer it).
-    pub config: Config,
-    /// Subprotocols to offer, in order of preference.
-    pub subprotocols: Vec<String>,
-    /// Extra request headers (e.g. `Cookie`, `Authorization`).
-    pub headers: Vec<(String, String)>,
-    /// The `Origin` header to send.
-    pub origin: Option<String>,
-    /// TLS for `wss://` (see [`tls`](super::tls)); `None` trusts the operating system's
-    /// roots.
-    #[cfg(feature = "tls")]
-    pub tls: Option<Arc<rustls::ClientConfig>>,
-    /// Longest wait for the TCP connection and the handshake. Default: 10 s.
-    pub connect_timeout: Duration,
-    /// Bytes read from a socket at a time by a [`MultiClient`](super::MultiClient), in
-    /// buffers lent to connections while they read. Default: 64 KiB.
-    pub read_buffer_size: usize,
-}
-
-impl Default for ClientOptions {
-    fn default() -> Self {
-        Self {
-            config: Config::default(),
-            subprotocols: Vec::new(),
-            headers: Vec::new(),
-            origin: None,
-            #[cfg(feature = "tls")]
-            tls: None,
-            connect_timeout: Duration::from_secs(10),
-            read_buffer_size: 64 << 10,
-        }
-    }
-}
 
 enum Stream {
     Plain(TcpStream),
@@ -197,7 +160,7 @@ fn open_stream(
     #[cfg(not(feature = "tls"))]
     {
         let _ = (options, tcp);
-        Err(opening::no_tls())
+        Err(opening::no_tls("tls"))
     }
 }
 

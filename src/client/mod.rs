@@ -1,25 +1,33 @@
 //! The WebSocket client: connect to `ws://` and `wss://` URLs, then the same sans-I/O
 //! [`Connection`](crate::protocol::Connection) as the server, in the client role.
 //!
-//! [`connect`] gives a blocking [`WebSocket`] for simple programs and tests; [`MultiClient`]
-//! drives many connections on one event loop (the load generator's engine).
+//! With feature `runtime`, `connect` gives a blocking `WebSocket` for simple programs and tests,
+//! and `MultiClient` drives many connections on one event loop (the load generator's engine).
+//! What every client shares (the options, the URL, the opening handshake, the errors, TLS
+//! settings) is here for the tokio adapter's client too (feature `tokio`).
 
 use std::fmt;
 use std::io;
 
+#[cfg(feature = "runtime")]
 mod blocking;
+#[cfg(feature = "runtime")]
 mod multi;
-mod opening;
-mod refusal;
-#[cfg(feature = "tls")]
+pub(crate) mod opening;
+mod options;
+pub(crate) mod refusal;
+#[cfg(any(feature = "tls", feature = "tokio-tls"))]
 pub mod tls;
-#[cfg(feature = "tls")]
+#[cfg(any(feature = "tls", feature = "tokio-tls"))]
 mod tls_error;
 pub mod url;
 
 pub use crate::random::OsRandom;
-pub use blocking::{connect, connect_with, ClientOptions, WebSocket};
+#[cfg(feature = "runtime")]
+pub use blocking::{connect, connect_with, WebSocket};
+#[cfg(feature = "runtime")]
 pub use multi::{ClientConn, ClientHandler, ClientId, Ended, MultiClient};
+pub use options::ClientOptions;
 pub use refusal::{Refusal, MAX_REFUSAL_BODY};
 pub use url::{UrlError, WsUrl};
 
@@ -76,8 +84,9 @@ impl fmt::Display for ClientError {
 impl std::error::Error for ClientError {}
 
 impl ClientError {
-    /// The failed TLS handshake this error reports, if it is one (feature `tls`).
-    #[cfg(feature = "tls")]
+    /// The failed TLS handshake this error reports, if it is one (feature `tls` or
+    /// `tokio-tls`).
+    #[cfg(any(feature = "tls", feature = "tokio-tls"))]
     pub fn tls(&self) -> Option<&tls::TlsError> {
         match self {
             Self::Io(e) => e.get_ref()?.downcast_ref(),

@@ -227,7 +227,7 @@ impl MultiClient {
         #[cfg(not(feature = "tls"))]
         {
             drop(tcp);
-            Err(opening::no_tls())
+            Err(opening::no_tls("tls"))
         }
     }
 

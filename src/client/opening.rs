@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::url::{UrlError, WsUrl};
 use super::{ClientError, ClientOptions};
-use crate::protocol::deflate::{client_accept, client_offer};
+use crate::protocol::deflate::{client_accept, client_offer, DeflateParams};
 use crate::protocol::handshake::{Accepted, ClientHandshake, ClientRequest};
 use crate::protocol::Connection;
 use crate::random::OsRandom;
@@ -65,7 +65,7 @@ fn is_tls_record(answer: &[u8]) -> bool {
 pub(crate) fn explain(e: ClientError) -> ClientError {
     match e {
         ClientError::Io(e) if e.kind() == io::ErrorKind::UnexpectedEof => closed_before_answer(),
-        #[cfg(feature = "tls")]
+        #[cfg(any(feature = "tls", feature = "tokio-tls"))]
         ClientError::Io(e) => ClientError::Io(super::tls_error::explain(e)),
         other => other,
     }
@@ -113,16 +113,20 @@ pub(crate) fn begin(url: &WsUrl, options: &ClientOptions) -> Opening {
     }
 }
 
-/// The error for a `wss://` URL in a build without TLS.
-#[cfg(not(feature = "tls"))]
-pub(crate) fn no_tls() -> ClientError {
-    ClientError::Url(UrlError(
-        "wss:// needs TLS: build fullduplex with the `tls` feature".into(),
-    ))
+/// The error for a `wss://` URL in a build without TLS for this client: `feature` names the
+/// one that brings it (`tls` for the mio runtime's clients, `tokio-tls` for the tokio adapter).
+#[cfg(any(
+    all(feature = "runtime", not(feature = "tls")),
+    all(feature = "tokio", not(feature = "tokio-tls"))
+))]
+pub(crate) fn no_tls(feature: &str) -> ClientError {
+    ClientError::Url(UrlError(format!(
+        "wss:// needs TLS: build fullduplex with the `{feature}` feature"
+    )))
 }
 
 /// The TLS configuration to use: the options' own, or one trusting the system's roots.
-#[cfg(feature = "tls")]
+#[cfg(any(feature = "tls", feature = "tokio-tls"))]
 pub(crate) fn tls_config(options: &ClientOptions) -> io::Result<Arc<rustls::ClientConfig>> {
     match &options.tls {
         Some(tls) => Ok(tls.clone()),
@@ -136,9 +140,16 @@ pub(crate) fn tls_session(
     url: &WsUrl,
     config: Arc<rustls::ClientConfig>,
 ) -> Result<rustls::ClientConnection, ClientError> {
-    let name = rustls::pki_types::ServerName::try_from(url.host.clone())
-        .map_err(|e| ClientError::Url(UrlError(format!("{}: {e}", url.host))))?;
-    Ok(rustls::ClientConnection::new(config, name).map_err(io::Error::other)?)
+    Ok(rustls::ClientConnection::new(config, server_name(url)?).map_err(io::Error::other)?)
+}
+
+/// The name a `wss://` server's certificate must carry: the URL's host.
+#[cfg(any(feature = "tls", feature = "tokio-tls"))]
+pub(crate) fn server_name(
+    url: &WsUrl,
+) -> Result<rustls::pki_types::ServerName<'static>, ClientError> {
+    rustls::pki_types::ServerName::try_from(url.host.clone())
+        .map_err(|e| ClientError::Url(UrlError(format!("{}: {e}", url.host))))
 }
 
 /// The client connection the accepted handshake opens, with permessage-deflate if the
@@ -151,11 +162,21 @@ pub(crate) fn open(
     leftover: &[u8],
 ) -> Result<Connection, ClientError> {
     let mut conn = Connection::client(config, random);
-    if let Some(deflate) = &options.config.deflate {
-        if let Some(params) = client_accept(&accepted.extensions, deflate)? {
-            conn = conn.with_deflate(params);
-        }
+    if let Some(params) = agreed_deflate(accepted, options)? {
+        conn = conn.with_deflate(params);
     }
     conn.receive(leftover);
     Ok(conn)
+}
+
+/// The permessage-deflate parameters the server's response agreed to, if we offered it and
+/// it accepted.
+pub(crate) fn agreed_deflate(
+    accepted: &Accepted,
+    options: &ClientOptions,
+) -> Result<Option<DeflateParams>, ClientError> {
+    match &options.config.deflate {
+        Some(deflate) => Ok(client_accept(&accepted.extensions, deflate)?),
+        None => Ok(None),
+    }
 }

@@ -7,7 +7,9 @@
 //! [`MAX_REFUSAL_BODY`] bytes, however long the server says it is.
 
 use std::fmt;
+#[cfg(feature = "runtime")]
 use std::io::{self, Read};
+#[cfg(feature = "runtime")]
 use std::time::Instant;
 
 use super::ClientError;
@@ -30,7 +32,7 @@ pub struct Refusal {
     /// The start of the body: at most [`MAX_REFUSAL_BODY`] bytes, fewer when `Content-Length`
     /// says so or the server closed sooner. Empty for a chunked body (not decoded). The
     /// blocking client waits for it (within its connect timeout); a
-    /// [`MultiClient`](super::MultiClient) keeps what arrived with the head.
+    /// `MultiClient` keeps what arrived with the head; the tokio adapter's client waits too.
     pub body: Vec<u8>,
 }
 
@@ -58,7 +60,7 @@ impl Refusal {
 
     /// How many body bytes to keep: `Content-Length` up to the bound, the bound when the body
     /// runs to the end of the connection, none when it is chunked.
-    fn body_wanted(&self) -> usize {
+    pub(crate) fn body_wanted(&self) -> usize {
         let chunked = self
             .header("transfer-encoding")
             .is_some_and(|coding| coding.to_ascii_lowercase().contains("chunked"));
@@ -75,7 +77,7 @@ impl Refusal {
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let phrase = crate::server::reason_phrase(self.status);
+        let phrase = crate::protocol::handshake::reason_phrase(self.status);
         write!(f, "the server answered {} {phrase}", self.status)?;
         f.write_str(", not 101 Switching Protocols")?;
         match self.explanation() {
@@ -125,6 +127,7 @@ pub(crate) fn error(received: &[u8], config: &Config, status: u16) -> ClientErro
 
 /// Reads the rest of the refusal's body from `stream`, up to what [`Refusal::body`] keeps:
 /// until the server closes, a read fails, or `deadline` passes.
+#[cfg(feature = "runtime")]
 pub(crate) fn read_body(refusal: &mut Refusal, stream: &mut impl Read, deadline: Instant) {
     let wanted = refusal.body_wanted();
     let mut chunk = [0u8; MAX_REFUSAL_BODY];
@@ -184,6 +187,7 @@ mod tests {
         assert!(chunked.body.is_empty());
     }
 
+    #[cfg(feature = "runtime")]
     #[test]
     fn reading_stops_at_the_length_the_server_gave() {
         let mut refusal = refusal("401 Unauthorized\r\nContent-Length: 10", "0123");

@@ -1,4 +1,4 @@
-//! TLS for `wss://` clients (feature `tls`), with rustls: which servers' certificates to
+//! TLS for `wss://` clients (feature `tls`, or `tokio-tls` for the tokio adapter), with rustls: which servers' certificates to
 //! trust. [`ClientOptions::tls`](super::ClientOptions::tls) takes one of these. A handshake
 //! that fails says why in a [`TlsError`].
 
@@ -6,10 +6,10 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
 pub use super::tls_error::TlsError;
-use crate::transport::tls::{certs_from_pem, invalid, provider};
 
 /// A client configuration trusting exactly these certificates (e.g. a self-signed one).
 pub fn trusting(certs: &[CertificateDer<'static>]) -> io::Result<Arc<rustls::ClientConfig>> {
@@ -42,4 +42,30 @@ fn client_config(roots: rustls::RootCertStore) -> io::Result<Arc<rustls::ClientC
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+/// The cryptography rustls uses here: *ring*.
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// An error about a certificate or key, as an I/O error of kind `InvalidData`.
+pub(crate) fn invalid(what: impl std::fmt::Display) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.to_string())
+}
+
+/// The certificates of a PEM file: at least one.
+pub(crate) fn certs_from_pem(path: &Path) -> io::Result<Vec<CertificateDer<'static>>> {
+    let pem = std::fs::read(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display())))?;
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(invalid(format!(
+            "{} holds no certificate (a PEM block -----BEGIN CERTIFICATE-----)",
+            path.display()
+        )));
+    }
+    Ok(certs)
 }

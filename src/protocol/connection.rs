@@ -134,6 +134,11 @@ impl Connection {
         }
     }
 
+    /// Which end of the connection we are.
+    pub fn role(&self) -> Role {
+        self.tx.role()
+    }
+
     /// The configuration the connection was made with.
     pub fn config(&self) -> &Config {
         self.rx.config()

@@ -17,9 +17,8 @@ use std::time::Instant;
 
 use crate::error::SendError;
 use crate::protocol::close::{CloseCode, CloseInfo};
-use crate::protocol::handshake::{ClientOffer, Request};
+use crate::protocol::handshake::{ClientOffer, HttpResponse, Request, Upgrade};
 use crate::protocol::{Chunk, DataKind, Message, Sender};
-use crate::server::http::HttpResponse;
 use crate::server::peer::Rare;
 use crate::server::shared_message::SharedMessage;
 use crate::server::slow_consumer::{make_room, make_room_for_fragment};
@@ -54,47 +53,6 @@ impl ConnId {
 impl std::fmt::Display for ConnId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}", self.worker(), self.0 & 0x00FF_FFFF_FFFF_FFFF)
-    }
-}
-
-/// The answer to an upgrade request.
-#[derive(Debug)]
-pub enum Upgrade<S> {
-    /// Open the WebSocket connection with this session state.
-    Accept {
-        /// The application's per-connection state.
-        session: S,
-        /// The subprotocol to name in the response: one the client offered.
-        subprotocol: Option<String>,
-        /// Extra response headers (e.g. `Set-Cookie`).
-        headers: Vec<(String, String)>,
-    },
-    /// Refuse it with this HTTP response (e.g. 401, 403).
-    Reject(HttpResponse),
-}
-
-impl<S> Upgrade<S> {
-    /// Accepts with this session and no subprotocol.
-    pub fn accept(session: S) -> Self {
-        Upgrade::Accept {
-            session,
-            subprotocol: None,
-            headers: Vec::new(),
-        }
-    }
-
-    /// Names the subprotocol chosen (see
-    /// [`select_subprotocol`](crate::protocol::handshake::select_subprotocol)).
-    pub fn with_subprotocol(mut self, chosen: Option<&str>) -> Self {
-        if let Upgrade::Accept { subprotocol, .. } = &mut self {
-            *subprotocol = chosen.map(str::to_owned);
-        }
-        self
-    }
-
-    /// Refuses with a plain-text response.
-    pub fn reject(status: u16, reason: &str) -> Self {
-        Upgrade::Reject(HttpResponse::text(status, reason))
     }
 }
 

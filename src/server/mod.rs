@@ -74,7 +74,6 @@ use crate::Config;
 
 mod config;
 mod handler;
-mod http;
 mod peer;
 pub mod prometheus;
 mod shared_message;
@@ -86,9 +85,9 @@ mod worker;
 
 pub use crate::error::SendError;
 pub use crate::protocol::close::CloseInfo;
+pub use crate::protocol::handshake::{reason_phrase, HttpResponse, Upgrade};
 pub use config::ServerConfig;
-pub use handler::{Conn, ConnId, Context, Handler, Upgrade};
-pub use http::{reason_phrase, HttpResponse};
+pub use handler::{Conn, ConnId, Context, Handler};
 pub use prometheus::{Exposition, MetricKind};
 pub use stats::{Stats, StatsSnapshot};
 

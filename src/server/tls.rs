@@ -9,7 +9,7 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::transport::tls::{certs_from_pem, invalid, provider};
+use crate::client::tls::{certs_from_pem, invalid, provider};
 
 /// A server configuration from a PEM certificate chain and a PEM private key.
 pub fn server_config_from_pem(cert: &Path, key: &Path) -> io::Result<Arc<rustls::ServerConfig>> {

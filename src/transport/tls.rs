@@ -5,12 +5,8 @@
 //! no data pulls more ciphertext from the socket first.
 
 use std::io::{self, IoSlice, Read, Write};
-use std::path::Path;
-use std::sync::Arc;
 
 use mio::net::TcpStream;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::CertificateDer;
 
 /// rustls over a non-blocking TCP stream.
 pub(crate) struct TlsStream {
@@ -83,30 +79,4 @@ impl TlsStream {
         self.tls.send_close_notify();
         let _ = self.flush_tls();
     }
-}
-
-/// The cryptography rustls uses here: *ring*.
-pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// An error about a certificate or key, as an I/O error of kind `InvalidData`.
-pub(crate) fn invalid(what: impl std::fmt::Display) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, what.to_string())
-}
-
-/// The certificates of a PEM file: at least one.
-pub(crate) fn certs_from_pem(path: &Path) -> io::Result<Vec<CertificateDer<'static>>> {
-    let pem = std::fs::read(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display())))?;
-    let certs: Vec<_> = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<_, _>>()
-        .map_err(|e| invalid(format!("{}: {e}", path.display())))?;
-    if certs.is_empty() {
-        return Err(invalid(format!(
-            "{} holds no certificate (a PEM block -----BEGIN CERTIFICATE-----)",
-            path.display()
-        )));
-    }
-    Ok(certs)
 }

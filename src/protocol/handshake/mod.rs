@@ -72,17 +72,21 @@ use sha1::{Digest, Sha1};
 mod client;
 mod extensions;
 mod head;
+mod http;
 mod request;
 mod response;
 mod server;
+mod upgrade;
 mod write;
 
 pub use client::{Accepted, ClientHandshake, ClientRequest, ResponseHead};
 pub use extensions::{parse_extension_headers, parse_extensions, Extension, ExtensionParam};
 pub use head::Header;
+pub use http::{reason_phrase, HttpResponse};
 pub use request::Request;
 pub use response::{write_accept_response, write_handshake_error, write_reject_response};
 pub use server::{select_subprotocol, validate_request, ClientOffer};
+pub use upgrade::Upgrade;
 
 /// The GUID appended to the client's key before hashing it.
 ///

@@ -8,11 +8,12 @@ use crate::error::HandshakeError;
 use crate::protocol::close::CloseCode;
 use crate::protocol::close::CloseInfo;
 use crate::protocol::deflate::negotiate_server;
+use crate::protocol::handshake::Upgrade;
 use crate::protocol::handshake::{
     validate_request, write_accept_response, write_handshake_error, ClientOffer, Request,
 };
 use crate::protocol::{Connection, Event};
-use crate::server::handler::{Conn, Context, Handler, Upgrade};
+use crate::server::handler::{Conn, Context, Handler};
 use crate::server::peer::{Established, Phase, Rare, Responding};
 use crate::server::stats::Stats;
 

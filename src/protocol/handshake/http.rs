@@ -1,9 +1,13 @@
-//! Plain HTTP responses: what the server answers to requests that are not upgrades (a page,
-//! a health check, metrics) and to upgrades it refuses.
+//! Plain HTTP responses: what a server answers to requests that are not upgrades (a page,
+//! a health check, metrics) and to upgrades it refuses, for every runtime.
+//!
+//! The status line and fields follow [RFC 9110 §15](https://www.rfc-editor.org/rfc/rfc9110#section-15)
+//! (status codes) and a refusal ends the connection, as
+//! [RFC 6455 §4.2.2](https://www.rfc-editor.org/rfc/rfc6455#section-4.2.2) allows.
 
 use std::fmt::Write as _;
 
-/// An HTTP/1.1 response. The server adds `Content-Length` and `Connection: close`.
+/// An HTTP/1.1 response. [`encode`](Self::encode) adds `Content-Length` and `Connection: close`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     /// The status code.
@@ -71,30 +75,12 @@ fn clean(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The standard reason phrase of a status code (RFC 9110 §15).
+/// The standard reason phrase of a status code (RFC 9110 §15), `Unknown` for a code without
+/// one here.
 pub fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        101 => "Switching Protocols",
-        200 => "OK",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        413 => "Content Too Large",
-        426 => "Upgrade Required",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        505 => "HTTP Version Not Supported",
-        _ => "Unknown",
+    match super::write::reason_phrase(status) {
+        "" => "Unknown",
+        phrase => phrase,
     }
 }
 
