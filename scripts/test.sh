@@ -6,7 +6,8 @@
 #   cargo     unit, integration and property tests, doc examples (`cargo test --release`)
 #   layers    each layer alone: the core's direct dependencies are exactly httparse, sha1, base64,
 #             flate2, getrandom; clippy, rustdoc and the tests with no features, with `runtime`, with
-#             `runtime,tls` (the default features are the cargo stage's); `cargo package`, which
+#             `runtime,tls`, with `tokio-tls` (the tokio adapter without mio; the default features
+#             are the cargo stage's, which include `tokio`); `cargo package`, which
 #             builds the crate as published
 #   redis     chat nodes sharing rooms through a real redis-server (scripts/redis-tests.sh)
 #   browser   the chat page in headless Chromium (tests/browser/run.sh: apt chromium, npm)
@@ -42,7 +43,7 @@ check_core_deps() {
 layers() {
     check_core_deps
     local features
-    for features in "" runtime runtime,tls; do
+    for features in "" runtime runtime,tls tokio-tls; do
         local flags=(--no-default-features ${features:+--features "$features"})
         echo "layers: ${features:-no features}: clippy, rustdoc, tests"
         cargo clippy --all-targets "${flags[@]}" -- -D warnings

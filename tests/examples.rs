@@ -180,3 +180,14 @@ fn sans_io_echo_refuses_bad_handshakes_with_the_status_the_core_gives() {
     // The server is still there for a proper client.
     check_echo(&example.url("/"), false);
 }
+
+#[cfg(feature = "tokio")]
+#[test]
+fn tokio_echo_echoes_with_deflate_answers_pings_and_closes_cleanly() {
+    let example = Example::start("tokio_echo", &["127.0.0.1:0"]);
+    let mut first = peer::connect(&example.url("/"), false);
+    check_echo(&example.url("/"), true);
+    check_ping(&example.url("/"));
+    round_trip(&mut first, OwnedEvent::Text("still here".into()));
+    close_cleanly(first);
+}

@@ -201,7 +201,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             match self.conn.poll_event() {
                 Ok(Some(event)) => {
                     let message = Message::from_event(event);
-                    self.write_what_goes(cx);
+                    // Output waits until no more input is ready (it is written before the
+                    // next read), so that a burst of messages leaves in few writes; the
+                    // peer's Close is answered at once, for a reader that stops here.
+                    if let Message::Close(_) = message {
+                        self.write_what_goes(cx);
+                    }
                     return Poll::Ready(Some(Ok(message)));
                 }
                 Err(e) => {

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+#[cfg(feature = "tokio")]
+pub mod adapter;
 pub mod counting;
 #[cfg(feature = "runtime")]
 pub mod runtime;

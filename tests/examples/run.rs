@@ -17,6 +17,9 @@ fn buildable() -> Vec<&'static str> {
     if cfg!(feature = "runtime") {
         names.extend(["echo_server", "client", "pubsub"]);
     }
+    if cfg!(feature = "tokio") {
+        names.push("tokio_echo");
+    }
     names
 }
 
@@ -28,6 +31,8 @@ fn features() -> Vec<&'static str> {
         ("tls", cfg!(feature = "tls")),
         ("dev-cert", cfg!(feature = "dev-cert")),
         ("cli", cfg!(feature = "cli")),
+        ("tokio", cfg!(feature = "tokio")),
+        ("tokio-tls", cfg!(feature = "tokio-tls")),
     ];
     all.into_iter()
         .filter(|(_, on)| *on)
