@@ -11,12 +11,16 @@
 # difference, on a missing case, or when the testee died.
 #
 # Environment: UPDATE_EXPECTED=1 rewrites expected-results.json from this run instead of
-# comparing (review the diff before committing it).
+# comparing (review the diff before committing it). RUNTIME=tokio runs the testees on the tokio
+# adapter (`--runtime tokio`), with reports in autobahn/reports/tokio-{server,client}/ and the
+# same expected results; RUNTIME=mio (the default) keeps autobahn/reports/{server,client}/. Two
+# runs with different roles or runtimes may go at the same time (ports are chosen free).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 ROOT="$(dirname "$HERE")"
 ROLE="${1:-all}"
+RUNTIME="${RUNTIME:-mio}"
 REPORTS="$HERE/reports"
 BIN="$ROOT/target/release/fullduplex"
 PIDS=()
@@ -25,6 +29,15 @@ case "$ROLE" in
 server | client | all) ;;
 *)
     echo "usage: autobahn/run.sh [server|client|all]   ('$ROLE' is not a role)" >&2
+    exit 2
+    ;;
+esac
+
+case "$RUNTIME" in
+mio) PREFIX="" ;;
+tokio) PREFIX="tokio-" ;;
+*)
+    echo "autobahn/run.sh: RUNTIME=$RUNTIME is not a runtime (mio or tokio)" >&2
     exit 2
     ;;
 esac
@@ -72,42 +85,42 @@ PY
 
 run_server_role() {
     local port log start
-    rm -rf "$REPORTS/server" && mkdir -p "$REPORTS/server"
-    log="$REPORTS/server/testee.log"
-    "$BIN" echo --addr 127.0.0.1:0 --deflate >"$log" 2>&1 &
+    rm -rf "$REPORTS/${PREFIX}server" && mkdir -p "$REPORTS/${PREFIX}server"
+    log="$REPORTS/${PREFIX}server/testee.log"
+    "$BIN" echo --addr 127.0.0.1:0 --deflate --runtime "$RUNTIME" >"$log" 2>&1 &
     local echo_pid=$!
     PIDS+=("$echo_pid")
     wait_for_line "$log" "listening on ws://" "$echo_pid"
     port="$(sed -n 's|.*listening on ws://127.0.0.1:\([0-9]*\).*|\1|p' "$log" | head -1)"
-    write_spec "$REPORTS/server/spec.json" "ws://127.0.0.1:$port" "$REPORTS/server" fuzzingclient
-    say "server role: wstest -m fuzzingclient against fullduplex echo --deflate on port $port"
+    write_spec "$REPORTS/${PREFIX}server/spec.json" "ws://127.0.0.1:$port" "$REPORTS/${PREFIX}server" fuzzingclient
+    say "server role: wstest -m fuzzingclient against fullduplex echo --deflate --runtime $RUNTIME on port $port"
     start=$SECONDS
-    (cd "$REPORTS/server" && "$WSTEST" -m fuzzingclient -s spec.json >wstest.log 2>&1)
+    (cd "$REPORTS/${PREFIX}server" && "$WSTEST" -m fuzzingclient -s spec.json >wstest.log 2>&1)
     say "server role: wstest ran for $((SECONDS - start)) s"
     if ! kill -0 "$echo_pid" 2>/dev/null; then
         say "server role: the testee died during the run:"
         tail -20 "$log" >&2
         return 1
     fi
-    "$PY" "$HERE/summarize.py" server "$REPORTS/server" $EXPECT_FLAG
+    "$PY" "$HERE/summarize.py" server "$REPORTS/${PREFIX}server" $EXPECT_FLAG
 }
 
 run_client_role() {
     local port log start
-    rm -rf "$REPORTS/client" && mkdir -p "$REPORTS/client"
+    rm -rf "$REPORTS/${PREFIX}client" && mkdir -p "$REPORTS/${PREFIX}client"
     port="$(free_port)"
-    log="$REPORTS/client/wstest.log"
-    write_spec "$REPORTS/client/spec.json" "ws://127.0.0.1:$port" "$REPORTS/client" fuzzingserver
-    (cd "$REPORTS/client" && exec "$PY" "$HERE/wstest_loopback.py" -m fuzzingserver -s spec.json -u 0 >"$log" 2>&1) &
+    log="$REPORTS/${PREFIX}client/wstest.log"
+    write_spec "$REPORTS/${PREFIX}client/spec.json" "ws://127.0.0.1:$port" "$REPORTS/${PREFIX}client" fuzzingserver
+    (cd "$REPORTS/${PREFIX}client" && exec "$PY" "$HERE/wstest_loopback.py" -m fuzzingserver -s spec.json -u 0 >"$log" 2>&1) &
     local server_pid=$!
     PIDS+=("$server_pid")
     wait_for_line "$log" "will run" "$server_pid"
-    say "client role: fullduplex autobahn-client against wstest -m fuzzingserver on port $port"
+    say "client role: fullduplex autobahn-client --runtime $RUNTIME against wstest -m fuzzingserver on port $port"
     start=$SECONDS
-    "$BIN" autobahn-client --url "ws://127.0.0.1:$port" --agent fullduplex \
-        2>"$REPORTS/client/testee.log"
+    "$BIN" autobahn-client --url "ws://127.0.0.1:$port" --agent fullduplex --runtime "$RUNTIME" \
+        2>"$REPORTS/${PREFIX}client/testee.log"
     say "client role: the cases ran for $((SECONDS - start)) s"
-    "$PY" "$HERE/summarize.py" client "$REPORTS/client" $EXPECT_FLAG
+    "$PY" "$HERE/summarize.py" client "$REPORTS/${PREFIX}client" $EXPECT_FLAG
 }
 
 EXPECT_FLAG=""
@@ -126,5 +139,5 @@ fi
 if [[ "$ROLE" == client || "$ROLE" == all ]]; then
     run_client_role || status=1
 fi
-say "reports: $REPORTS/server/index.html, $REPORTS/client/index.html"
+say "reports: $REPORTS/${PREFIX}server/index.html, $REPORTS/${PREFIX}client/index.html"
 exit $status

@@ -14,6 +14,8 @@ use fullduplex::config::DeflateConfig;
 use fullduplex::protocol::{CloseCode, Message, OwnedEvent};
 use fullduplex::Config;
 
+use super::cli::Runtime;
+
 /// `fullduplex autobahn-client` options.
 #[derive(Args, Debug)]
 pub struct AutobahnArgs {
@@ -33,6 +35,9 @@ pub struct AutobahnArgs {
     /// testee fail it: a protocol error is their expected outcome).
     #[arg(long)]
     pub verbose: bool,
+    /// The runtime whose client plays the cases.
+    #[arg(long, value_enum, default_value_t = Runtime::Mio)]
+    pub runtime: Runtime,
 }
 
 /// The client's options: deflate offered and honoured as the server answers, limits as large
@@ -62,17 +67,11 @@ pub fn run(args: &AutobahnArgs) -> Result<(), String> {
     let base = args.url.trim_end_matches('/');
     let timeout = Duration::from_secs(args.case_timeout.max(1));
     let options = options(timeout);
-    let count = case_count(base, &options)?;
-    let cases: Vec<usize> = if args.cases.is_empty() {
-        (1..=count).collect()
-    } else {
-        args.cases.clone()
-    };
-    if let Some(bad) = cases.iter().find(|&&n| n == 0 || n > count) {
-        return Err(format!(
-            "--case {bad}: the fuzzing server has cases 1 to {count}"
-        ));
+    if args.runtime == Runtime::Tokio {
+        return super::autobahn_tokio::run(args, &options, timeout);
     }
+    let count = case_count(base, &options)?;
+    let cases = chosen_cases(&args.cases, count)?;
     let mut failed = 0;
     for (done, case) in cases.iter().enumerate() {
         let url = format!("{base}/runCase?case={case}&agent={}", args.agent);
@@ -82,18 +81,41 @@ pub fn run(args: &AutobahnArgs) -> Result<(), String> {
                 eprintln!("case {case}: {e}");
             }
         }
-        if (done + 1) % 50 == 0 || done + 1 == cases.len() {
-            eprintln!("autobahn-client: {}/{} cases run", done + 1, cases.len());
-        }
+        report_progress(done + 1, cases.len());
     }
-    eprintln!(
-        "autobahn-client: {failed} cases ended in an error (a protocol error is what many \
-         cases test; --verbose lists them); the report tells which were right"
-    );
+    report_failures(failed);
     let url = format!("{base}/updateReports?agent={}", args.agent);
     let mut ws = connect_with(&url, &options).map_err(|e| format!("{url}: {e}"))?;
     drain(&mut ws, timeout);
     Ok(())
+}
+
+/// The cases to run: those given (each checked against the count), or all.
+pub fn chosen_cases(given: &[usize], count: usize) -> Result<Vec<usize>, String> {
+    if let Some(bad) = given.iter().find(|&&n| n == 0 || n > count) {
+        return Err(format!(
+            "--case {bad}: the fuzzing server has cases 1 to {count}"
+        ));
+    }
+    Ok(match given.is_empty() {
+        true => (1..=count).collect(),
+        false => given.to_vec(),
+    })
+}
+
+/// Says how far the run is, every 50 cases and at the end.
+pub fn report_progress(done: usize, total: usize) {
+    if done % 50 == 0 || done == total {
+        eprintln!("autobahn-client: {done}/{total} cases run");
+    }
+}
+
+/// Says how many cases ended in an error, and why that is not a verdict.
+pub fn report_failures(failed: usize) {
+    eprintln!(
+        "autobahn-client: {failed} cases ended in an error (a protocol error is what many \
+         cases test; --verbose lists them); the report tells which were right"
+    );
 }
 
 fn case_count(base: &str, options: &ClientOptions) -> Result<usize, String> {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use fullduplex::config::DeflateConfig;
 use fullduplex::server::{Handler, RunningServer, Server, ServerConfig};
@@ -104,6 +104,18 @@ pub struct EchoArgs {
     /// Accept permessage-deflate offers (RFC 7692), honouring exactly what each asks.
     #[arg(long)]
     pub deflate: bool,
+    /// The runtime that drives the connections (tokio: echo only, ws:// on one thread).
+    #[arg(long, value_enum, default_value_t = Runtime::Mio)]
+    pub runtime: Runtime,
+}
+
+/// The runtimes a testee can run on.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// The library's mio runtime (`fullduplex::server`, `fullduplex::client`).
+    Mio,
+    /// The tokio adapter (`fullduplex::tokio`), on a current-thread runtime.
+    Tokio,
 }
 
 impl ListenArgs {
@@ -190,7 +202,7 @@ fn parse_threads(text: &str) -> Result<usize, String> {
 
 /// The testees' configuration: deflate as each offer asks, limits large enough for the
 /// Autobahn testsuite.
-fn testee_config(deflate: bool) -> Config {
+pub fn testee_config(deflate: bool) -> Config {
     let deflate = deflate.then(|| DeflateConfig {
         // The testee honours what each offer asks and imposes nothing of its own.
         server_no_context_takeover: false,
@@ -239,7 +251,13 @@ pub fn shutdown_on_signals(running: &RunningServer) -> std::io::Result<()> {
 pub fn main() -> ExitCode {
     let result = match Cli::parse().command() {
         Command::Chat(args) => super::chat::args::run(&args),
+        Command::Echo(args) if args.runtime == Runtime::Tokio => {
+            super::tokio_echo::run(&args, testee_config(args.deflate))
+        }
         Command::Echo(args) => run_testee(&args, super::echo::Echo, "echo"),
+        Command::Broadcast(args) if args.runtime == Runtime::Tokio => {
+            Err("broadcast runs on the mio runtime only: leave out --runtime tokio".into())
+        }
         Command::Broadcast(args) => run_testee(&args, super::broadcast::Broadcast, "broadcast"),
         Command::Client(args) => super::client::run(&args),
         Command::AutobahnClient(args) => super::autobahn::run(&args),

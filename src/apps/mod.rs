@@ -2,6 +2,7 @@
 
 pub mod addr;
 pub mod autobahn;
+pub mod autobahn_tokio;
 pub mod bench;
 pub mod broadcast;
 pub mod chat;
@@ -9,3 +10,4 @@ pub mod cli;
 pub mod client;
 pub mod echo;
 pub mod tls;
+pub mod tokio_echo;
