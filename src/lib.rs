@@ -5,7 +5,9 @@
 //! touches a socket, a clock or a global random number generator, so any I/O model can drive
 //! it, and tests and fuzzers feed it plain slices. The runtime (feature `runtime`) drives it
 //! over non-blocking sockets: a multi-threaded server, a blocking client and a many-connection
-//! client, with `wss://` by rustls (feature `tls`).
+//! client, with `wss://` by rustls (feature `tls`). The tokio adapter (feature `tokio`,
+//! module `tokio`) drives the same core under async Rust, for tokio programs and axum or hyper
+//! servers, without the mio runtime.
 //!
 //! # Layers
 //!
@@ -19,6 +21,8 @@
 //! | `runtime` | `server`, `client` | mio, socket2 |
 //! | `tls` | `server::tls`, `client::tls` | rustls, rustls-native-certs |
 //! | `dev-cert` | `server::tls::self_signed` | rcgen |
+//! | `tokio` (no `runtime` needed) | `tokio`, `client` (options, errors) | tokio, futures-core, futures-sink |
+//! | `tokio-tls` | `wss://` for `tokio::connect` | tokio-rustls, rustls, rustls-native-certs |
 //! | `cli`, default | the `fullduplex` binary | clap, serde, serde_json, signal-hook, libc, redis, ring |
 //!
 //! # Depending on it
@@ -32,6 +36,8 @@
 //! fullduplex = { version = "0.1", default-features = false, features = ["runtime"] }
 //! # The same with `wss://` (rustls).
 //! fullduplex = { version = "0.1", default-features = false, features = ["runtime", "tls"] }
+//! # The tokio adapter, for tokio programs and axum or hyper servers (no mio runtime).
+//! fullduplex = { version = "0.1", default-features = false, features = ["tokio"] }
 //! ```
 //!
 //! The default features build the `fullduplex` command (the chat, echo and broadcast servers,
