@@ -86,7 +86,8 @@ mod tls {
         let server = common::runtime::TestServer::from(server);
         let url = format!("wss://localhost:{}/", server.local_addr().port());
         let mut opts = options(deflate());
-        opts.tls = Some(fullduplex::client::tls::trusting(&[cert.cert_der.clone()]).unwrap());
+        opts.tls =
+            Some(fullduplex::client::tls::trusting(std::slice::from_ref(&cert.cert_der)).unwrap());
         let mut ws = fullduplex::tokio::connect(&url, &opts).await.unwrap();
         for len in [0, 126, 1 << 20] {
             let message = Message::binary(vec![b'z'; len]);
