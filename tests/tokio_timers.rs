@@ -195,3 +195,46 @@ async fn sending_to_a_peer_that_never_reads_waits_with_the_queue_bounded() {
     assert!(sent > limit, "the socket's buffers took some: {sent}");
     drop(peer);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_echo_with_recv_with_stops_reading_a_peer_that_never_reads() {
+    use fullduplex::protocol::{Event, Sender};
+    let limit = 128 << 10;
+    let config = Config {
+        max_outbound_queue: limit,
+        ..quiet()
+    };
+    let (listener, addr) = listener().await;
+    let server = serve_one(listener, config, move |mut ws| async move {
+        let echo_back = |event: Event<'_>, tx: &mut Sender| {
+            if let Event::Message(message) = event {
+                tx.send(message).unwrap();
+            }
+        };
+        let mut echoed = 0usize;
+        // An echo that makes no progress for a virtual minute is held by the peer.
+        while let Ok(next) =
+            tokio::time::timeout(Duration::from_secs(60), ws.recv_with(echo_back)).await
+        {
+            assert!(next?.is_some());
+            echoed += 1;
+            assert!(ws.connection().buffered_amount() <= limit + 4096 + 14);
+        }
+        Ok((echoed, ws.connection().buffered_amount()))
+    });
+    let mut peer = RawPeer::connect(addr, "/", "").await;
+    let writer = tokio::spawn(async move {
+        let message = "m".repeat(4096);
+        // Writes until the server stops reading and the sockets' buffers are full.
+        loop {
+            peer.send_text(&message).await;
+        }
+    });
+    let (echoed, queued) = server.await.unwrap().unwrap();
+    assert!(
+        queued > limit,
+        "the echo waits with its queue over the limit: {queued}"
+    );
+    assert!(echoed * 4096 > limit, "{echoed} messages echoed");
+    writer.abort();
+}

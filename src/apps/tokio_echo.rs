@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use fullduplex::protocol::{Event, Sender};
 use fullduplex::tokio::{accept, Error, WebSocketStream};
 use fullduplex::Config;
 use tokio::net::{TcpListener, TcpStream};
@@ -50,13 +51,17 @@ async fn serve(args: &EchoArgs, config: Arc<Config>) -> Result<(), String> {
     }
 }
 
-/// Sends every data message back as it came (a fragment as a fragment). Messages are queued
-/// as they are read and written together when no more input is ready.
+/// Sends every data message back as it came (a fragment as a fragment), from the receive
+/// buffer into the output queue without another copy. What is queued is written when no more
+/// input is ready, so a burst of messages leaves in few writes.
 async fn echo(mut ws: WebSocketStream<TcpStream>) -> Result<(), Error> {
-    while let Some(message) = ws.recv().await? {
-        if message.is_data() {
-            ws.feed(message).await?;
-        }
-    }
+    let echo_back = |event: Event<'_>, tx: &mut Sender| match event {
+        Event::Message(message) => tx.send(message),
+        Event::Chunk(chunk) => tx.send_fragment(chunk.kind, chunk.data, chunk.last),
+        Event::Ping(_) | Event::Pong(_) | Event::Closed { .. } => Ok(()),
+    };
+    // A send refused because the connection is closing needs nothing more: reading on ends
+    // the close handshake.
+    while ws.recv_with(echo_back).await?.is_some() {}
     Ok(())
 }

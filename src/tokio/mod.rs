@@ -111,6 +111,7 @@ mod error;
 mod io;
 mod message;
 mod negotiation;
+mod send;
 mod server;
 mod stream;
 mod traits;

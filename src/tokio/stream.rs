@@ -22,11 +22,11 @@ use super::io::{self, Read};
 use super::message::{CloseFrame, Message};
 use super::Error;
 use crate::protocol::deflate::DeflateParams;
-use crate::protocol::{CloseCode, Connection, Role, State};
+use crate::protocol::{CloseCode, Connection, Event, Role, Sender, State};
 
 /// Where the transport stands, beside the connection's own state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum End {
+pub(super) enum End {
     /// The connection runs; its state says when the close handshake is over.
     Running,
     /// The close handshake is over and our frames are written: ending the TCP connection
@@ -54,16 +54,16 @@ enum End {
 /// [`StreamExt::split`](https://docs.rs/futures/latest/futures/stream/trait.StreamExt.html#method.split))
 /// for the connection to stay alive; keepalive Pings and every deadline also run while you read.
 pub struct WebSocketStream<S> {
-    io: S,
-    conn: Connection,
+    pub(super) io: S,
+    pub(super) conn: Connection,
     subprotocol: Option<String>,
     deflate: Option<DeflateParams>,
     /// The one timer, set to the next deadline (made on first use, inside the runtime).
     timer: Option<Pin<Box<Sleep>>>,
     timer_at: Option<Instant>,
     /// Bytes went to the transport since its last flush.
-    unflushed: bool,
-    end: End,
+    pub(super) unflushed: bool,
+    pub(super) end: End,
     /// The failure to report once from the reading side.
     failure: Option<Error>,
 }
@@ -144,24 +144,50 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         poll_fn(|cx| self.poll_recv(cx)).await.transpose()
     }
 
-    /// Sends a message and flushes it, waiting while the transport does not take it.
-    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
-        self.feed(message).await?;
-        self.flush().await
+    /// The next event without a copy: `f` gets it borrowed from the receive buffer, with the
+    /// connection's [`Sender`] to answer it at once (an echo sends the message back from
+    /// where it arrived: one copy, into the output queue). `Ok(None)` once the connection
+    /// has ended, as [`recv`](Self::recv).
+    ///
+    /// Before each event, this waits while more than
+    /// [`Config::max_outbound_queue`](crate::Config::max_outbound_queue) bytes are queued,
+    /// so `f` finds room for what it sends (what it queues is not otherwise bounded: send a
+    /// bounded amount per event). Sends refused with [`UsageError::Closed`](crate::UsageError::Closed)
+    /// mean the connection is closing.
+    pub async fn recv_with<R>(
+        &mut self,
+        f: impl FnOnce(Event<'_>, &mut Sender) -> R,
+    ) -> Result<Option<R>, Error> {
+        let mut f = Some(f);
+        poll_fn(|cx| {
+            ready!(self.poll_room(cx));
+            self.poll_event_with(cx, |event, tx| match f.take() {
+                Some(f) => f(event, tx),
+                None => unreachable!("one event per call"),
+            })
+        })
+        .await
+        .transpose()
     }
 
-    /// Queues a message without flushing: it is written when the queue passes
-    /// [`Config::max_outbound_queue`](crate::Config::max_outbound_queue) (first waiting
-    /// until the transport takes enough), at the next [`flush`](Self::flush) or
-    /// [`send`](Self::send), or while reading. For bursts: feed them, then flush once.
-    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
-        poll_fn(|cx| self.poll_send_ready(cx)).await?;
-        self.send_now(message)
-    }
-
-    /// Writes everything queued and flushes the transport.
-    pub async fn flush(&mut self) -> Result<(), Error> {
-        poll_fn(|cx| self.poll_send_flush(cx)).await
+    /// Waits while more than `max_outbound_queue` bytes are queued (writing them, and
+    /// running the timers); a failure ends the connection, for the reader to report.
+    fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let keep = self.conn.config().max_outbound_queue;
+        if self.end != End::Running || self.conn.buffered_amount() <= keep {
+            return Poll::Ready(());
+        }
+        self.poll_timers(cx);
+        if let State::TimedOut(timeout) = self.conn.state() {
+            self.abort(Error::TimedOut(timeout), cx);
+            return Poll::Ready(());
+        }
+        let written =
+            io::poll_write_until(&mut self.io, &mut self.conn, keep, &mut self.unflushed, cx);
+        if let Err(e) = ready!(written) {
+            self.abort(Error::Io(e), cx);
+        }
+        Poll::Ready(())
     }
 
     /// Performs the close handshake (RFC 6455 §7.1.2): sends a Close frame with `code` and
@@ -188,6 +214,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     /// Polls for the next message (what [`Stream::poll_next`](futures_core::Stream) does).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
+        self.poll_event_with(cx, |event, _| Message::from_event(event))
+    }
+
+    /// Polls for the next event, handing it to `f` borrowed from the receive buffer.
+    fn poll_event_with<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut f: impl FnMut(Event<'_>, &mut Sender) -> R,
+    ) -> Poll<Option<Result<R, Error>>> {
         loop {
             match self.end {
                 End::Ended => return Poll::Ready(self.failure.take().map(Err)),
@@ -198,16 +233,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 }
                 End::Running => {}
             }
-            match self.conn.poll_event() {
+            let (rx, tx) = self.conn.split();
+            match rx.poll_event(tx) {
                 Ok(Some(event)) => {
-                    let message = Message::from_event(event);
+                    let closed = matches!(event, Event::Closed { .. });
+                    let out = f(event, tx);
                     // Output waits until no more input is ready (it is written before the
                     // next read), so that a burst of messages leaves in few writes; the
                     // peer's Close is answered at once, for a reader that stops here.
-                    if let Message::Close(_) = message {
+                    if closed {
                         self.write_what_goes(cx);
                     }
-                    return Poll::Ready(Some(Ok(message)));
+                    return Poll::Ready(Some(Ok(out)));
                 }
                 Err(e) => {
                     self.write_what_goes(cx);
@@ -215,21 +252,28 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 }
                 Ok(None) => {}
             }
-            if let Some(failure) = self.drive(cx) {
-                self.abort(failure, cx);
-                continue;
-            }
-            if self.conn.is_closed() && !self.conn.wants_write() && !self.unflushed {
-                self.begin_finishing();
-                continue;
-            }
-            match ready!(io::poll_read_into(&mut self.io, &mut self.conn, cx)) {
-                Ok(Read::Data) => self.conn.handle_timeout(Instant::now().into_std()),
-                Ok(Read::Eof) if self.conn.is_closed() => self.end = End::Ended,
-                Ok(Read::Eof) => self.abort(Error::Abnormal, cx),
-                Err(e) => self.abort(Error::Io(e), cx),
-            }
+            ready!(self.poll_input(cx));
         }
+    }
+
+    /// Runs the timers, writes what goes, and reads once (or begins the end of the TCP
+    /// connection); `Ready` when there is something new to look at.
+    fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(failure) = self.drive(cx) {
+            self.abort(failure, cx);
+            return Poll::Ready(());
+        }
+        if self.conn.is_closed() && !self.conn.wants_write() && !self.unflushed {
+            self.begin_finishing();
+            return Poll::Ready(());
+        }
+        match ready!(io::poll_read_into(&mut self.io, &mut self.conn, cx)) {
+            Ok(Read::Data) => self.conn.handle_timeout(Instant::now().into_std()),
+            Ok(Read::Eof) if self.conn.is_closed() => self.end = End::Ended,
+            Ok(Read::Eof) => self.abort(Error::Abnormal, cx),
+            Err(e) => self.abort(Error::Io(e), cx),
+        }
+        Poll::Ready(())
     }
 
     /// Runs the timers and writes what is queued without waiting; the failure that ends the
@@ -254,7 +298,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     }
 
     /// Gives the core the time when its next deadline comes, and arms the timer for it.
-    fn poll_timers(&mut self, cx: &mut Context<'_>) {
+    pub(super) fn poll_timers(&mut self, cx: &mut Context<'_>) {
         // Each round acts on one deadline; the core moves to the next or stops.
         for _ in 0..4 {
             let Some(at) = self.conn.poll_timeout() else {
@@ -282,7 +326,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     /// Ends the connection on a failure, reported once from the reading side: nothing queued
     /// is written any more, and the transport is shut if it takes it now.
-    fn abort(&mut self, failure: Error, cx: &mut Context<'_>) {
+    pub(super) fn abort(&mut self, failure: Error, cx: &mut Context<'_>) {
         self.conn.discard_output();
         let _ = Pin::new(&mut self.io).poll_shutdown(cx);
         self.failure = Some(failure);
@@ -335,74 +379,5 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             until,
         };
         result
-    }
-
-    /// Ready to queue a message: waits while more than `max_outbound_queue` bytes are
-    /// queued (what [`Sink::poll_ready`](futures_sink::Sink) does).
-    pub fn poll_send_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.check_sendable(cx)?;
-        let keep = self.conn.config().max_outbound_queue;
-        let written =
-            io::poll_write_until(&mut self.io, &mut self.conn, keep, &mut self.unflushed, cx);
-        self.after_write(ready!(written), cx)
-    }
-
-    /// Writes everything queued and flushes the transport (what
-    /// [`Sink::poll_flush`](futures_sink::Sink) does).
-    pub fn poll_send_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if self.end != End::Running {
-            return Poll::Ready(Ok(()));
-        }
-        let written = io::poll_write_all(&mut self.io, &mut self.conn, &mut self.unflushed, cx);
-        self.after_write(ready!(written), cx)
-    }
-
-    /// A write's outcome for the sender; a failure also ends the connection for the reader.
-    fn after_write(
-        &mut self,
-        written: std::io::Result<()>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<(), Error>> {
-        match written {
-            Ok(()) => Poll::Ready(Ok(())),
-            Err(e) => {
-                let copy = std::io::Error::new(e.kind(), e.to_string());
-                self.abort(Error::Io(e), cx);
-                Poll::Ready(Err(Error::Io(copy)))
-            }
-        }
-    }
-
-    /// `Err` when nothing can be sent: the connection ended or a deadline passed.
-    fn check_sendable(&mut self, cx: &mut Context<'_>) -> Result<(), Error> {
-        if self.end != End::Running {
-            return Err(Error::Closed);
-        }
-        self.poll_timers(cx);
-        if let State::TimedOut(timeout) = self.conn.state() {
-            self.abort(Error::TimedOut(timeout), cx);
-            return Err(Error::TimedOut(timeout));
-        }
-        Ok(())
-    }
-
-    /// Queues a message in the core (what [`Sink::start_send`](futures_sink::Sink) does).
-    pub fn send_now(&mut self, message: Message) -> Result<(), Error> {
-        if self.end != End::Running {
-            return Err(Error::Closed);
-        }
-        let conn = &mut self.conn;
-        let sent = match &message {
-            Message::Text(text) => conn.send_text(text),
-            Message::Binary(data) => conn.send_binary(data),
-            Message::Ping(data) => conn.ping(data),
-            Message::Pong(data) => conn.pong(data),
-            Message::Close(None) => conn.close(CloseCode::NoStatus, ""),
-            Message::Close(Some(frame)) => conn.close(frame.code, &frame.reason),
-            Message::Fragment {
-                kind, data, last, ..
-            } => conn.send_fragment(*kind, data, *last),
-        };
-        Ok(sent?)
     }
 }
