@@ -168,7 +168,7 @@ impl ListenArgs {
 }
 
 /// Why a server cannot listen on `addr`, and what to do about it.
-fn bind_error(addr: &ListenAddr, e: &std::io::Error) -> String {
+pub fn bind_error(addr: &ListenAddr, e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::AddrInUse => format!(
             "{addr} is already in use: stop the program using it or choose another with --addr"

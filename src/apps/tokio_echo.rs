@@ -9,7 +9,7 @@ use fullduplex::tokio::{accept, Error, WebSocketStream};
 use fullduplex::Config;
 use tokio::net::{TcpListener, TcpStream};
 
-use super::cli::EchoArgs;
+use super::cli::{bind_error, EchoArgs};
 
 /// Serves the echo on a current-thread tokio runtime until the process is stopped.
 pub fn run(args: &EchoArgs, config: Config) -> Result<(), String> {
@@ -30,9 +30,13 @@ async fn serve(args: &EchoArgs, config: Arc<Config>) -> Result<(), String> {
     let addr = &args.listen.addr;
     let listener = TcpListener::bind(addr.socket)
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        .map_err(|e| bind_error(addr, &e))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    println!("fullduplex echo (tokio) listening on ws://{local}");
+    let every = match local.ip().is_unspecified() {
+        true => " (every interface)",
+        false => "",
+    };
+    println!("fullduplex echo (tokio) listening on ws://{local}{every}");
     loop {
         let (tcp, _) = match listener.accept().await {
             Ok(accepted) => accepted,

@@ -228,3 +228,42 @@ fn a_wrong_invocation_shows_the_address_as_optional_with_its_default() {
         assert!(!stderr.contains("Usage: fullduplex chat --"), "{stderr}");
     }
 }
+
+#[test]
+fn echo_runs_on_the_tokio_adapter_when_asked() {
+    let echo = Running::start(&[
+        "echo",
+        "--addr",
+        "127.0.0.1:0",
+        "--runtime",
+        "tokio",
+        "--deflate",
+    ]);
+    let line = echo.line_containing("listening on");
+    assert!(
+        line.starts_with("fullduplex echo (tokio) listening on ws://127.0.0.1:"),
+        "{line}"
+    );
+    echoes(listening_addr(&line));
+}
+
+#[test]
+fn an_unknown_runtime_is_refused_with_the_choices() {
+    for command in ["echo", "autobahn-client"] {
+        let output = run(&[command, "--runtime", "uring"], b"");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("invalid value 'uring' for '--runtime <RUNTIME>'"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("[possible values: mio, tokio]"), "{stderr}");
+    }
+    let output = run(&["broadcast", "--runtime", "tokio"], b"");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("broadcast runs on the mio runtime only"),
+        "{stderr}"
+    );
+}
