@@ -140,6 +140,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     /// The next message: `Ok(None)` once the connection has ended (after the peer's
     /// [`Message::Close`], or after an error reported here once).
+    ///
+    /// Cancel-safe: a `recv` dropped before it returns (in `tokio::select!`, under a
+    /// timeout) loses nothing; what was read waits for the next call. So is
+    /// [`recv_with`](Self::recv_with).
     pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
         poll_fn(|cx| self.poll_recv(cx)).await.transpose()
     }
