@@ -170,3 +170,32 @@ async fn a_header_declaring_16_mib_over_the_frame_limit_is_closed_with_1009_allo
     assert_eq!(code, CloseCode::TooBig);
     still_serves(addr).await;
 }
+
+#[tokio::test]
+async fn idle_connections_hold_no_read_buffer() {
+    let _alone = ALONE.lock().await;
+    let (listener, addr) = listener().await;
+    serve_all(listener, Config::default());
+    let quiet = Config {
+        ping_interval: None,
+        ..Config::default()
+    };
+    let before = counting::live();
+    let mut clients = Vec::new();
+    for _ in 0..200 {
+        let mut ws = connect(&url(addr, "/"), &options(quiet.clone()))
+            .await
+            .unwrap();
+        // One message each way, so that both ends have read.
+        ws.send(Message::text("hello")).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap(), Some(Message::text("hello")));
+        clients.push(ws);
+    }
+    let per_connection = counting::live().saturating_sub(before) / clients.len();
+    println!("{per_connection} bytes per idle connection, both ends and the server's task");
+    // A 64 KiB read buffer kept by either end would show here.
+    assert!(
+        per_connection < 32 << 10,
+        "{per_connection} bytes per idle connection"
+    );
+}

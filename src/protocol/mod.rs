@@ -13,6 +13,8 @@ pub mod handshake;
 pub mod mask;
 pub mod message;
 pub mod output;
+#[cfg(any(feature = "runtime", feature = "tokio"))]
+pub(crate) mod read_buffers;
 pub mod receiver;
 pub mod sender;
 mod spare;

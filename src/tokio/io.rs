@@ -5,16 +5,27 @@
 //! The TCP end follows [RFC 6455 §7.1.1](https://www.rfc-editor.org/rfc/rfc6455#section-7.1.1):
 //! the server closes the TCP connection first; the client waits for it, then closes its side.
 
+use std::cell::RefCell;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use crate::protocol::read_buffers::ReadBuffers;
 use crate::protocol::Connection;
 
-/// The least room offered to each read: a frame header and a fair share of payload.
-pub(crate) const READ_SIZE: usize = 16 << 10;
+/// The room offered to each read (the mio runtime's default too).
+const READ_SIZE: usize = 64 << 10;
+
+/// Most idle read buffers a thread keeps for its connections.
+const POOLED_BUFFERS: usize = 64;
+
+thread_local! {
+    /// The read buffers of the connections this thread runs, lent while they read: an idle
+    /// connection (its reads pending, no partial frame) holds none.
+    static BUFFERS: RefCell<ReadBuffers> = RefCell::new(ReadBuffers::new(READ_SIZE, POOLED_BUFFERS));
+}
 
 /// Most runs of the output queue handed to one vectored write.
 const MAX_SLICES: usize = 64;
@@ -27,21 +38,35 @@ pub(crate) enum Read {
     Eof,
 }
 
-/// Reads once into the connection's receive buffer, without a copy.
+/// Reads once into the connection's receive buffer, without a copy; the buffer comes from the
+/// thread's pool and goes back to it when the read waits with nothing unprocessed.
 pub(crate) fn poll_read_into<S: AsyncRead + Unpin>(
     io: &mut S,
     conn: &mut Connection,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<Read>> {
-    let space = conn.read_space(READ_SIZE);
+    let size = BUFFERS.with_borrow_mut(|pool| {
+        pool.lend(conn.receiver());
+        pool.size()
+    });
+    let space = conn.read_space(size);
     let mut buf = ReadBuf::new(space);
-    ready!(Pin::new(io).poll_read(cx, &mut buf))?;
+    if Pin::new(io).poll_read(cx, &mut buf)?.is_pending() {
+        give_back(conn);
+        return Poll::Pending;
+    }
     let n = buf.filled().len();
     if n == 0 {
         return Poll::Ready(Ok(Read::Eof));
     }
     conn.commit_read(n);
     Poll::Ready(Ok(Read::Data))
+}
+
+/// Returns the connection's read buffer to the thread's pool if it holds nothing unprocessed
+/// (after a read that waits, or after the last event of what was read).
+pub(crate) fn give_back(conn: &mut Connection) {
+    BUFFERS.with_borrow_mut(|pool| pool.take_back(conn.receiver()));
 }
 
 /// Reads once and drops what came (the peer's bytes after the close handshake).

@@ -242,6 +242,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
                 Ok(Some(event)) => {
                     let closed = matches!(event, Event::Closed { .. });
                     let out = f(event, tx);
+                    io::give_back(&mut self.conn);
                     // Output waits until no more input is ready (it is written before the
                     // next read), so that a burst of messages leaves in few writes; the
                     // peer's Close is answered at once, for a reader that stops here.

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use mio::net::TcpStream;
 
-use crate::protocol::{Receiver, Sender};
+pub(crate) use crate::protocol::read_buffers::ReadBuffers;
+use crate::protocol::Sender;
 
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
@@ -171,49 +172,6 @@ pub(crate) fn discard_input(transport: &mut Transport) -> io::Result<bool> {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Read buffers lent to connections while they read and taken back when they hold nothing,
-/// so that an idle connection keeps no buffer (one pool per event loop).
-pub(crate) struct ReadBuffers {
-    free: Vec<Vec<u8>>,
-    /// The size connections read with; larger buffers (grown for a big frame) are freed.
-    size: usize,
-    /// Most buffers kept for reuse.
-    keep: usize,
-}
-
-impl ReadBuffers {
-    pub(crate) fn new(size: usize, keep: usize) -> Self {
-        Self {
-            free: Vec::new(),
-            size,
-            keep,
-        }
-    }
-
-    /// The size connections read with.
-    pub(crate) fn size(&self) -> usize {
-        self.size
-    }
-
-    /// Gives `rx` a pooled buffer if it holds none.
-    pub(crate) fn lend(&mut self, rx: &mut Receiver) {
-        if rx.needs_buffer() {
-            if let Some(buf) = self.free.pop() {
-                rx.provide_buffer(buf);
-            }
-        }
-    }
-
-    /// Takes back `rx`'s buffer if it holds no unprocessed input.
-    pub(crate) fn take_back(&mut self, rx: &mut Receiver) {
-        if let Some(buf) = rx.take_idle_buffer() {
-            if buf.len() <= 2 * self.size && self.free.len() < self.keep {
-                self.free.push(buf);
-            }
         }
     }
 }
