@@ -37,7 +37,9 @@
 //! A [`WebSocketStream`] is a `Stream<Item = Result<Message, Error>>` and a `Sink<Message>`
 //! (futures-core and futures-sink), and has the methods [`recv`](WebSocketStream::recv),
 //! [`send`](WebSocketStream::send), [`feed`](WebSocketStream::feed) +
-//! [`flush`](WebSocketStream::flush) and [`close`](WebSocketStream::close). [`Message`] is
+//! [`flush`](WebSocketStream::flush) and [`close`](WebSocketStream::close);
+//! [`recv_with`](WebSocketStream::recv_with) hands an event over without copying it out of
+//! the receive buffer (what the echo testee uses). [`Message`] is
 //! owned, with the variants users of tokio-tungstenite know (`Text`, `Binary`, `Ping`,
 //! `Pong`, `Close`) and `Fragment` for messages streamed in pieces.
 //!
