@@ -1,9 +1,69 @@
-//! Plain HTTP responses: what the server answers to requests that are not upgrades (a page,
-//! a health check, metrics) and to upgrades it refuses.
+//! Plain HTTP: the requests that are not upgrades (a page, a health check, metrics, a long
+//! poll) with their bodies, the answers to them, now or later, and to upgrades the server
+//! refuses.
+//!
+//! Message framing follows [RFC 9112 §6](https://www.rfc-editor.org/rfc/rfc9112#section-6):
+//! a request's body is its `Content-Length` bytes (chunked bodies are refused with 411), and
+//! persistent connections [RFC 9112 §9.3](https://www.rfc-editor.org/rfc/rfc9112#section-9.3):
+//! an HTTP/1.1 connection stays open for the next request unless either side says `close`.
 
 use std::fmt::Write as _;
 
-/// An HTTP/1.1 response. The server adds `Content-Length` and `Connection: close`.
+use crate::protocol::handshake::Request;
+use crate::server::handler::ConnId;
+
+/// A plain HTTP request as the application sees it: the head, the body, and the id to answer
+/// it by later ([`Reply::Later`]).
+#[derive(Debug, Clone, Copy)]
+pub struct HttpRequest<'a> {
+    pub(crate) head: &'a Request,
+    pub(crate) body: &'a [u8],
+    pub(crate) id: ResponseId,
+}
+
+impl<'a> HttpRequest<'a> {
+    /// The request line and header fields.
+    pub fn head(&self) -> &'a Request {
+        self.head
+    }
+
+    /// The body: `Content-Length` bytes, at most
+    /// [`ServerConfig::max_request_body`](super::ServerConfig::max_request_body) (empty when
+    /// the request has none).
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The id of the answer, for [`Reply::Later`].
+    pub fn id(&self) -> ResponseId {
+        self.id
+    }
+}
+
+/// Names one request's answer: its connection and the request's number on it (a persistent
+/// connection carries several, one after the other). Answering a request that was answered
+/// already, or whose connection ended, does nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResponseId {
+    pub(crate) conn: ConnId,
+    pub(crate) number: u32,
+}
+
+/// The application's answer to a plain HTTP request.
+#[derive(Debug)]
+pub enum Reply {
+    /// This response, now.
+    Now(HttpResponse),
+    /// A response later (a long poll): the application keeps the request's
+    /// [`id`](HttpRequest::id) and answers with [`Context::respond`](super::Context::respond)
+    /// or [`ServerHandle::respond`](super::ServerHandle::respond), within
+    /// [`ServerConfig::max_deferral`](super::ServerConfig::max_deferral) (past it the server
+    /// answers 503 itself).
+    Later,
+}
+
+/// An HTTP/1.1 response. The server adds `Content-Length` and `Connection` (`keep-alive`
+/// when the connection stays open for another request, `close` otherwise).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     /// The status code.
@@ -40,8 +100,13 @@ impl HttpResponse {
         self
     }
 
-    /// Appends the encoded response to `out`.
+    /// Appends the encoded response to `out`, with `Connection: close`.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        self.encode_with(out, false);
+    }
+
+    /// Appends the encoded response to `out`, saying whether the connection stays open.
+    pub fn encode_with(&self, out: &mut Vec<u8>, keep_alive: bool) {
         let mut head = String::with_capacity(128);
         let _ = write!(
             head,
@@ -54,8 +119,9 @@ impl HttpResponse {
         }
         let _ = write!(
             head,
-            "Content-Length: {}\r\nConnection: close\r\n\r\n",
-            self.body.len()
+            "Content-Length: {}\r\nConnection: {}\r\n\r\n",
+            self.body.len(),
+            if keep_alive { "keep-alive" } else { "close" }
         );
         out.extend_from_slice(head.as_bytes());
         out.extend_from_slice(&self.body);
@@ -86,7 +152,11 @@ pub fn reason_phrase(status: u16) -> &'static str {
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
         413 => "Content Too Large",
+        415 => "Unsupported Media Type",
         426 => "Upgrade Required",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
