@@ -207,7 +207,7 @@ fn a_refusal_body_is_read_only_up_to_its_bound() {
 fn plain_http_is_404_by_default_and_the_application_may_answer() {
     let (server, _events) = start_app(test_config());
     let addr = server.local_addr();
-    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     let missing = exchange(addr, get("/index.html").as_bytes());
     assert_eq!(missing.status, 404);
     assert_eq!(missing.body, b"not found\n");

@@ -2,6 +2,8 @@
 //! count, the read buffers. Each connection's own limits, deflate and deadlines are the core's
 //! [`Config`], which [`ServerConfig::connection`] holds.
 
+use std::time::Duration;
+
 use crate::config::Config;
 
 /// A server's configuration: its connections' [`Config`] and its own limits.
@@ -35,6 +37,16 @@ pub struct ServerConfig {
     /// lent to connections while they read and returned to a per-thread pool, so an idle
     /// connection holds none.
     pub read_buffer_size: usize,
+    /// Largest body of a plain HTTP request (its `Content-Length`); a larger one is answered
+    /// 413 without being read. Default: 64 KiB. Memory: a request's body is held whole until
+    /// the application has it ([`HttpRequest::body`](super::HttpRequest::body)), so up to this
+    /// per connection sending one.
+    pub max_request_body: usize,
+    /// Longest a plain HTTP request may wait for a deferred answer
+    /// ([`Reply::Later`](super::Reply::Later)); past it the server answers 503 and closes the
+    /// connection. Default: 60 s (above the usual long-poll hold of 20 to 30 s, under the
+    /// read timeouts of common proxies only if the application answers sooner).
+    pub max_deferral: Duration,
 }
 
 impl Default for ServerConfig {
@@ -45,6 +57,8 @@ impl Default for ServerConfig {
             max_mailbox: 1 << 16,
             threads: 0,
             read_buffer_size: 64 << 10,
+            max_request_body: 64 << 10,
+            max_deferral: Duration::from_secs(60),
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::error::SendError;
 use crate::protocol::close::{CloseCode, CloseInfo};
 use crate::protocol::handshake::{ClientOffer, HttpResponse, Request, Upgrade};
 use crate::protocol::{Chunk, DataKind, Message, Sender};
+use crate::server::http::{HttpRequest, Reply, ResponseId};
 use crate::server::peer::Rare;
 use crate::server::shared_message::SharedMessage;
 use crate::server::slow_consumer::{make_room, make_room_for_fragment};
@@ -99,10 +100,21 @@ pub trait Handler: Clone + Send + 'static {
     }
 
     /// A plain HTTP request (not an upgrade): serve a page, a health check, metrics. Default:
-    /// 404.
+    /// 404. Called by the default [`on_request`](Handler::on_request).
     fn on_http(&mut self, request: &Request) -> HttpResponse {
         let _ = request;
         HttpResponse::not_found()
+    }
+
+    /// A plain HTTP request with its body (at most
+    /// [`ServerConfig::max_request_body`](super::ServerConfig::max_request_body)): answer it now,
+    /// or later ([`Reply::Later`], e.g. a long poll) through [`Context::respond`] or
+    /// [`ServerHandle::respond`] with the request's [`id`](HttpRequest::id). An HTTP/1.1
+    /// connection stays open for the next request after the answer, unless the client said
+    /// `Connection: close`. Default: [`on_http`](Handler::on_http)'s answer, now.
+    fn on_request(&mut self, ctx: &mut Context<'_>, request: &HttpRequest<'_>) -> Reply {
+        let _ = ctx;
+        Reply::Now(self.on_http(request.head()))
     }
 }
 
@@ -160,6 +172,19 @@ impl Context<'_> {
             self.outbox.push(command);
         } else {
             let _ = self.handle.to_worker(to.worker(), command);
+        }
+    }
+
+    /// Answers a plain HTTP request that was deferred ([`Reply::Later`]); a request answered
+    /// already, or whose connection ended, is left alone. On another worker whose mailbox is
+    /// full the answer is dropped, as for [`send_to`](Self::send_to) (the request is then
+    /// answered 503 after [`ServerConfig::max_deferral`](super::ServerConfig::max_deferral)).
+    pub fn respond(&mut self, id: ResponseId, response: HttpResponse) {
+        let command = Command::Respond { id, response };
+        if id.conn.worker() == self.worker() {
+            self.outbox.push(command);
+        } else {
+            let _ = self.handle.to_worker(id.conn.worker(), command);
         }
     }
 

@@ -28,6 +28,14 @@
 //!   then returns [`SendError::SlowConsumer`]), connection count (503 above it; over TLS the
 //!   connection is closed without a byte, see [`ServerConfig::max_connections`]). The file
 //!   descriptor limit must allow `max_connections`: raise it with `ulimit -n`.
+//! - **Plain HTTP.** A request that is not an upgrade goes to
+//!   [`Handler::on_request`] with its body (`Content-Length` bytes, at most
+//!   [`ServerConfig::max_request_body`]; 413 past it, 411 for a chunked one). The application
+//!   answers now, or later ([`Reply::Later`]: a long poll) through [`Context::respond`] or
+//!   [`ServerHandle::respond`], on the worker that owns the connection, within
+//!   [`ServerConfig::max_deferral`] (503 past it, and at shutdown). HTTP/1.1 connections
+//!   persist: the next request is read once the answer is written, and the handshake timeout
+//!   bounds the wait for it.
 //! - **Deadlines.** The handshake's and an HTTP response's are the worker's. Keepalive, the
 //!   idle timeout and the close deadline are each connection's own, in the core
 //!   ([`Connection::poll_timeout`](crate::protocol::Connection::poll_timeout) and
@@ -74,6 +82,7 @@ use crate::Config;
 
 mod config;
 mod handler;
+mod http;
 mod peer;
 pub mod prometheus;
 mod shared_message;
@@ -88,6 +97,7 @@ pub use crate::protocol::close::CloseInfo;
 pub use crate::protocol::handshake::{reason_phrase, HttpResponse, Upgrade};
 pub use config::ServerConfig;
 pub use handler::{Conn, ConnId, Context, Handler};
+pub use http::{HttpRequest, Reply, ResponseId};
 pub use prometheus::{Exposition, MetricKind};
 pub use stats::{Stats, StatsSnapshot};
 
@@ -120,6 +130,10 @@ pub(crate) enum Command {
     Unsubscribe {
         id: ConnId,
         topic: Arc<str>,
+    },
+    Respond {
+        id: ResponseId,
+        response: HttpResponse,
     },
     Shutdown,
 }
@@ -263,6 +277,13 @@ impl ServerHandle {
         )
     }
 
+    /// Answers a plain HTTP request the application deferred ([`Reply::Later`]).
+    /// [`MailboxFull`] as for [`send`](Self::send): the request then stays unanswered until
+    /// [`ServerConfig::max_deferral`].
+    pub fn respond(&self, id: ResponseId, response: HttpResponse) -> Result<(), MailboxFull> {
+        self.to_worker(id.conn.worker(), Command::Respond { id, response })
+    }
+
     /// Graceful shutdown: stop accepting, send every established connection a Close with 1001
     /// (connections still in their handshake are dropped), wait up to `close_timeout` for them
     /// to end, then stop the workers.
@@ -349,6 +370,8 @@ impl<H: Handler> Server<H> {
         let limits = worker::Limits {
             max_connections: self.config.max_connections,
             read_buffer_size: self.config.read_buffer_size,
+            max_request_body: self.config.max_request_body,
+            max_deferral: self.config.max_deferral,
         };
         let mut joins = Vec::with_capacity(threads);
         for (index, poll) in polls.into_iter().enumerate() {

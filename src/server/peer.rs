@@ -20,8 +20,11 @@ use crate::transport::{write_bytes, write_queue, Flushed, Transport};
 pub(crate) enum Phase<S> {
     /// Reading the HTTP request head (bounded by `max_handshake_size`).
     Handshake(Box<Handshaking>),
-    /// Writing an HTTP response (a page, or a refused upgrade), then closing.
+    /// Writing an HTTP response (a page, or a refused upgrade), then closing, or reading the
+    /// next request on a persistent connection.
     Respond(Box<Responding>),
+    /// A plain HTTP request the application answers later ([`Reply::Later`](super::Reply)).
+    Deferred(Box<Deferred>),
     /// The WebSocket connection, from our 101 response (RFC 6455 §4.1: "_The WebSocket
     /// Connection is Established_") until it ends: its [`State`] is `Open`, then `Closing`,
     /// then `Closed` or `Failed` while its last frames are written.
@@ -32,10 +35,28 @@ pub(crate) enum Phase<S> {
     Draining { until: Stamp },
 }
 
-/// The request head arriving.
+/// The request head (and a plain request's body) arriving.
 pub(crate) struct Handshaking {
     pub(crate) buf: Vec<u8>,
     pub(crate) since: Instant,
+    /// The bytes the request takes in all, once its head says it has a body (the reads may
+    /// then pass `max_handshake_size`, up to this).
+    pub(crate) need: usize,
+    /// Requests answered before this one on the same connection.
+    pub(crate) served: u32,
+}
+
+impl Handshaking {
+    /// Waiting for request number `served` (counting from 0), which begins with `buf`, from
+    /// `now`.
+    pub(crate) fn new(buf: Vec<u8>, served: u32, now: Instant) -> Self {
+        Self {
+            buf,
+            since: now,
+            need: 0,
+            served,
+        }
+    }
 }
 
 /// An HTTP response being written.
@@ -43,6 +64,17 @@ pub(crate) struct Responding {
     pub(crate) out: Vec<u8>,
     pub(crate) written: usize,
     pub(crate) since: Instant,
+    /// On a persistent connection: the next request (the bytes that came after this one).
+    pub(crate) then: Option<Box<Handshaking>>,
+}
+
+/// A plain HTTP request waiting for the application's answer.
+pub(crate) struct Deferred {
+    /// The request's number on its connection (see [`ResponseId`](super::ResponseId)).
+    pub(crate) number: u32,
+    pub(crate) since: Instant,
+    /// On a persistent connection: the next request (the bytes that came after this one).
+    pub(crate) then: Option<Box<Handshaking>>,
 }
 
 /// An established WebSocket connection (open or closing) and the application's state for it. Kept
@@ -210,7 +242,7 @@ impl<S> Peer<S> {
         let flushed = match &mut self.phase {
             Phase::Respond(r) => write_bytes(&mut self.transport, &r.out, &mut r.written)?,
             Phase::Established(ws) => write_queue(&mut self.transport, ws.conn.sender())?,
-            Phase::Handshake { .. } | Phase::Draining { .. } => Flushed::All,
+            Phase::Handshake { .. } | Phase::Deferred(_) | Phase::Draining { .. } => Flushed::All,
         };
         if flushed == Flushed::All && !self.transport.flush()? {
             return Ok(Flushed::Blocked);

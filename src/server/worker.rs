@@ -44,6 +44,8 @@ const POOLED_BUFFERS: usize = 256;
 pub(crate) struct Limits {
     pub(crate) max_connections: usize,
     pub(crate) read_buffer_size: usize,
+    pub(crate) max_request_body: usize,
+    pub(crate) max_deferral: Duration,
 }
 
 /// A place for a connection. Its id is not stored: it is the worker's index, the slot's
@@ -61,6 +63,10 @@ pub(crate) struct Worker<H: Handler> {
     handle: ServerHandle,
     /// [`ServerConfig::max_connections`](crate::server::ServerConfig::max_connections).
     max_connections: usize,
+    /// [`ServerConfig::max_request_body`](crate::server::ServerConfig::max_request_body).
+    max_request_body: usize,
+    /// [`ServerConfig::max_deferral`](crate::server::ServerConfig::max_deferral).
+    max_deferral: Duration,
     handler: H,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -113,6 +119,8 @@ impl<H: Handler> Worker<H> {
             listener: Some(listener),
             handle,
             max_connections: limits.max_connections,
+            max_request_body: limits.max_request_body,
+            max_deferral: limits.max_deferral,
             handler,
             #[cfg(feature = "tls")]
             tls,
@@ -290,10 +298,7 @@ impl<H: Handler> Worker<H> {
             transport,
             addr: self.v6_addrs.insert(slot, addr),
             generation,
-            phase: Phase::Handshake(Box::new(Handshaking {
-                buf: Vec::new(),
-                since: now,
-            })),
+            phase: Phase::Handshake(Box::new(Handshaking::new(Vec::new(), 0, now))),
             writable: false,
             dirty: false,
             holding: false,
@@ -343,7 +348,11 @@ impl<H: Handler> Worker<H> {
         match &peer.phase {
             Phase::Handshake { .. } => self.read_handshake(slot, read_closed, now),
             Phase::Established(_) => self.read_frames(slot, read_closed, now),
-            Phase::Respond { .. } | Phase::Draining { .. } => {
+            // A persistent connection's next request waits in the socket until this one is
+            // answered (see `http`).
+            Phase::Respond(r) if r.then.is_some() => {}
+            Phase::Deferred(d) if d.then.is_some() => {}
+            Phase::Respond { .. } | Phase::Deferred(_) | Phase::Draining { .. } => {
                 match discard_input(&mut peer.transport) {
                     Ok(false) => {}
                     Ok(true) | Err(_) => self.kill(slot, None),
@@ -382,6 +391,7 @@ fn is_resource_exhausted(e: &io::Error) -> bool {
 }
 
 mod fanout;
+mod http;
 mod input;
 mod lifecycle;
 

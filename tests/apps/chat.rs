@@ -11,6 +11,12 @@ mod ops;
 #[path = "chat/limits.rs"]
 mod limits;
 
+#[path = "chat/poller.rs"]
+mod poller;
+
+#[path = "chat/fallback.rs"]
+mod fallback;
+
 use std::time::Duration;
 
 use crate::apps::chat::ChatOptions;

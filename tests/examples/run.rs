@@ -162,7 +162,10 @@ impl Example {
 
     /// A plain HTTP GET of `path`: the status and the body.
     pub fn http_get(&self, path: &str) -> (u16, String) {
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.addr);
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        );
         let response = raw_response(&self.addr, &request);
         let status = response.get(9..12).and_then(|s| s.parse().ok());
         let body = response.split_once("\r\n\r\n").map(|(_, body)| body);

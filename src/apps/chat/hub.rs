@@ -8,9 +8,10 @@
 //! topics) implements the same trait, as [`RedisHub`](super::broker::RedisHub) does; the
 //! handler does not change.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::broker::presence::Presence;
+use super::fallback::Sessions;
 use super::protocol::User;
 use fullduplex::protocol::DataKind;
 use fullduplex::server::prometheus::Exposition;
@@ -46,9 +47,10 @@ pub enum Health {
 /// Room membership and delivery.
 pub trait Hub: Send + Sync + 'static {
     /// The server is starting (called once per worker, with that worker's handle): a hub that
-    /// delivers from other threads keeps a handle. Default: nothing.
-    fn start(&self, handle: &ServerHandle) {
-        let _ = handle;
+    /// delivers from other threads keeps a handle, and the fallback's sessions, which it
+    /// delivers to as well ([`Sessions::deliver`]). Default: nothing.
+    fn start(&self, handle: &ServerHandle, fallback: &Arc<Sessions>) {
+        let _ = (handle, fallback);
     }
 
     /// The id of the server's `number`th connection, unique wherever the user is seen.

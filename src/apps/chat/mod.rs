@@ -1,8 +1,9 @@
 //! The demo chat: a real-time chat served with its own page, the thin broadcast server on
 //! top of the library (policy only: rooms, nicknames, limits, the page).
 //!
-//! One port serves the page (`/`, `/app.js`, `/style.css`), the WebSocket endpoint (`/ws`),
-//! `/healthz` and `/metrics`. The protocol between page and server is documented in
+//! One port serves the page (`/`, `/app.js`, `/transport.js`, `/style.css`), the WebSocket
+//! endpoint (`/ws`), its HTTP fallback (`/fallback/…`, see [`fallback`]), `/healthz` and
+//! `/metrics`. The protocol between page and server is documented in
 //! `docs/chat-protocol.md`. Start it in-process with [`start`]:
 //!
 //! ```no_run
@@ -24,15 +25,19 @@ use fullduplex::Config;
 pub mod access;
 pub mod args;
 pub mod broker;
+pub(crate) mod counters;
+pub mod fallback;
 pub mod files;
 pub mod handler;
 pub mod hub;
 pub mod limit;
+pub mod member;
 pub mod protocol;
 pub mod routes;
 pub mod validate;
 
 pub use broker::{BrokerOptions, RedisHub};
+pub use fallback::FallbackOptions;
 pub use handler::Chat;
 #[allow(unused_imports)] // for the tests, which include these modules (tests/apps.rs)
 pub use hub::{Health, Hub, LocalHub, Reach};
@@ -64,6 +69,8 @@ pub struct ChatOptions {
     pub log: bool,
     /// Where presence and room delivery live. Default: this process ([`LocalHub`]).
     pub hub: Arc<dyn Hub>,
+    /// The HTTP fallback's poll hold, expiry and bounds.
+    pub fallback: FallbackOptions,
 }
 
 impl Default for ChatOptions {
@@ -79,6 +86,7 @@ impl Default for ChatOptions {
             threads: 0,
             log: true,
             hub: Arc::new(LocalHub::default()),
+            fallback: FallbackOptions::default(),
         }
     }
 }
@@ -95,6 +103,7 @@ impl std::fmt::Debug for ChatOptions {
             .field("pong_timeout", &self.pong_timeout)
             .field("threads", &self.threads)
             .field("log", &self.log)
+            .field("fallback", &self.fallback)
             .finish_non_exhaustive()
     }
 }
@@ -114,6 +123,10 @@ impl ChatOptions {
         ServerConfig {
             connection,
             threads: self.threads,
+            max_request_body: fallback::max_body(self.max_message_size),
+            // A held poll is answered by the fallback's sweeper after `poll_timeout`; the
+            // server's own bound only matters if that failed.
+            max_deferral: self.fallback.poll_timeout + Duration::from_secs(30),
             ..ServerConfig::default()
         }
     }

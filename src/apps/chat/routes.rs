@@ -5,7 +5,9 @@ use super::access::{self, TOKEN_NAME};
 use super::handler::Shared;
 use super::hub::Health;
 use fullduplex::protocol::handshake::Request;
-use fullduplex::server::prometheus::{Exposition, CONTENT_TYPE};
+use std::sync::atomic::Ordering::Relaxed;
+
+use fullduplex::server::prometheus::{Exposition, MetricKind, CONTENT_TYPE};
 use fullduplex::server::{HttpResponse, ServerHandle};
 
 /// Where the WebSocket endpoint is.
@@ -13,6 +15,7 @@ pub const WEBSOCKET_PATH: &str = "/ws";
 
 const INDEX_HTML: &str = include_str!("page/index.html");
 const APP_JS: &str = include_str!("page/app.js");
+const TRANSPORT_JS: &str = include_str!("page/transport.js");
 const STYLE_CSS: &str = include_str!("page/style.css");
 const ICON_SVG: &str = include_str!("page/icon.svg");
 
@@ -34,6 +37,7 @@ pub(crate) fn respond(
     match request.path() {
         "/" | "/index.html" => page(request, shared),
         "/app.js" => asset("text/javascript; charset=utf-8", APP_JS),
+        "/transport.js" => asset("text/javascript; charset=utf-8", TRANSPORT_JS),
         "/style.css" => asset("text/css; charset=utf-8", STYLE_CSS),
         "/icon.svg" => asset("image/svg+xml", ICON_SVG),
         "/healthz" => health(shared, handle),
@@ -86,7 +90,39 @@ fn metrics(shared: &Shared, handle: Option<&ServerHandle>) -> HttpResponse {
     let census = shared.options.hub.census();
     metrics.gauge("chat_users", "Users in a room now.", census.users as u64);
     metrics.gauge("chat_rooms", "Rooms with a user now.", census.rooms as u64);
+    let websocket_count = shared.counters.websocket_sessions.load(Relaxed);
+    let fallback_count = shared.fallback.count() as u64;
+    metrics.family(
+        "chat_sessions",
+        MetricKind::Gauge,
+        "Chat sessions open now, by transport.",
+        [
+            (&[("transport", "websocket")][..], websocket_count),
+            (&[("transport", "fallback")][..], fallback_count),
+        ],
+    );
     shared.counters.write_prometheus(&mut metrics);
+    let counters = &shared.fallback.counters;
+    let rows = [
+        (
+            "chat_fallback_polls_total",
+            "Fallback polls.",
+            &counters.polls,
+        ),
+        (
+            "chat_fallback_expired_total",
+            "Fallback sessions expired.",
+            &counters.expired,
+        ),
+        (
+            "chat_fallback_slow_closes_total",
+            "Fallback sessions closed for their backlog.",
+            &counters.slow_closes,
+        ),
+    ];
+    for (name, help, counter) in rows {
+        metrics.counter(name, help, counter.load(Relaxed));
+    }
     shared.options.hub.write_metrics(&mut metrics);
     HttpResponse::new(200, CONTENT_TYPE, metrics.into_string())
 }

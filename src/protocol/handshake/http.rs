@@ -1,5 +1,5 @@
 //! Plain HTTP responses: what a server answers to requests that are not upgrades (a page,
-//! a health check, metrics) and to upgrades it refuses, for every runtime.
+//! a health check, metrics, a long poll) and to upgrades it refuses, for every runtime.
 //!
 //! The status line and fields follow [RFC 9110 §15](https://www.rfc-editor.org/rfc/rfc9110#section-15)
 //! (status codes) and a refusal ends the connection, as
@@ -7,7 +7,8 @@
 
 use std::fmt::Write as _;
 
-/// An HTTP/1.1 response. [`encode`](Self::encode) adds `Content-Length` and `Connection: close`.
+/// An HTTP/1.1 response. [`encode`](Self::encode) and [`encode_with`](Self::encode_with) add
+/// `Content-Length` and `Connection`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     /// The status code.
@@ -44,8 +45,14 @@ impl HttpResponse {
         self
     }
 
-    /// Appends the encoded response to `out`.
+    /// Appends the encoded response to `out`, with `Connection: close`.
     pub fn encode(&self, out: &mut Vec<u8>) {
+        self.encode_with(out, false);
+    }
+
+    /// Appends the encoded response to `out`, saying whether the connection stays open for
+    /// another request (`Connection: keep-alive`) or not (`Connection: close`).
+    pub fn encode_with(&self, out: &mut Vec<u8>, keep_alive: bool) {
         let mut head = String::with_capacity(128);
         let _ = write!(
             head,
@@ -58,8 +65,9 @@ impl HttpResponse {
         }
         let _ = write!(
             head,
-            "Content-Length: {}\r\nConnection: close\r\n\r\n",
-            self.body.len()
+            "Content-Length: {}\r\nConnection: {}\r\n\r\n",
+            self.body.len(),
+            if keep_alive { "keep-alive" } else { "close" }
         );
         out.extend_from_slice(head.as_bytes());
         out.extend_from_slice(&self.body);

@@ -38,13 +38,15 @@ impl<H: Handler> Worker<H> {
     /// `read_closed`: the event said the peer shut its side, so a short read does not prove
     /// the socket drained (the end of the stream is still to be read).
     pub(super) fn read_handshake(&mut self, slot: usize, read_closed: bool, now: Instant) {
-        let limit = self.config.max_handshake_size;
+        let head_limit = self.config.max_handshake_size;
         let Some(peer) = self.live_peer(slot) else {
             return;
         };
         let Phase::Handshake(handshake) = &mut peer.phase else {
             return;
         };
+        // A plain request's body may take more than the head's limit (up to its own).
+        let limit = handshake.need.max(head_limit);
         let buf = &mut handshake.buf;
         // Read on the stack and keep only what arrived: a connection in its handshake holds
         // the size of its request, not a whole read buffer (thousands may connect at once).
@@ -92,7 +94,10 @@ impl<H: Handler> Worker<H> {
             (Phase::Established(_), Input::Eof) => self.on_eof(slot),
             // The head filled the buffer: frames may wait in the socket, and no new
             // readiness event will announce them.
-            (Phase::Established(_), Input::Pending) => self.more_to_read.push((slot, read_closed)),
+            // The same for a plain request's body, read past the head's limit.
+            (Phase::Established(_) | Phase::Handshake(_), Input::Pending) => {
+                self.more_to_read.push((slot, read_closed))
+            }
             _ => {}
         }
     }
@@ -115,11 +120,7 @@ impl<H: Handler> Worker<H> {
         // may send frames right after its handshake).
         let leftover = buf[head_len..].to_vec();
         if !request.is_websocket_upgrade() {
-            Stats::add(&self.stats.http_requests, 1);
-            let response = self.handler.on_http(&request);
-            let mut out = Vec::with_capacity(response.body.len() + 128);
-            response.encode(&mut out);
-            return self.respond(slot, out, now);
+            return self.serve_http(slot, request, head_len, now);
         }
         let offer = match validate_request(&request) {
             Ok(offer) => offer,
@@ -156,6 +157,7 @@ impl<H: Handler> Worker<H> {
                 out,
                 written: 0,
                 since: now,
+                then: None,
             }));
             self.mark_dirty(slot);
         }

@@ -58,6 +58,7 @@ impl<H: Handler> Worker<H> {
                 }
             }
             Command::Unsubscribe { id, topic } => self.leave_topic(id, &topic),
+            Command::Respond { id, response } => self.answer_deferred(id, &response, now),
             Command::Shutdown => self.begin_shutdown(now),
         }
     }
@@ -141,6 +142,9 @@ impl<H: Handler> Worker<H> {
                 Due::Nothing => {}
                 Due::HandleTimeout => self.handle_timeout(slot, now),
                 Due::Kill(info) => self.kill(slot, info),
+                Due::Unanswered => {
+                    self.give_up_deferred(slot, "the application did not answer in time", now);
+                }
             }
         }
     }
@@ -154,6 +158,7 @@ impl<H: Handler> Worker<H> {
         match &mut peer.phase {
             Phase::Handshake(h) if now - h.since >= config.handshake_timeout => Due::Kill(None),
             Phase::Respond(r) if now - r.since >= config.close_timeout => Due::Kill(None),
+            Phase::Deferred(d) if now - d.since >= self.max_deferral => Due::Unanswered,
             Phase::Draining { until } if stamp.not_before(*until) => Due::Kill(None),
             Phase::Established(ws) if ws.conn.poll_timeout().is_some_and(|at| at <= now) => {
                 Due::HandleTimeout
@@ -217,7 +222,7 @@ impl<H: Handler> Worker<H> {
                 let Some(peer) = self.live_peer(slot) else {
                     return;
                 };
-                if peer.finished() {
+                if peer.finished() && !self.next_request(slot, now) {
                     self.end_session(slot);
                     let until = Stamp::at(now + close_timeout, self.epoch);
                     self.begin_draining(slot, until);
@@ -345,6 +350,7 @@ impl<H: Handler> Worker<H> {
                     self.mark_dirty(slot);
                 }
                 Phase::Handshake { .. } => self.kill(slot, None),
+                Phase::Deferred(_) => self.give_up_deferred(slot, "server shutting down", now),
                 _ => {}
             }
         }
@@ -375,6 +381,8 @@ enum Due {
     HandleTimeout,
     /// The worker's own deadline passed (handshake, HTTP response, draining): end it now.
     Kill(Option<CloseInfo>),
+    /// The application did not answer a deferred request within `max_deferral`.
+    Unanswered,
 }
 
 fn abnormal(reason: &str) -> CloseInfo {

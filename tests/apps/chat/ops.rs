@@ -114,7 +114,7 @@ fn the_page_and_its_assets_are_served_with_a_strict_policy() {
     let mut tcp = std::net::TcpStream::connect(addr).unwrap();
     std::io::Write::write_all(
         &mut tcp,
-        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
     )
     .unwrap();
     let mut answer = String::new();

@@ -183,7 +183,8 @@ pub fn split_file(data: &[u8]) -> (Value, Vec<u8>) {
 pub fn http_get(addr: SocketAddr, target: &str, headers: &str) -> (u16, String, String) {
     let mut tcp = TcpStream::connect(addr).expect("connects");
     tcp.set_read_timeout(Some(WAIT)).expect("sets a timeout");
-    let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n{headers}\r\n");
+    let request =
+        format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{headers}\r\n");
     tcp.write_all(request.as_bytes()).expect("writes");
     let mut response = Vec::new();
     tcp.read_to_end(&mut response)

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::fallback::Sessions;
 use super::hub::{topic, Census, Health, Hub, Reach};
 use super::protocol::User;
 use fullduplex::protocol::DataKind;
@@ -111,6 +112,8 @@ pub(crate) struct Inner {
     presence: Mutex<Presence>,
     queue: SyncSender<Outgoing>,
     pub(crate) stopping: AtomicBool,
+    /// This node's fallback sessions, which remote room events reach too.
+    pub(crate) fallback: std::sync::OnceLock<Arc<Sessions>>,
 }
 
 impl Inner {
@@ -180,6 +183,7 @@ impl RedisHub {
                 presence: Mutex::new(Presence::default()),
                 queue,
                 stopping: AtomicBool::new(false),
+                fallback: std::sync::OnceLock::new(),
             }),
             receiver: Mutex::new(Some(receiver)),
             publisher: Mutex::new(None),
@@ -218,7 +222,8 @@ impl Drop for RedisHub {
 }
 
 impl Hub for RedisHub {
-    fn start(&self, handle: &ServerHandle) {
+    fn start(&self, handle: &ServerHandle, fallback: &Arc<Sessions>) {
+        let _ = self.inner.fallback.set(fallback.clone());
         let Some(receiver) = self.receiver.lock().ok().and_then(|mut r| r.take()) else {
             return;
         };

@@ -181,6 +181,9 @@ fn announce(inner: &Inner, handle: &ServerHandle, changes: Vec<Change>) {
 /// Hands a room's message to the workers; a refusal (full mailboxes) is logged and counted,
 /// never silent.
 fn deliver(inner: &Inner, handle: &ServerHandle, room: &str, kind: DataKind, bytes: &[u8]) {
+    if let Some(fallback) = inner.fallback.get() {
+        fallback.deliver(room, kind, bytes, None);
+    }
     if let Err(full) = handle.publish(&topic(room), kind, bytes) {
         LinkStats::bump(&inner.stats.undelivered, 1);
         inner.log(format_args!(

@@ -40,36 +40,31 @@
 
   // ---- connection -------------------------------------------------------------------------
 
-  function socketUrl() {
-    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const token = new URLSearchParams(location.search).get('token');
-    const query = token ? `?token=${encodeURIComponent(token)}` : '';
-    return `${scheme}//${location.host}/ws${query}`;
-  }
-
   function connect() {
     clearTimeout(state.retryTimer);
     clearInterval(state.countdown);
     setStatus('connecting', 'Connecting…');
-    const ws = new WebSocket(socketUrl());
-    ws.binaryType = 'arraybuffer';
-    state.ws = ws;
+    // The transport (transport.js): a WebSocket, or the HTTP fallback where it cannot pass.
     let opened = false;
-    ws.onopen = () => {
-      opened = true;
-      state.attempt = 0;
-      if (state.opened && state.nick) notice('Reconnected.');
-      state.opened = true;
-      setStatus('online', 'Connected');
-      // A connection that lasts forgets the policy closes before it.
-      state.calmTimer = setTimeout(() => { state.policyCloses = 0; }, CALM_AFTER);
-      if (state.nick) sendJoin();
-    };
-    ws.onmessage = (event) => {
-      if (typeof event.data === 'string') onText(event.data);
-      else onFile(event.data);
-    };
-    ws.onclose = (event) => onClose(ws, event, opened);
+    const ws = window.ChatTransport.open({
+      onopen: () => {
+        opened = true;
+        state.attempt = 0;
+        if (state.opened && state.nick) notice('Reconnected.');
+        state.opened = true;
+        const over = ws.kind === 'fallback' ? 'HTTP fallback' : 'WebSocket';
+        setStatus('online', `Connected (${over})`);
+        // A connection that lasts forgets the policy closes before it.
+        state.calmTimer = setTimeout(() => { state.policyCloses = 0; }, CALM_AFTER);
+        if (state.nick) sendJoin();
+      },
+      onmessage: (data) => {
+        if (typeof data === 'string') onText(data);
+        else onFile(data);
+      },
+      onclose: (event) => onClose(ws, event, opened),
+    });
+    state.ws = ws;
   }
 
   async function onClose(ws, event, wasOpen) {
@@ -134,11 +129,8 @@
   }
 
   function send(message) {
-    if (state.ws && state.ws.readyState === WebSocket.OPEN) {
-      state.ws.send(message instanceof ArrayBuffer ? message : JSON.stringify(message));
-      return true;
-    }
-    return false;
+    if (!state.ws || !state.ws.isOpen()) return false;
+    return state.ws.send(message instanceof ArrayBuffer ? message : JSON.stringify(message));
   }
 
   function sendJoin() {
