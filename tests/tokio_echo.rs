@@ -315,3 +315,42 @@ async fn a_handshake_from_headers_that_breaks_the_rules_says_its_status() {
     let error = Negotiation::from_headers("POST", [], &Config::default()).unwrap_err();
     assert_eq!(error.status(), 405);
 }
+
+/// The futures traits, driven by hand as `SinkExt::send` and `StreamExt::next` drive them.
+#[tokio::test]
+async fn the_stream_and_sink_traits_carry_messages_and_the_sinks_close_starts_the_handshake() {
+    use futures_core::Stream;
+    use futures_sink::Sink;
+    use std::future::poll_fn;
+    use std::pin::Pin;
+
+    let (listener, addr) = listener().await;
+    let server = serve_one(listener, Config::default(), echo);
+    let mut ws = connect(&url(addr, "/"), &options(Config::default()))
+        .await
+        .unwrap();
+    for message in [Message::text("one"), Message::binary(vec![2; 300])] {
+        poll_fn(|cx| Pin::new(&mut ws).poll_ready(cx))
+            .await
+            .unwrap();
+        Pin::new(&mut ws).start_send(message.clone()).unwrap();
+        poll_fn(|cx| Pin::new(&mut ws).poll_flush(cx))
+            .await
+            .unwrap();
+        let received = poll_fn(|cx| Pin::new(&mut ws).poll_next(cx)).await;
+        assert_eq!(received.unwrap().unwrap(), message);
+    }
+    poll_fn(|cx| Pin::new(&mut ws).poll_close(cx))
+        .await
+        .unwrap();
+    // The answer comes on the stream side, which then ends.
+    let answer = poll_fn(|cx| Pin::new(&mut ws).poll_next(cx)).await;
+    match answer.unwrap().unwrap() {
+        Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode::Normal),
+        other => panic!("expected the server's Close, got {other:?}"),
+    }
+    assert!(poll_fn(|cx| Pin::new(&mut ws).poll_next(cx))
+        .await
+        .is_none());
+    assert_eq!(server.await.unwrap().unwrap(), CloseCode::Normal);
+}
