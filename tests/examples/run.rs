@@ -17,6 +17,9 @@ fn buildable() -> Vec<&'static str> {
     if cfg!(feature = "runtime") {
         names.extend(["echo_server", "client", "pubsub"]);
     }
+    if cfg!(feature = "tokio") {
+        names.push("axum_route");
+    }
     names
 }
 
@@ -27,6 +30,7 @@ fn features() -> Vec<&'static str> {
         ("runtime", cfg!(feature = "runtime")),
         ("tls", cfg!(feature = "tls")),
         ("dev-cert", cfg!(feature = "dev-cert")),
+        ("tokio", cfg!(feature = "tokio")),
         ("cli", cfg!(feature = "cli")),
     ];
     all.into_iter()
