@@ -191,3 +191,27 @@ fn tokio_echo_echoes_with_deflate_answers_pings_and_closes_cleanly() {
     round_trip(&mut first, OwnedEvent::Text("still here".into()));
     close_cleanly(first);
 }
+
+#[cfg(feature = "tokio")]
+#[test]
+fn axum_route_echoes_on_its_websocket_route_and_answers_plain_http_beside_it() {
+    let example = Example::start("axum_route", &["127.0.0.1:0"]);
+    check_echo(&example.url("/ws"), true);
+    check_ping(&example.url("/ws"));
+    // hyper keeps connections alive unless asked not to.
+    let request = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let response = raw_response(&example.addr, request);
+    assert!(response.starts_with("HTTP/1.1 200 "), "{response}");
+    assert!(
+        response.ends_with("\r\n\r\nfullduplex under axum: connect to /ws\n"),
+        "{response}"
+    );
+    // Not an opening handshake: the status the core gives (RFC 6455 §4.2.1).
+    let request = "GET /ws HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let response = raw_response(&example.addr, request);
+    let status = HandshakeError::MissingUpgrade.status();
+    assert!(
+        response.starts_with(&format!("HTTP/1.1 {status} ")),
+        "{response}"
+    );
+}

@@ -19,6 +19,7 @@ fn buildable() -> Vec<&'static str> {
     }
     if cfg!(feature = "tokio") {
         names.push("tokio_echo");
+        names.push("axum_route");
     }
     names
 }

@@ -1,11 +1,15 @@
-//! Helpers of the hostile-input suite (`tests/hostile_*.rs`): a memory-measured section, and
-//! the limits the attacks run against.
+//! Helpers of the hostile-input suite (`tests/hostile_*.rs`, `tests/tokio_hostile.rs`): a
+//! memory-measured section, the limits the attacks run against, and the attacks over the
+//! network written once for every runtime ([`network`]).
 //!
 //! Each of those test binaries declares the counting allocator. A section whose work stays on
 //! the test's thread (the sans-I/O core) is measured by [`bounded_here`], on that thread's own
 //! counters; a section that involves a server's threads is measured by [`bounded`] on the
 //! process-wide counters, one such section at a time.
 #![allow(dead_code)]
+
+#[cfg(feature = "runtime")]
+pub mod network;
 
 use std::sync::Mutex;
 
