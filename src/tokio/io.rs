@@ -11,10 +11,8 @@ use std::task::{ready, Context, Poll};
 
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::buffers::{self, READ_SIZE};
 use crate::protocol::Connection;
-
-/// The least room offered to each read: a frame header and a fair share of payload.
-pub(crate) const READ_SIZE: usize = 16 << 10;
 
 /// Most runs of the output queue handed to one vectored write.
 const MAX_SLICES: usize = 64;
@@ -27,15 +25,25 @@ pub(crate) enum Read {
     Eof,
 }
 
-/// Reads once into the connection's receive buffer, without a copy.
+/// Reads once into the connection's receive buffer, without a copy. The buffer comes from
+/// this thread's pool and goes back to it when the transport has nothing more and the
+/// buffer holds no unprocessed input.
 pub(crate) fn poll_read_into<S: AsyncRead + Unpin>(
     io: &mut S,
     conn: &mut Connection,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<Read>> {
+    buffers::lend(conn.receiver());
     let space = conn.read_space(READ_SIZE);
     let mut buf = ReadBuf::new(space);
-    ready!(Pin::new(io).poll_read(cx, &mut buf))?;
+    match Pin::new(io).poll_read(cx, &mut buf) {
+        Poll::Ready(Ok(())) => {}
+        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+        Poll::Pending => {
+            buffers::take_back(conn.receiver());
+            return Poll::Pending;
+        }
+    }
     let n = buf.filled().len();
     if n == 0 {
         return Poll::Ready(Ok(Read::Eof));

@@ -106,6 +106,7 @@
 //! A [`HandshakeError`](crate::HandshakeError) from `from_headers` carries the status to
 //! refuse with ([`status`](crate::HandshakeError::status)).
 
+mod buffers;
 mod client;
 mod error;
 mod io;
