@@ -249,14 +249,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     }
 
     /// Gives the core the time when its next deadline comes, and arms the timer for it.
+    ///
+    /// The timer alone says whether the deadline has come (one set in the past fires at once),
+    /// so the clock is read only when one has: this runs on every read and every message
+    /// queued, and a clock read each time cost more than the rest of the timer work.
     fn poll_timers(&mut self, cx: &mut Context<'_>) {
         // Each round acts on one deadline; the core moves to the next or stops.
         for _ in 0..4 {
             let Some(at) = self.conn.poll_timeout() else {
                 return;
             };
-            let at = Instant::from_std(at);
-            if at > Instant::now() && self.poll_timer(at, cx).is_pending() {
+            if self.poll_timer(Instant::from_std(at), cx).is_pending() {
                 return;
             }
             self.conn.handle_timeout(Instant::now().into_std());
@@ -334,12 +337,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
 
     /// Ready to queue a message: waits while more than `max_outbound_queue` bytes are
     /// queued (what [`Sink::poll_ready`](futures_sink::Sink) does).
+    ///
+    /// The deadlines are armed here only when it waits (to end the wait): while the transport
+    /// takes the bytes, the reading side runs them, and polling the timer for each message
+    /// queued cost more than queueing a small message.
     pub fn poll_send_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.check_sendable(cx)?;
+        if self.end != End::Running {
+            return Poll::Ready(Err(Error::Closed));
+        }
+        self.check_timed_out(cx)?;
         let keep = self.conn.config().max_outbound_queue;
-        let written =
-            io::poll_write_until(&mut self.io, &mut self.conn, keep, &mut self.unflushed, cx);
-        self.after_write(ready!(written), cx)
+        match io::poll_write_until(&mut self.io, &mut self.conn, keep, &mut self.unflushed, cx) {
+            Poll::Ready(written) => self.after_write(written, cx),
+            Poll::Pending => {
+                self.poll_timers(cx);
+                self.check_timed_out(cx)?;
+                Poll::Pending
+            }
+        }
     }
 
     /// Writes everything queued and flushes the transport (what
@@ -368,12 +383,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         }
     }
 
-    /// `Err` when nothing can be sent: the connection ended or a deadline passed.
-    fn check_sendable(&mut self, cx: &mut Context<'_>) -> Result<(), Error> {
-        if self.end != End::Running {
-            return Err(Error::Closed);
-        }
-        self.poll_timers(cx);
+    /// `Err` when a deadline has passed (the connection is then ended).
+    fn check_timed_out(&mut self, cx: &mut Context<'_>) -> Result<(), Error> {
         if let State::TimedOut(timeout) = self.conn.state() {
             self.abort(Error::TimedOut(timeout), cx);
             return Err(Error::TimedOut(timeout));
