@@ -8,7 +8,7 @@
 #   SET=tokio benches/compare/run.sh      # the tokio adapter against tokio-tungstenite and
 #                                         # fastwebsockets, into results/tokio/
 #
-# Environment: QUICK, SET, RUNS, DURATION, WARMUP (seconds), PEERS (space-separated subset),
+# Environment: QUICK, SET, INTERLEAVE (1: each run visits every server in turn), RUNS, DURATION, WARMUP (seconds), PEERS (space-separated subset),
 # CASES (subset of the case names below), SCRATCH (build dir, default .scratch here),
 # RESULTS (output dir, default results here).
 set -uo pipefail
@@ -32,7 +32,9 @@ if [ "${SET:-}" = tokio ]; then
     default_cases="echo-100x16 echo-100x1k echo-100x16k bcast-1000x16"
     default_peers="fullduplex fullduplex-tokio tokio-tungstenite fastwebsockets"
     default_results="$here/results/tokio"
+    default_interleave=1
 fi
+interleave="${INTERLEAVE:-${default_interleave:-0}}"
 cases="${CASES:-$default_cases}"
 peers="${PEERS:-$default_peers}"
 results="${RESULTS:-$default_results}"
@@ -191,6 +193,28 @@ run_one() { # PEER CASE RUN KIND ARGS...
     fi
 }
 
+# Whether PEER runs the case (KIND MODE DEFLATE).
+runs_case() { # PEER KIND MODE DEFLATE
+    [ -n "$(server_cmd "$1" "$3" 0 "$4")" ] && ! { [ "$2" = connect ] && [ "$1" = raw-tcp ]; }
+}
+
+# One run of CASE against each server in turn, a fresh server each, then the next run: a
+# burst of load on the shared machine then falls on one run of every server, not on all the
+# runs of one (INTERLEAVE=1).
+run_case_interleaved() { # CASE KIND MODE DEFLATE ARGS...
+    local case_name=$1 kind=$2 mode=$3 deflate=$4
+    shift 4
+    for run in $(seq 1 "$runs"); do
+        for peer in $ready; do
+            runs_case "$peer" "$kind" "$mode" "$deflate" || continue
+            start_server "$peer" "$mode" "$deflate" || { record "$peer" "$case_name" "$run" '{"error":"server did not start"}'; continue; }
+            log "$case_name $peer run $run/$runs"
+            run_one "$peer" "$case_name" "$run" "$kind" "$@"
+            stop_server
+        done
+    done
+}
+
 run_case() { # CASE
     local spec kind deflate
     spec=$(case_spec "$1")
@@ -198,9 +222,13 @@ run_case() { # CASE
     read -r kind deflate args <<< "$spec"
     local mode=echo
     [ "$kind" = broadcast ] && mode=broadcast
+    if [ "$interleave" = 1 ]; then
+        # shellcheck disable=SC2086
+        run_case_interleaved "$1" "$kind" "$mode" "$deflate" $args
+        return
+    fi
     for peer in $ready; do
-        [ -n "$(server_cmd "$peer" "$mode" 0 "$deflate")" ] || continue
-        [ "$kind" = connect ] && [ "$peer" = raw-tcp ] && continue
+        runs_case "$peer" "$kind" "$mode" "$deflate" || continue
         for run in $(seq 1 "$runs"); do
             # Idle memory needs a fresh server each run; the other cases reuse one.
             if [ -z "$server_pid" ]; then
@@ -253,7 +281,7 @@ versions() {
     echo "nproc: $(nproc)"
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
     echo "kernel: $(uname -sr)"
-    echo "runs: $runs × ${duration} s measured after ${warmup} s warm-up; idle connections: $idle_conns"
+    echo "runs: $runs × ${duration} s measured after ${warmup} s warm-up$([ "$interleave" = 1 ] && echo ", servers interleaved run by run"); idle connections: $idle_conns"
     echo "load before: $(uptime | sed 's/.*load average/load average/')"
     for peer in $peers; do echo "status $peer: $(cat "$status/$peer")"; done
     versions | sed 's/^/version /'
