@@ -16,10 +16,17 @@ from collections import OrderedDict
 
 CEILING = "raw-tcp"
 OURS = "fullduplex"
+# fullduplex's tokio adapter: ours too, so never the best peer; its own summary line ranks it
+# against the async crates it stands in for.
+ADAPTER = "fullduplex-tokio"
+ADAPTER_RIVALS = ("tokio-tungstenite", "fastwebsockets")
 
 CASE_TITLES = OrderedDict(
     [
         ("echo-100x20", "Echo, 100 connections × 20 B"),
+        ("echo-100x16", "Echo, 100 connections × 16 B"),
+        ("echo-100x1k", "Echo, 100 connections × 1 KiB"),
+        ("echo-100x16k", "Echo, 100 connections × 16 KiB"),
         ("echo-10x1k", "Echo, 10 connections × 1 KiB"),
         ("echo-10x16k", "Echo, 10 connections × 16 KiB"),
         ("echo-200x16k", "Echo, 200 connections × 16 KiB"),
@@ -123,11 +130,11 @@ def medians_of(peers, kind):
 
 
 def best_peer(meds, kind):
-    """The best peer (not fullduplex, not the ceiling) on the ranking metric."""
+    """The best peer (not fullduplex, not its adapter, not the ceiling) on the ranking metric."""
     index = RANKING[kind]
     lower = METRICS[kind][index][2]
     candidates = [
-        (v[index], p) for p, v in meds.items() if p not in (OURS, CEILING) and v[index] is not None
+        (v[index], p) for p, v in meds.items() if p not in (OURS, ADAPTER, CEILING) and v[index] is not None
     ]
     if not candidates:
         return None, None
@@ -155,7 +162,7 @@ def table(case, peers):
             cells = [peer] + ["–"] * (len(head) - 2) + [f"failed: {why}"]
             lines.append("| " + " | ".join(cells) + " |")
             continue
-        name = f"**{peer}**" if peer == OURS else peer
+        name = f"**{peer}**" if peer in (OURS, ADAPTER) else peer
         cells = [name] + [fmt(v, m[3]) for v, m in zip(values, metrics)]
         cells.append(ratio(values[index], best_value))
         if has_ceiling:
@@ -175,7 +182,21 @@ def table(case, peers):
         summary += f"; best peer {best} {fmt(best_value, metrics[index][3])} ({ratio(ours, best_value)})"
     if ceiling:
         summary += f"; raw TCP {fmt(ceiling, metrics[index][3])} ({ratio(ours, ceiling)})"
-    return lines, summary
+    adapter = adapter_summary(case, meds, metrics[index], index)
+    return lines, summary + (f"\n{adapter}" if adapter else "")
+
+
+def adapter_summary(case, meds, metric, index):
+    """The adapter beside the async crates it stands in for, when it ran."""
+    ours = meds.get(ADAPTER, [None])[index] if ADAPTER in meds else None
+    if ours is None:
+        return None
+    line = f"summary: {case}: {ADAPTER} {fmt(ours, metric[3])} {metric[0]}"
+    for rival in ADAPTER_RIVALS:
+        if rival in meds and meds[rival][index] is not None:
+            value = meds[rival][index]
+            line += f"; {rival} {fmt(value, metric[3])} ({ratio(ours, value)})"
+    return line
 
 
 def read_meta(path):

@@ -5,8 +5,10 @@
 #
 #   benches/compare/run.sh                # the full comparison (medians of 3 runs)
 #   QUICK=1 benches/compare/run.sh        # a smoke test: 1 short run of a few cases
+#   SET=tokio benches/compare/run.sh      # the tokio adapter against tokio-tungstenite and
+#                                         # fastwebsockets, into results/tokio/
 #
-# Environment: QUICK, RUNS, DURATION, WARMUP (seconds), PEERS (space-separated subset),
+# Environment: QUICK, SET, INTERLEAVE (1: each run visits every server in turn), RUNS, DURATION, WARMUP (seconds), PEERS (space-separated subset),
 # CASES (subset of the case names below), SCRATCH (build dir, default .scratch here),
 # RESULTS (output dir, default results here).
 set -uo pipefail
@@ -14,7 +16,6 @@ set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 scratch="${SCRATCH:-$here/.scratch}"
-results="${RESULTS:-$here/results}"
 quick="${QUICK:-0}"
 if [ "$quick" = 1 ]; then
     runs="${RUNS:-1}" duration="${DURATION:-1}" warmup="${WARMUP:-0.5}" idle_conns=1000
@@ -24,8 +25,19 @@ else
     default_cases="echo-100x20 echo-10x1k echo-10x16k echo-200x16k echo-500x16k
         bcast-1000x16 bcast-1000x1k mem-idle mem-idle-deflate echo-deflate-json"
 fi
+default_peers="raw-tcp fullduplex fullduplex-tokio uws-cpp uws-js fastwebsockets tokio-tungstenite node-ws python-websockets"
+default_results="$here/results"
+if [ "${SET:-}" = tokio ]; then
+    # The tokio adapter against the async crates (issue 17): its own results directory.
+    default_cases="echo-100x16 echo-100x1k echo-100x16k bcast-1000x16"
+    default_peers="fullduplex fullduplex-tokio tokio-tungstenite fastwebsockets"
+    default_results="$here/results/tokio"
+    default_interleave=1
+fi
+interleave="${INTERLEAVE:-${default_interleave:-0}}"
 cases="${CASES:-$default_cases}"
-peers="${PEERS:-raw-tcp fullduplex uws-cpp uws-js fastwebsockets tokio-tungstenite node-ws python-websockets}"
+peers="${PEERS:-$default_peers}"
+results="${RESULTS:-$default_results}"
 mkdir -p "$scratch" "$results"
 raw_out="$results/raw.jsonl"
 meta="$results/meta.txt"
@@ -68,6 +80,7 @@ build_peer() { # PEER → 0 when it can run
         node-ws) [ -f "$scratch/node/package-lock.json" ] || build_node ;;
         fastwebsockets) build_crate fastwebsockets fastwebsockets-peer ;;
         tokio-tungstenite) build_crate tokio-tungstenite tokio-tungstenite-peer ;;
+        fullduplex-tokio) build_crate fullduplex-tokio fullduplex-tokio-peer ;;
         python-websockets) build_python ;;
         *) return 1 ;;
     esac
@@ -93,6 +106,10 @@ server_cmd() { # PEER MODE PORT DEFLATE
         node-ws) echo "node $scratch/node/ws-server.js $mode $port $d" ;;
         fastwebsockets) [ "$deflate" = 0 ] && echo "$scratch/target/release/fastwebsockets-peer $mode $port" ;;
         tokio-tungstenite) [ "$deflate" = 0 ] && echo "$scratch/target/release/tokio-tungstenite-peer $mode $port" ;;
+        fullduplex-tokio)
+            if [ "$mode" = echo ] || [ "$deflate" = 0 ]; then
+                echo "$scratch/target/release/fullduplex-tokio-peer $mode $port $d"
+            fi ;;
         python-websockets) echo "$scratch/venv/bin/python $here/peers/python/server.py $mode $port $d" ;;
     esac
 }
@@ -133,6 +150,9 @@ stop_server() {
 case_spec() {
     case "$1" in
         echo-100x20) echo "echo 0 -c 100 -s 20" ;;
+        echo-100x16) echo "echo 0 -c 100 -s 16" ;;
+        echo-100x1k) echo "echo 0 -c 100 -s 1024" ;;
+        echo-100x16k) echo "echo 0 -c 100 -s 16384" ;;
         echo-10x1k) echo "echo 0 -c 10 -s 1024" ;;
         echo-10x16k) echo "echo 0 -c 10 -s 16384" ;;
         echo-200x16k) echo "echo 0 -c 200 -s 16384" ;;
@@ -173,6 +193,28 @@ run_one() { # PEER CASE RUN KIND ARGS...
     fi
 }
 
+# Whether PEER runs the case (KIND MODE DEFLATE).
+runs_case() { # PEER KIND MODE DEFLATE
+    [ -n "$(server_cmd "$1" "$3" 0 "$4")" ] && ! { [ "$2" = connect ] && [ "$1" = raw-tcp ]; }
+}
+
+# One run of CASE against each server in turn, a fresh server each, then the next run: a
+# burst of load on the shared machine then falls on one run of every server, not on all the
+# runs of one (INTERLEAVE=1).
+run_case_interleaved() { # CASE KIND MODE DEFLATE ARGS...
+    local case_name=$1 kind=$2 mode=$3 deflate=$4
+    shift 4
+    for run in $(seq 1 "$runs"); do
+        for peer in $ready; do
+            runs_case "$peer" "$kind" "$mode" "$deflate" || continue
+            start_server "$peer" "$mode" "$deflate" || { record "$peer" "$case_name" "$run" '{"error":"server did not start"}'; continue; }
+            log "$case_name $peer run $run/$runs"
+            run_one "$peer" "$case_name" "$run" "$kind" "$@"
+            stop_server
+        done
+    done
+}
+
 run_case() { # CASE
     local spec kind deflate
     spec=$(case_spec "$1")
@@ -180,9 +222,13 @@ run_case() { # CASE
     read -r kind deflate args <<< "$spec"
     local mode=echo
     [ "$kind" = broadcast ] && mode=broadcast
+    if [ "$interleave" = 1 ]; then
+        # shellcheck disable=SC2086
+        run_case_interleaved "$1" "$kind" "$mode" "$deflate" $args
+        return
+    fi
     for peer in $ready; do
-        [ -n "$(server_cmd "$peer" "$mode" 0 "$deflate")" ] || continue
-        [ "$kind" = connect ] && [ "$peer" = raw-tcp ] && continue
+        runs_case "$peer" "$kind" "$mode" "$deflate" || continue
         for run in $(seq 1 "$runs"); do
             # Idle memory needs a fresh server each run; the other cases reuse one.
             if [ -z "$server_pid" ]; then
@@ -224,6 +270,7 @@ versions() {
     echo "uws-js: @trufflesuite/uws-js-unofficial $(node -p "require('$scratch/node/node_modules/@trufflesuite/uws-js-unofficial/package.json').version" 2> /dev/null), node $(node --version)"
     echo "fastwebsockets: $(ver_of fastwebsockets fastwebsockets), tokio $(ver_of fastwebsockets tokio), hyper $(ver_of fastwebsockets hyper)"
     echo "tokio-tungstenite: $(ver_of tokio-tungstenite tokio-tungstenite), tokio $(ver_of tokio-tungstenite tokio)"
+    echo "fullduplex-tokio: this repository's fullduplex::tokio, tokio $(ver_of fullduplex-tokio tokio)"
     echo "node-ws: ws $(node -p "require('$scratch/node/node_modules/ws/package.json').version" 2> /dev/null), node $(node --version)"
     echo "python-websockets: websockets $("$scratch/venv/bin/python" -c 'import websockets; print(websockets.__version__)' 2> /dev/null), $("$scratch/venv/bin/python" --version 2>&1)"
     echo "rustc: $(rustc --version)"
@@ -234,7 +281,7 @@ versions() {
     echo "nproc: $(nproc)"
     echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
     echo "kernel: $(uname -sr)"
-    echo "runs: $runs × ${duration} s measured after ${warmup} s warm-up; idle connections: $idle_conns"
+    echo "runs: $runs × ${duration} s measured after ${warmup} s warm-up$([ "$interleave" = 1 ] && echo ", servers interleaved run by run"); idle connections: $idle_conns"
     echo "load before: $(uptime | sed 's/.*load average/load average/')"
     for peer in $peers; do echo "status $peer: $(cat "$status/$peer")"; done
     versions | sed 's/^/version /'
