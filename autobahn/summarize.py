@@ -139,8 +139,8 @@ def main(argv):
         print("\n".join(problems))
         return 1
     counts = collections.Counter(outcome(r) for r in results.values())
-    print("summary: Autobahn %s role: all %d cases as expected (%s)" % (
-        role, len(results), ", ".join("%d %s" % (counts[w], w) for w in sorted(counts))))
+    print("summary: Autobahn %s role on %s: all %d cases as expected (%s)" % (
+        role, os.environ.get("RUNTIME", "mio"), len(results), ", ".join("%d %s" % (counts[w], w) for w in sorted(counts))))
     return 0
 
 

@@ -12,7 +12,8 @@
 #   redis     chat nodes sharing rooms through a real redis-server (scripts/redis-tests.sh)
 #   browser   the chat page in headless Chromium (tests/browser/run.sh: apt chromium, npm)
 #   fuzz      every cargo-fuzz target for FUZZ_SECONDS (default 45) on nightly (fuzz/run.sh)
-#   autobahn  the Autobahn testsuite, server and client roles, every case (autobahn/run.sh)
+#   autobahn  the Autobahn testsuite, server and client roles, every case, on the mio runtime and
+#             on the tokio adapter (autobahn/run.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -75,8 +76,10 @@ run_stage() {
         tests/browser/run.sh
         ;;
     autobahn)
-        stage "Autobahn testsuite, both roles (autobahn/run.sh all)"
-        autobahn/run.sh all
+        stage "Autobahn testsuite, both roles at once, on the mio runtime (autobahn/run.sh all)"
+        RUNTIME=mio autobahn/run.sh all
+        stage "Autobahn testsuite, both roles at once, on the tokio adapter (RUNTIME=tokio)"
+        RUNTIME=tokio autobahn/run.sh all
         ;;
     fuzz)
         stage "cargo-fuzz targets, ${FUZZ_SECONDS:-45} s each (fuzz/run.sh)"
