@@ -2,8 +2,9 @@
 # The chat page in a real browser: installs Chromium (Debian package) and playwright-core
 # (npm, pinned), builds the binary, and runs the *.spec.mjs files (chat.spec.mjs: two people
 # chat across a server restart; page.spec.mjs: the page on a phone, drafts, notices;
-# limits.spec.mjs: rate limits and backoff), which start, restart and stop `fullduplex chat`
-# on free loopback ports themselves. Screenshots: tests/browser/output/.
+# limits.spec.mjs: rate limits and backoff; fallback.spec.mjs: the HTTP fallback with no
+# WebSocket in the browser), which start, restart and stop `fullduplex chat` on free loopback
+# ports themselves. Screenshots: tests/browser/output/.
 # Usage: tests/browser/run.sh
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -31,4 +32,4 @@ echo "== cargo build --release"
 echo "== chat in headless $(/usr/bin/chromium --version 2>/dev/null || echo chromium)"
 rm -rf output
 FULLDUPLEX_BIN="$ROOT/target/release/fullduplex" CHROMIUM=/usr/bin/chromium \
-    node --test --test-concurrency=1 chat.spec.mjs page.spec.mjs limits.spec.mjs
+    node --test --test-concurrency=1 chat.spec.mjs page.spec.mjs limits.spec.mjs fallback.spec.mjs
