@@ -64,6 +64,8 @@ test('with no WebSocket in the browser the page chats over the HTTP fallback', a
   assert.equal(await statusText(grace), 'Connected (WebSocket)');
   await chatBothWays(ada, 'Ada', grace, 'Grace');
   await shot(ada, '20-fallback-no-websocket');
+  // Closing the page ends its session at once (not when it expires, 30 s later).
   await ada.context().close();
+  await grace.locator('.notice', { hasText: 'Ada left' }).waitFor();
   await grace.context().close();
 });

@@ -99,8 +99,18 @@ window.ChatTransport = (() => {
       body: body !== undefined ? JSON.stringify(body) : undefined,
       ...extra,
     });
+    // Leaving the page ends the session at once, as a WebSocket's close would (the request
+    // outlives the page: keepalive); otherwise the user would stay listed until it expires.
+    const leave = () => {
+      window.removeEventListener('pagehide', leave);
+      if (state.sid && !state.ended) request('POST', 'close', {}, { keepalive: true }).catch(() => {});
+      state.ended = true;
+      state.open = false;
+    };
+    window.addEventListener('pagehide', leave);
     const end = (code, reason) => {
       if (state.ended) return;
+      window.removeEventListener('pagehide', leave);
       state.ended = true;
       state.open = false;
       handlers.onclose({ code, reason });
@@ -165,11 +175,7 @@ window.ChatTransport = (() => {
         flush();
         return true;
       },
-      close: () => {
-        if (state.sid && !state.ended) request('POST', 'close', {}, { keepalive: true }).catch(() => {});
-        state.ended = true;
-        state.open = false;
-      },
+      close: leave,
     };
   }
 
