@@ -1,11 +1,13 @@
 // The page where WebSockets cannot get through, in headless Chromium: with the browser's
-// WebSocket gone, the page chats over the HTTP fallback (docs/chat-protocol.md) with a
-// WebSocket user, and says so. Run through tests/browser/run.sh.
+// WebSocket gone, and behind a real nginx that does not pass the upgrade, the page chats over
+// the HTTP fallback (docs/chat-protocol.md) with a WebSocket user, and says so. One server for
+// both tests. Run through tests/browser/run.sh (which installs nginx).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   launchBrowser, startServer, stopServer, joinedPage, shot, userNames, watchSockets,
 } from './support.mjs';
+import { startProxy } from './proxy.mjs';
 
 let server;
 let browser;
@@ -68,4 +70,25 @@ test('with no WebSocket in the browser the page chats over the HTTP fallback', a
   await ada.context().close();
   await grace.locator('.notice', { hasText: 'Ada left' }).waitFor();
   await grace.context().close();
+});
+
+test('behind nginx without the upgrade headers the page chats over the HTTP fallback', async () => {
+  const proxy = await startProxy(baseUrl);
+  try {
+    const watched = {};
+    const prepare = (page) => { watched.sockets = watchSockets(page); };
+    const linus = await joinedPage(browser, proxy.url, 'Linus', { errors: pageErrors, prepare });
+    // Its WebSocket was tried (and refused by the proxy's plain GET) before the fallback.
+    assert.ok(watched.sockets.sockets.length >= 1, 'the page tried a WebSocket first');
+    assert.equal(await statusText(linus), 'Connected (HTTP fallback)');
+    const barbara = await joinedPage(browser, baseUrl, 'Barbara', { errors: pageErrors });
+    assert.equal(await statusText(barbara), 'Connected (WebSocket)');
+    await chatBothWays(linus, 'Linus', barbara, 'Barbara');
+    await shot(linus, '21-fallback-behind-nginx');
+    await linus.context().close();
+    await barbara.locator('.notice', { hasText: 'Linus left' }).waitFor();
+    await barbara.context().close();
+  } finally {
+    await proxy.stop();
+  }
 });
