@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  launchBrowser, startServer, stopServer, joinedPage, shot, userNames, watchSockets,
+  launchBrowser, startServer, stopServer, joinedPage, shot, userNames, watchSockets, notices,
 } from './support.mjs';
 import { startProxy } from './proxy.mjs';
 
@@ -91,4 +91,29 @@ test('behind nginx without the upgrade headers the page chats over the HTTP fall
   } finally {
     await proxy.stop();
   }
+});
+
+test('a WebSocket that opens, then closes before anything arrives, hands over without a second notice', async () => {
+  // The first WebSocket works; every later one is closed by the browser as soon as it opens
+  // (as a proxy that accepts the upgrade and then cuts the stream would).
+  const prepare = (page) => page.addInitScript(() => {
+    const Real = window.WebSocket;
+    window.madeSockets = [];
+    window.WebSocket = class extends Real {
+      constructor(...args) {
+        super(...args);
+        window.madeSockets.push(this);
+        if (window.madeSockets.length > 1) this.addEventListener('open', () => this.close());
+      }
+    };
+  });
+  const ada = await joinedPage(browser, baseUrl, 'Ada', { errors: pageErrors, prepare });
+  assert.equal(await statusText(ada), 'Connected (WebSocket)');
+  await ada.evaluate(() => window.madeSockets[0].close());
+  await ada.locator('#status-text', { hasText: 'Connected (HTTP fallback)' }).waitFor();
+  await ada.locator('#users .name', { hasText: 'Ada' }).waitFor();
+  // One reconnection, one notice: the WebSocket's brief open and the fallback's are one connect.
+  const reconnected = (await notices(ada)).filter((text) => text.includes('Reconnected'));
+  assert.deepEqual(reconnected, ['Reconnected.']);
+  await ada.context().close();
 });
