@@ -180,26 +180,21 @@ fn start_chat(token: Option<&str>) -> RunningServer {
     chat::start("127.0.0.1:0", options).unwrap()
 }
 
-#[test]
-fn chat_mode_delivers_every_message_to_every_member() {
-    let server = start_chat(Some("s3cret"));
+/// `bench chat` at 20 messages/s for 1 s, with the chat's token "s3cret" and its own
+/// origin, and these arguments.
+fn chat_bench_with_token(server: &RunningServer, args: &[&str]) -> serde_json::Value {
     let addr = server.local_addr();
     let url = format!("ws://{addr}/ws");
     let origin = format!("http://{addr}");
-    let result = bench(&[
-        "chat",
-        &url,
-        "-c",
-        "20",
-        "--rate",
-        "20",
-        "--duration",
-        "1",
-        "--token",
-        "s3cret",
-        "--origin",
-        &origin,
-    ]);
+    let common = ["chat", &url, "--rate", "20", "--duration", "1"];
+    let access = ["--token", "s3cret", "--origin", &origin];
+    bench(&[&common[..], &access, args].concat())
+}
+
+#[test]
+fn chat_mode_delivers_every_message_to_every_member() {
+    let server = start_chat(Some("s3cret"));
+    let result = chat_bench_with_token(&server, &["-c", "20"]);
     assert_eq!(result["members"], 20, "{result}");
     assert_eq!(result["senders"], 4, "{result}");
     let sent = result["sent"].as_u64().unwrap();
@@ -218,6 +213,71 @@ fn chat_mode_delivers_every_message_to_every_member() {
     assert_eq!(result["strays"], 0, "{result}");
     let fanout = result["fanout_latency_us"]["p50"].as_f64().unwrap();
     assert!(fanout > 0.0, "{result}");
+    server.stop();
+}
+
+#[test]
+fn chat_mode_with_fallback_clients_counts_deliveries_per_transport() {
+    let server = start_chat(Some("s3cret"));
+    let pid = std::process::id().to_string();
+    let args = ["-c", "10", "--fallback", "5", "--pid", &pid];
+    let result = chat_bench_with_token(&server, &args);
+    let addr = server.local_addr();
+    assert_eq!(result["members"], 10, "{result}");
+    assert_eq!(result["fallback_members"], 5, "{result}");
+    let sent = result["sent"].as_u64().unwrap();
+    assert!(sent >= 15, "{result}");
+    // Every message reached the five clients of each transport, once.
+    for transport in ["websocket", "fallback"] {
+        let received = &result["by_transport"][transport];
+        assert_eq!(received["deliveries"].as_u64(), Some(sent * 5), "{result}");
+        assert!(received["latency_us"]["p50"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(result["missing"], 0, "{result}");
+    for none in ["errors", "failed", "dropped", "strays", "send_failures"] {
+        assert_eq!(result[none], 0, "{none}: {result}");
+    }
+    assert_eq!(
+        result["fallback_failures"],
+        serde_json::json!({}),
+        "{result}"
+    );
+    assert!(
+        result["server_cpu_us_per_delivery"].as_f64().is_some(),
+        "{result}"
+    );
+    // The run closed its sessions: none is left to expire.
+    let metrics = crate::chat::support::http_get(addr, "/metrics", "").2;
+    assert!(
+        metrics.contains("fullduplex_chat_sessions{transport=\"fallback\"} 0"),
+        "{metrics}"
+    );
+    server.stop();
+}
+
+#[test]
+fn chat_mode_with_only_fallback_clients_runs_and_refuses_more_than_the_clients() {
+    let server = start_chat(None);
+    let url = format!("ws://{}/ws", server.local_addr());
+    let result = bench(&[
+        "chat",
+        &url,
+        "-c",
+        "4",
+        "--fallback",
+        "4",
+        "--duration",
+        "0.5",
+    ]);
+    let delivered = result["by_transport"]["fallback"]["deliveries"].as_u64();
+    assert!(delivered.unwrap() > 0, "{result}");
+    assert_eq!(result["by_transport"]["websocket"]["deliveries"], 0);
+    assert_eq!(result["errors"], 0, "{result}");
+    let stderr = fails(&["chat", &url, "-c", "2", "--fallback", "3"]);
+    assert!(
+        stderr.contains("--fallback 3 is more than the 2 clients (-c)"),
+        "{stderr}"
+    );
     server.stop();
 }
 

@@ -12,7 +12,7 @@ mod ops;
 mod limits;
 
 #[path = "chat/poller.rs"]
-mod poller;
+pub(crate) mod poller;
 
 #[path = "chat/fallback.rs"]
 mod fallback;

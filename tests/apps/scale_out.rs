@@ -1,13 +1,17 @@
 //! Chat nodes sharing rooms through a real `redis-server` (started on a free loopback port):
-//! messages, presence and typing across nodes, a killed node's users leaving, and Redis going
-//! away and coming back. Without `redis-server` these tests print a skip message and pass,
-//! unless `FULLDUPLEX_REQUIRE_REDIS=1` (as `scripts/redis-tests.sh` sets).
+//! messages, presence and typing across nodes (WebSocket and HTTP fallback users alike), a
+//! killed node's users leaving, and Redis going away and coming back. Without `redis-server`
+//! these tests print a skip message and pass, unless `FULLDUPLEX_REQUIRE_REDIS=1` (as
+//! `scripts/redis-tests.sh` sets).
 
 #[path = "scale_out/support.rs"]
 mod support;
 
 #[path = "scale_out/failures.rs"]
 mod failures;
+
+#[path = "scale_out/fallback.rs"]
+mod fallback;
 
 use crate::chat::support::{nicks, Client};
 use serde_json::json;

@@ -2,8 +2,10 @@
 # The chat page in a real browser: installs Chromium (Debian package) and playwright-core
 # (npm, pinned), builds the binary, and runs the *.spec.mjs files (chat.spec.mjs: two people
 # chat across a server restart; page.spec.mjs: the page on a phone, drafts, notices;
-# limits.spec.mjs: rate limits and backoff), which start, restart and stop `fullduplex chat`
-# on free loopback ports themselves. Screenshots: tests/browser/output/.
+# limits.spec.mjs: rate limits and backoff; fallback.spec.mjs: the HTTP fallback with no
+# WebSocket in the browser and behind nginx), which start, restart and stop `fullduplex chat`
+# (and nginx, installed here from Debian) on free loopback ports themselves. Screenshots:
+# tests/browser/output/.
 # Usage: tests/browser/run.sh
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,6 +17,11 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "== installing chromium (apt-get)"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+if [ ! -x /usr/sbin/nginx ]; then
+    echo "== installing nginx-light (apt-get; no service is started)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
 fi
 if ! command -v node >/dev/null; then
     echo "== installing nodejs and npm (apt-get)"
@@ -30,5 +37,5 @@ echo "== cargo build --release"
 
 echo "== chat in headless $(/usr/bin/chromium --version 2>/dev/null || echo chromium)"
 rm -rf output
-FULLDUPLEX_BIN="$ROOT/target/release/fullduplex" CHROMIUM=/usr/bin/chromium \
-    node --test --test-concurrency=1 chat.spec.mjs page.spec.mjs limits.spec.mjs
+FULLDUPLEX_BIN="$ROOT/target/release/fullduplex" CHROMIUM=/usr/bin/chromium NGINX=/usr/sbin/nginx \
+    node --test --test-concurrency=1 chat.spec.mjs page.spec.mjs limits.spec.mjs fallback.spec.mjs

@@ -10,22 +10,29 @@
 //! default the bench spreads the rate over enough senders that each sends at most 5 per
 //! second. Clients may be spread round-robin over several chat servers (`--url`, for servers
 //! sharing their rooms through a hub).
+//!
+//! `--fallback N`: N of the clients speak the chat's HTTP fallback (long-polling, on a thread
+//! of their own: [`fleet`]) instead of a WebSocket; senders then alternate between the two
+//! transports, and the deliveries and their latency are counted per receiving transport.
+//! With `--pid`, the server's CPU time per delivery over the measured window.
 
 use std::time::{Duration, Instant};
 
 use clap::Args;
 
-use super::{
-    close_all, latency_json, latency_text, poll_failed, report, start_failed, Common, Phases,
-};
+use super::{close_all, poll_failed, start_failed, Common, Phases};
 use fullduplex::client::{ClientOptions, MultiClient};
-use fullduplex::protocol::Message;
 
+mod fleet;
+mod http;
 mod join;
 mod load;
+mod result;
+mod senders;
 
 use join::join_all;
 use load::{Load, LABEL_LEN};
+use result::{error_counts, print_result, Run};
 
 /// Messages per second one sender sends at most unless `--senders` says otherwise: half the
 /// chat's default limit.
@@ -49,6 +56,12 @@ pub struct ChatBenchArgs {
     /// Clients, all in one room; each is a member that receives every message.
     #[arg(short = 'c', long = "clients", default_value_t = 1000, value_parser = super::connections)]
     pub clients: usize,
+    /// How many of the clients speak the chat's HTTP fallback (long-polling: a held poll
+    /// that acknowledges what it got, sends on a second keep-alive connection; ws:// URLs
+    /// only) instead of a WebSocket; default 0. Senders then alternate between the
+    /// transports, and deliveries and latency are reported per receiving transport.
+    #[arg(long, default_value_t = 0)]
+    pub fallback: usize,
     /// Chat messages sent per second, by all senders together.
     #[arg(long, default_value_t = 10.0, value_parser = positive_rate)]
     pub rate: f64,
@@ -95,6 +108,11 @@ impl ChatBenchArgs {
         wanted.clamp(1, self.clients)
     }
 
+    /// The clients that speak the WebSocket.
+    fn websocket_clients(&self) -> usize {
+        self.clients - self.fallback
+    }
+
     fn client_options(&self) -> Result<ClientOptions, String> {
         let mut options = self.common.client_options()?;
         options.origin.clone_from(&self.origin);
@@ -118,10 +136,19 @@ pub fn run(args: &ChatBenchArgs) -> Result<(), String> {
             per_sender.ceil()
         );
     }
+    if args.fallback > args.clients {
+        return Err(format!(
+            "--fallback {} is more than the {} clients (-c): the fallback clients are some of them",
+            args.fallback, args.clients
+        ));
+    }
     let mut clients = MultiClient::new(args.client_options()?).map_err(start_failed)?;
     let mut load = Load::new(&args.room);
+    if args.fallback > 0 {
+        load.fleet = Some(senders::start_fleet(args)?);
+    }
     let setup_secs = join_all(&mut clients, &mut load, args)?;
-    let members = load.members.len();
+    let members = load.member_count();
     eprintln!(
         "bench chat: {members} clients joined #{} in {setup_secs:.1} s",
         args.room
@@ -130,13 +157,14 @@ pub fn run(args: &ChatBenchArgs) -> Result<(), String> {
     let seconds = sent.seconds;
     let drain_until = Instant::now() + DRAIN_LIMIT;
     while load.measured_pending() && Instant::now() < drain_until {
-        clients
-            .poll(&mut load, Some(Duration::from_millis(50)))
-            .map_err(poll_failed)?;
+        turn(&mut clients, &mut load, Duration::from_millis(50))?;
     }
     load.failures.closing = true;
     let ids = load.members.clone();
     close_all(&mut clients, &mut load, ids, Duration::from_secs(10));
+    if let Some(mut fleet) = load.fleet.take() {
+        fleet.stop();
+    }
     if let Some(why) = nothing_measured(args, &load, &sent, members) {
         return Err(why);
     }
@@ -147,6 +175,7 @@ pub fn run(args: &ChatBenchArgs) -> Result<(), String> {
         seconds,
         sent: sent.measured,
         send_failures: sent.failures,
+        server_cpu: sent.server_cpu,
     };
     print_result(args, &load, &run);
     Ok(())
@@ -159,6 +188,16 @@ struct Sent {
     /// Sends refused because the sender's connection had ended.
     failures: u64,
     seconds: f64,
+    /// The server's CPU seconds over the measured window (with `--pid`).
+    server_cpu: Option<f64>,
+}
+
+/// One turn of the event loop: the WebSocket clients' events, then the fallback clients'
+/// reports.
+fn turn(clients: &mut MultiClient, load: &mut Load, timeout: Duration) -> Result<(), String> {
+    clients.poll(load, Some(timeout)).map_err(poll_failed)?;
+    load.take_reports();
+    Ok(())
 }
 
 /// Sends at the rate (the senders taking turns) through the warm-up and the measured window.
@@ -168,7 +207,7 @@ fn send_and_measure(
     args: &ChatBenchArgs,
     senders: usize,
 ) -> Result<Sent, String> {
-    let senders: Vec<_> = load.members.iter().copied().take(senders).collect();
+    let senders = senders::pick(load, senders);
     let interval = Duration::from_secs_f64(1.0 / args.rate);
     let mut phases = Phases::start(&args.common);
     let mut text = String::with_capacity(args.size as usize);
@@ -178,6 +217,7 @@ fn send_and_measure(
         measured: 0,
         failures: 0,
         seconds: 0.0,
+        server_cpu: None,
     };
     let mut next_send = Instant::now();
     loop {
@@ -194,7 +234,7 @@ fn send_and_measure(
             json.push_str(r#"{"type":"message","text":""#);
             json.push_str(&text);
             json.push_str(r#""}"#);
-            match clients.send(sender, Message::Text(&json)) {
+            match sender.send(clients, load, &json) {
                 Ok(()) => {
                     load.sent(seq, at);
                     sent.measured += u64::from(load.measuring);
@@ -205,7 +245,7 @@ fn send_and_measure(
             next_send += interval;
         }
         let rate = phases.rate(load.deliveries, now);
-        let members = load.members.len();
+        let members = load.member_count();
         phases.progress(
             now,
             || format!("{members} members"),
@@ -214,9 +254,10 @@ fn send_and_measure(
         let timeout = phases
             .poll_timeout(now)
             .min(next_send.saturating_duration_since(now));
-        clients.poll(load, Some(timeout)).map_err(poll_failed)?;
+        turn(clients, load, timeout)?;
     }
     sent.seconds = phases.measured_secs();
+    sent.server_cpu = phases.server_cpu();
     phases.finish();
     Ok(sent)
 }
@@ -252,91 +293,4 @@ fn nothing_measured(
         sent.measured,
         args.urls().join(","),
     ))
-}
-
-/// The server's `error` messages by code, e.g. `rate_limited × 3, bad_request × 1`.
-fn error_counts(load: &Load) -> String {
-    if load.errors.is_empty() {
-        return "none".into();
-    }
-    let counts = load.errors.iter().map(|(code, n)| format!("{code} × {n}"));
-    counts.collect::<Vec<_>>().join(", ")
-}
-
-/// The figures of a run beside the load's counts.
-struct Run {
-    members: usize,
-    senders: usize,
-    setup_secs: f64,
-    seconds: f64,
-    sent: u64,
-    send_failures: u64,
-}
-
-fn print_result(args: &ChatBenchArgs, load: &Load, run: &Run) {
-    let expected = run.sent * run.members as u64;
-    let rate = load.deliveries as f64 / run.seconds.max(1e-9);
-    let errors: u64 = load.errors.values().sum();
-    let value = serde_json::json!({
-        "mode": "chat",
-        "urls": args.urls(),
-        "clients": args.clients,
-        "members": run.members,
-        "failed": load.failed,
-        "dropped": load.dropped,
-        "senders": run.senders,
-        "rate": args.rate,
-        "size": args.size,
-        "deflate": args.common.deflate,
-        "setup_seconds": run.setup_secs,
-        "seconds": run.seconds,
-        "sent": run.sent,
-        "send_failures": run.send_failures,
-        "expected_deliveries": expected,
-        "deliveries": load.deliveries,
-        "missing": load.missing(),
-        "completed": load.completed,
-        "strays": load.strays,
-        "left_notices": load.left_notices,
-        "errors": errors,
-        "error_codes": load.errors,
-        "deliveries_per_sec": rate.round(),
-        "latency_us": latency_json(&load.delivery),
-        "fanout_latency_us": latency_json(&load.fanout),
-    });
-    let mut lines = vec![
-        format!(
-            "chat {}: {} members of #{}, {} senders, {} msg/s × {} chars, {:.1} s measured",
-            args.urls().join(","),
-            run.members,
-            args.room,
-            run.senders,
-            args.rate,
-            args.size,
-            run.seconds
-        ),
-        format!(
-            "  {} messages sent, {} reached every member; {} of {} deliveries ({:.0}/s), {} missing",
-            run.sent,
-            load.completed,
-            load.deliveries,
-            expected,
-            rate,
-            load.missing()
-        ),
-        format!("  delivery latency: {}", latency_text(&load.delivery)),
-        format!("  fan-out latency:  {}", latency_text(&load.fanout)),
-    ];
-    let failures = load.failed + load.dropped;
-    if errors > 0 || failures > 0 || run.send_failures > 0 {
-        lines.push(format!(
-            "  errors: {}; {} clients failed to join, {} dropped, {} sends failed; {}",
-            error_counts(load),
-            load.failed,
-            load.dropped,
-            run.send_failures,
-            load.failures
-        ));
-    }
-    report(args.common.json, &value, &lines);
 }

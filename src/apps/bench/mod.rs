@@ -45,7 +45,8 @@ pub enum Mode {
     Broadcast(broadcast::BroadcastArgs),
     /// Opens connections and holds them: connects/s, the server's memory per connection.
     Connect(connect::ConnectArgs),
-    /// The demo chat: clients in one room, chat messages at a rate, fan-out latency.
+    /// The demo chat: clients in one room (WebSocket or HTTP fallback), chat messages at a
+    /// rate, delivery and fan-out latency.
     Chat(chat::ChatBenchArgs),
 }
 
@@ -66,8 +67,9 @@ pub struct Common {
     /// Print the result as one JSON object on stdout (the progress still goes to stderr).
     #[arg(long)]
     pub json: bool,
-    /// The server's process id: `connect` reads its memory before and after, `echo` and
-    /// `broadcast` its CPU time (utime + stime, all threads) over the measured window.
+    /// The server's process id: `connect` reads its memory before and after, `echo`,
+    /// `broadcast` and `chat` its CPU time (utime + stime, all threads) over the measured
+    /// window.
     #[arg(long)]
     pub pid: Option<u32>,
     /// How to trust the server's certificate for wss://.

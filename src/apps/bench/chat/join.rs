@@ -3,8 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::super::{poll_failed, start_connection};
-use super::{ChatBenchArgs, Load};
+use super::super::start_connection;
+use super::{turn, ChatBenchArgs, Load};
 use fullduplex::client::MultiClient;
 
 /// Most clients connecting or joining at once.
@@ -23,26 +23,26 @@ pub(super) fn join_all(
 ) -> Result<f64, String> {
     let urls = args.urls();
     let wanted = args.clients;
+    let websocket = args.websocket_clients();
     let started = Instant::now();
     let mut requested = 0;
     loop {
-        let settling = load.members.len() + load.dropped + load.failed;
-        while requested < wanted && requested - settling < CONCURRENCY {
+        let settling = load.member_count() + load.dropped + load.failed;
+        let ws_settling = load.members.len() + load.websocket_ended;
+        while requested < websocket && requested - ws_settling < CONCURRENCY {
             let id = start_connection(clients, urls[requested % urls.len()], requested)?;
             load.numbered(id, requested);
             requested += 1;
         }
         let now = Instant::now();
-        if requested == wanted && load.settled(wanted, now) {
+        if requested == websocket && load.settled(wanted, now) {
             return Ok(started.elapsed().as_secs_f64());
         }
-        let all_ended = requested == wanted && settling == wanted;
+        let all_ended = requested == websocket && settling == wanted;
         if let Some(why) = not_joining(load, args, all_ended, now.duration_since(started)) {
             return Err(why);
         }
-        clients
-            .poll(load, Some(Duration::from_millis(100)))
-            .map_err(poll_failed)?;
+        turn(clients, load, Duration::from_millis(100))?;
     }
 }
 
@@ -56,7 +56,7 @@ fn not_joining(
 ) -> Option<String> {
     let urls = args.urls().join(",");
     let room = &args.room;
-    let joined = load.members.len();
+    let joined = load.member_count();
     if joined == 0 && all_ended {
         let failed = load.failures.all_ended(&urls, args.clients, load.opened);
         return Some(format!("no client joined #{room}: {failed}"));

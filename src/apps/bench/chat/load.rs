@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::super::histogram::Histogram;
 use super::super::Failures;
+use super::fleet::{Fleet, Report};
 use fullduplex::client::{ClientConn, ClientHandler, ClientId, Ended};
 use fullduplex::protocol::Message;
 
@@ -19,15 +20,31 @@ pub(super) const LABEL_LEN: usize = 33;
 
 /// What the bench reads of a server message (docs/chat-protocol.md); the rest is skipped.
 #[derive(Deserialize)]
-struct Incoming<'a> {
+pub(super) struct Incoming<'a> {
     #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
+    pub(super) kind: Cow<'a, str>,
     #[serde(default, borrow)]
-    text: Option<Cow<'a, str>>,
+    pub(super) text: Option<Cow<'a, str>>,
     #[serde(default)]
-    users: Option<Vec<IgnoredAny>>,
+    pub(super) users: Option<Vec<IgnoredAny>>,
     #[serde(default, borrow)]
-    code: Option<Cow<'a, str>>,
+    pub(super) code: Option<Cow<'a, str>>,
+}
+
+/// How a client reaches the chat.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Transport {
+    WebSocket,
+    Fallback,
+}
+
+/// The deliveries to the clients of one transport.
+#[derive(Default)]
+pub(super) struct Received {
+    /// Receipts of measured messages.
+    pub(super) deliveries: u64,
+    /// From sending to each receipt (measured messages).
+    pub(super) delivery: Histogram,
 }
 
 /// A chat message on its way: when it was sent, how many members still lack it.
@@ -35,6 +52,9 @@ pub(super) struct Pending {
     pub(super) sent: Instant,
     pub(super) missing: usize,
     pub(super) measured: bool,
+    /// The latest receipt so far (fallback receipts are applied after they arrived, in
+    /// another order than they arrived in).
+    pub(super) latest: Instant,
 }
 
 /// The state of a chat load run, and the [`ClientHandler`] of its connections.
@@ -53,6 +73,8 @@ pub(super) struct Load {
     pub(super) failed: usize,
     /// Clients that ended after their welcome, before the run closed them.
     pub(super) dropped: usize,
+    /// WebSocket connections that ended (before their welcome or after).
+    pub(super) websocket_ended: usize,
     /// Users the clients know of in the room: the sum over clients of their user lists.
     pub(super) known: i64,
     /// When a welcome, `joined` or `left` last arrived.
@@ -68,6 +90,12 @@ pub(super) struct Load {
     pub(super) fanout: Histogram,
     /// Receipts of measured messages.
     pub(super) deliveries: u64,
+    /// The deliveries by the receiver's transport: WebSocket, HTTP fallback.
+    pub(super) by_transport: [Received; 2],
+    /// The fallback clients (fleet numbers) that received their welcome and are still there.
+    pub(super) fallback_members: Vec<usize>,
+    /// Fallback clients that ended before the run closed them, and sends that failed, by reason.
+    pub(super) fallback_failures: BTreeMap<String, u64>,
     /// Measured messages every member received.
     pub(super) completed: u64,
     /// Chat messages that were not the bench's, or arrived twice.
@@ -75,6 +103,8 @@ pub(super) struct Load {
     /// `error` messages from the server, by code.
     pub(super) errors: BTreeMap<String, u64>,
     pub(super) failures: Failures,
+    /// The fallback clients, with `--fallback`.
+    pub(super) fleet: Option<Fleet>,
 }
 
 impl Load {
@@ -89,6 +119,7 @@ impl Load {
             opened: 0,
             failed: 0,
             dropped: 0,
+            websocket_ended: 0,
             known: 0,
             last_presence: now,
             left_notices: 0,
@@ -97,10 +128,14 @@ impl Load {
             delivery: Histogram::default(),
             fanout: Histogram::default(),
             deliveries: 0,
+            by_transport: Default::default(),
+            fallback_members: Vec::new(),
+            fallback_failures: BTreeMap::new(),
             completed: 0,
             strays: 0,
             errors: BTreeMap::new(),
             failures: Failures::default(),
+            fleet: None,
         }
     }
 
@@ -112,7 +147,7 @@ impl Load {
     /// Whether every client of `wanted` joined or failed and the presence notices settled:
     /// every member knows every member, or no notice came for a second.
     pub(super) fn settled(&self, wanted: usize, now: Instant) -> bool {
-        let members = self.members.len();
+        let members = self.member_count();
         let all_known = self.known >= (members * members) as i64;
         let quiet = now.duration_since(self.last_presence) >= Duration::from_secs(1);
         members + self.dropped + self.failed >= wanted && members > 0 && (all_known || quiet)
@@ -127,12 +162,18 @@ impl Load {
         text.extend(std::iter::repeat_n('x', size.saturating_sub(LABEL_LEN)));
     }
 
+    /// Members of either transport.
+    pub(super) fn member_count(&self) -> usize {
+        self.members.len() + self.fallback_members.len()
+    }
+
     /// Records message `seq` as sent at `sent` to every current member.
     pub(super) fn sent(&mut self, seq: u64, sent: Instant) {
         let pending = Pending {
             sent,
-            missing: self.members.len(),
+            missing: self.member_count(),
             measured: self.measuring,
+            latest: sent,
         };
         self.pending.insert(seq, pending);
     }
@@ -148,8 +189,8 @@ impl Load {
         self.pending.values().any(|p| p.measured)
     }
 
-    fn on_chat_message(&mut self, text: &str) {
-        let now = Instant::now();
+    /// A chat message received at `now` by a client of `transport`.
+    pub(super) fn on_chat_message(&mut self, text: &str, now: Instant, transport: Transport) {
         let label = |range: std::ops::Range<usize>| {
             text.get(range)
                 .and_then(|hex| u64::from_str_radix(hex, 16).ok())
@@ -164,14 +205,20 @@ impl Load {
         };
         if pending.measured {
             let sent = self.base + Duration::from_nanos(nanos);
-            self.delivery.record(now.saturating_duration_since(sent));
+            let latency = now.saturating_duration_since(sent);
+            self.delivery.record(latency);
             self.deliveries += 1;
+            let received = &mut self.by_transport[transport as usize];
+            received.delivery.record(latency);
+            received.deliveries += 1;
         }
         pending.missing = pending.missing.saturating_sub(1);
+        pending.latest = pending.latest.max(now);
         if pending.missing == 0 {
             let pending = self.pending.remove(&seq).expect("present");
             if pending.measured {
-                self.fanout.record(now.duration_since(pending.sent));
+                self.fanout
+                    .record(pending.latest.duration_since(pending.sent));
                 self.completed += 1;
             }
         }
@@ -185,7 +232,43 @@ impl Load {
         self.last_presence = Instant::now();
     }
 
-    fn on_presence(&mut self, change: i64) {
+    /// Applies what the fallback clients reported since the last call.
+    pub(super) fn take_reports(&mut self) {
+        let Some(fleet) = &self.fleet else { return };
+        let reports: Vec<Report> = fleet.reports.try_iter().collect();
+        for report in reports {
+            self.on_report(report);
+        }
+    }
+
+    /// What a fallback client saw (see [`Fleet`](super::fleet::Fleet)).
+    pub(super) fn on_report(&mut self, report: Report) {
+        match report {
+            Report::Welcome { client, users } => {
+                if !self.fallback_members.contains(&client) {
+                    self.fallback_members.push(client);
+                }
+                self.known += users as i64;
+                self.last_presence = Instant::now();
+            }
+            Report::Presence(change) => self.on_presence(change),
+            Report::Chat { label, at } => self.on_chat_message(&label, at, Transport::Fallback),
+            Report::Error(code) => *self.errors.entry(code).or_default() += 1,
+            Report::SendFailed(why) => *self.fallback_failures.entry(why).or_default() += 1,
+            Report::Ended { client, why } => {
+                match self.fallback_members.iter().position(|&m| m == client) {
+                    Some(at) => {
+                        self.fallback_members.remove(at);
+                        self.dropped += 1;
+                    }
+                    None => self.failed += 1,
+                }
+                *self.fallback_failures.entry(why).or_default() += 1;
+            }
+        }
+    }
+
+    pub(super) fn on_presence(&mut self, change: i64) {
         self.known += change;
         self.last_presence = Instant::now();
         if change < 0 && self.measuring {
@@ -215,7 +298,10 @@ impl ClientHandler for Load {
             return;
         };
         match incoming.kind.as_ref() {
-            "message" => self.on_chat_message(incoming.text.as_deref().unwrap_or_default()),
+            "message" => {
+                let text = incoming.text.as_deref().unwrap_or_default();
+                self.on_chat_message(text, Instant::now(), Transport::WebSocket);
+            }
             "welcome" => self.on_welcome(conn.id(), incoming.users.map_or(0, |u| u.len())),
             "joined" => self.on_presence(1),
             "left" => self.on_presence(-1),
@@ -228,6 +314,7 @@ impl ClientHandler for Load {
     }
 
     fn on_end(&mut self, id: ClientId, ended: &Ended) {
+        self.websocket_ended += 1;
         if self.member_set.remove(&id) {
             self.members.retain(|&member| member != id);
             self.dropped += usize::from(!self.failures.closing);

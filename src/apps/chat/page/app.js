@@ -48,10 +48,13 @@
     let opened = false;
     const ws = window.ChatTransport.open({
       onopen: () => {
+        // A second onopen in one connect is the transport handing over to the fallback (a
+        // WebSocket that opened, then closed before anything arrived): not a reconnection.
+        if (state.opened && state.nick && !opened) notice('Reconnected.');
         opened = true;
         state.attempt = 0;
-        if (state.opened && state.nick) notice('Reconnected.');
         state.opened = true;
+        clearTimeout(state.calmTimer);
         const over = ws.kind === 'fallback' ? 'HTTP fallback' : 'WebSocket';
         setStatus('online', `Connected (${over})`);
         // A connection that lasts forgets the policy closes before it.

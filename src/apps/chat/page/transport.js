@@ -20,7 +20,13 @@ window.ChatTransport = (() => {
 
   // The WebSocket, handing over to the fallback when it cannot get through.
   function websocket(handlers) {
-    const ws = new WebSocket(socketUrl());
+    let ws;
+    try {
+      ws = new WebSocket(socketUrl());
+    } catch (_) {
+      // No WebSocket in this browser (removed, or refused outright): the fallback it is.
+      return fallbackRemembered(handlers);
+    }
     ws.binaryType = 'arraybuffer';
     let heard = false;
     let inner = null;
@@ -36,9 +42,7 @@ window.ChatTransport = (() => {
       ws.onclose = null;
       ws.close();
       transport.kind = 'fallback';
-      inner = fallback(Object.assign({}, handlers, {
-        onopen: () => { useFallback = true; handlers.onopen(); },
-      }));
+      inner = fallbackRemembered(handlers);
     };
     const timer = setTimeout(() => { if (ws.readyState !== WebSocket.OPEN) handOver(); }, OPEN_WITHIN);
     ws.onopen = () => {
@@ -58,6 +62,13 @@ window.ChatTransport = (() => {
       handlers.onclose({ code: event.code, reason: event.reason });
     };
     return transport;
+  }
+
+  // The fallback, remembered as the transport to use once it opens.
+  function fallbackRemembered(handlers) {
+    return fallback(Object.assign({}, handlers, {
+      onopen: () => { useFallback = true; handlers.onopen(); },
+    }));
   }
 
   function sendOn(ws, data) {
@@ -88,8 +99,18 @@ window.ChatTransport = (() => {
       body: body !== undefined ? JSON.stringify(body) : undefined,
       ...extra,
     });
+    // Leaving the page ends the session at once, as a WebSocket's close would (the request
+    // outlives the page: keepalive); otherwise the user would stay listed until it expires.
+    const leave = () => {
+      window.removeEventListener('pagehide', leave);
+      if (state.sid && !state.ended) request('POST', 'close', {}, { keepalive: true }).catch(() => {});
+      state.ended = true;
+      state.open = false;
+    };
+    window.addEventListener('pagehide', leave);
     const end = (code, reason) => {
       if (state.ended) return;
+      window.removeEventListener('pagehide', leave);
       state.ended = true;
       state.open = false;
       handlers.onclose({ code, reason });
@@ -154,11 +175,7 @@ window.ChatTransport = (() => {
         flush();
         return true;
       },
-      close: () => {
-        if (state.sid && !state.ended) request('POST', 'close', {}, { keepalive: true }).catch(() => {});
-        state.ended = true;
-        state.open = false;
-      },
+      close: leave,
     };
   }
 
