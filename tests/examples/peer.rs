@@ -71,10 +71,11 @@ mod core_client {
     }
 
     pub fn connect(url: &str, deflate: bool) -> Peer {
-        let addr = url
-            .strip_prefix("ws://")
-            .and_then(|rest| rest.split('/').next());
-        let addr = addr.expect("a ws:// URL");
+        let rest = url.strip_prefix("ws://").expect("a ws:// URL");
+        let (addr, target) = match rest.find('/') {
+            Some(slash) => rest.split_at(slash),
+            None => (rest, "/"),
+        };
         let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("{url}: {e}"));
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
         let config = config(deflate);
@@ -83,7 +84,7 @@ mod core_client {
         let mut request = Vec::new();
         let handshake = ClientRequest {
             host: addr,
-            target: "/",
+            target,
             key: random.handshake_key(),
             subprotocols: &[],
             extensions: offer.as_deref(),
