@@ -14,7 +14,10 @@
 //!   size and time; strict UTF-8; 1009, 1007, 1002 for what breaks them);
 //! - Pings answered, keepalive Pings, the pong deadline, the idle timeout and the close
 //!   deadline ([`Config::ping_interval`](crate::Config::ping_interval) …), all decided by
-//!   the core on one tokio timer; they run while the connection is read;
+//!   the core on one tokio timer; they run while the connection is read, and while a sender
+//!   waits on the transport; the timer's firing wakes both the reading and the sending task
+//!   (the halves of `StreamExt::split` included), and a sender waiting on a peer that does
+//!   not read gets the error that ended the connection;
 //! - the close handshake, then the TCP connection ended as RFC 6455 §7.1.1 says (the server
 //!   first; the client after the server, within [`Config::close_timeout`](crate::Config::close_timeout));
 //! - a bounded output queue: sending waits while more than
@@ -118,6 +121,7 @@ mod server;
 mod stream;
 mod traits;
 mod transport;
+mod wake;
 
 pub use client::{client, connect};
 pub use error::Error;
