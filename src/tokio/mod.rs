@@ -86,6 +86,33 @@
 //! # }
 //! ```
 //!
+//! # Broadcast
+//!
+//! A message for many connections is encoded once, as a
+//! [`SharedFrame`](crate::protocol::SharedFrame), and queued on each server stream with
+//! [`send_shared`](WebSocketStream::send_shared) (or [`feed_shared`](WebSocketStream::feed_shared)
+//! then [`flush`](WebSocketStream::flush)): the receivers share its bytes, where an owned
+//! [`Message`] per receiver would copy the payload for each. A connection's task can wait on
+//! both its stream and a `tokio::sync::broadcast::channel::<SharedFrame>` (a frame clones as
+//! a reference count) with `tokio::select!`: [`recv`](WebSocketStream::recv) is cancel-safe.
+//! The sink of [`Message`]s stays the only `Sink` (a second would leave `poll_ready` calls
+//! and `split()` without an item type). A client stream refuses a shared frame (it masks
+//! each frame with a key of its own): [`Error::Usage`].
+//!
+//! ```
+//! use fullduplex::protocol::{DataKind, SharedFrame};
+//! use fullduplex::tokio::{Error, WebSocketStream};
+//! use tokio::net::TcpStream;
+//!
+//! async fn broadcast(clients: &mut [WebSocketStream<TcpStream>], text: &str) -> Result<(), Error> {
+//!     let frame = SharedFrame::new(DataKind::Text, text.as_bytes());
+//!     for ws in clients {
+//!         ws.send_shared(&frame).await?;
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
 //! # With hyper or axum
 //!
 //! The HTTP server reads the request and sends the `101` response; the adapter takes the
@@ -118,6 +145,7 @@ mod message;
 mod negotiation;
 mod send;
 mod server;
+mod shared;
 mod stream;
 mod traits;
 mod transport;

@@ -86,7 +86,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     }
 
     /// Why nothing more can be sent: the failure that cut the connection, or its close.
-    fn terminal_error(&self) -> Error {
+    pub(super) fn terminal_error(&self) -> Error {
         self.cut.as_ref().map_or(Error::Closed, Error::duplicate)
     }
 
