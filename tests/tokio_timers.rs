@@ -6,11 +6,16 @@
 
 mod common;
 
+use std::future::Future;
 use std::time::Duration;
 
 use fullduplex::protocol::{CloseCode, OwnedEvent, Timeout};
-use fullduplex::tokio::{connect, Error, Message};
+use fullduplex::tokio::{connect, from_upgraded, Error, Message, Role, WebSocketStream};
 use fullduplex::Config;
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::DuplexStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use common::adapter::{echo, listener, options, serve_one, url, RawPeer};
@@ -242,4 +247,158 @@ async fn an_echo_with_recv_with_stops_reading_a_peer_that_never_reads() {
     );
     assert!(echoed * 4096 > limit, "{echoed} messages echoed");
     writer.abort();
+}
+
+/// The reader half of a split stream and when it ended.
+type ReaderEnd = (Error, Duration);
+
+/// The halves of `StreamExt::split` in two tasks, as tokio programs run them: a task that
+/// writes what `messages` brings (its first error ends it), and the reader, to run, which
+/// reads until the stream ends: the error that ended it and when.
+fn split_tasks<S>(
+    ws: WebSocketStream<S>,
+    mut messages: mpsc::Receiver<Message>,
+) -> (
+    JoinHandle<Result<(), Error>>,
+    impl Future<Output = ReaderEnd>,
+)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut write, mut read) = ws.split();
+    let writer = tokio::spawn(async move {
+        while let Some(message) = messages.recv().await {
+            write.send(message).await?;
+        }
+        Ok(())
+    });
+    let reader = async move {
+        let start = Instant::now();
+        loop {
+            match read.next().await {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return (e, start.elapsed()),
+                None => panic!("the stream ended without an error"),
+            }
+        }
+    };
+    (writer, reader)
+}
+
+/// Serves one connection with [`split_tasks`]: the reader's end.
+fn serve_split(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    messages: mpsc::Receiver<Message>,
+) -> JoinHandle<Result<ReaderEnd, Error>> {
+    serve_one(listener, config, move |ws| async move {
+        let (writer, reader) = split_tasks(ws, messages);
+        let end = reader.await;
+        writer.abort();
+        Ok(end)
+    })
+}
+
+/// Waits for `f` at most a virtual hour: a deadline lost on a task that does not poll the
+/// stream would leave it waiting forever.
+async fn within_an_hour<F: Future>(f: F) -> F::Output {
+    match tokio::time::timeout(Duration::from_secs(3600), f).await {
+        Ok(done) => done,
+        Err(_) => panic!("still waiting after a virtual hour: a deadline was lost"),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn split_halves_reach_the_pong_deadline_while_the_writer_waits_on_a_channel() {
+    let (listener, addr) = listener().await;
+    let (to_writer, messages) = mpsc::channel(1);
+    let server = serve_split(listener, keepalive(), messages);
+    let mut peer = RawPeer::connect(addr, "/", "").await;
+    let start = Instant::now();
+    // The reader waits; then the writer sends, polling the stream last, and waits on its
+    // channel.
+    to_writer.send(Message::text("hello")).await.unwrap();
+    let hello = Some(OwnedEvent::Text("hello".into()));
+    assert_eq!(peer.next_event().await, hello);
+    let ping = within_an_hour(peer.next_event()).await;
+    assert_eq!(ping, Some(OwnedEvent::Ping(Vec::new())));
+    assert_eq!(start.elapsed().as_secs(), 30, "the keepalive Ping");
+    // Never answered: the reader's deadline ends the connection.
+    assert_eq!(within_an_hour(peer.next_event()).await, None);
+    let (end, when) = within_an_hour(server).await.unwrap().unwrap();
+    assert!(matches!(end, Error::TimedOut(Timeout::Pong)), "{end:?}");
+    assert_eq!(when.as_secs(), 40);
+}
+
+#[tokio::test(start_paused = true)]
+async fn split_halves_reach_the_idle_timeout_while_the_writer_waits_on_a_channel() {
+    let config = Config {
+        idle_timeout: Some(Duration::from_secs(60)),
+        close_timeout: Duration::from_secs(5),
+        ..quiet()
+    };
+    let (listener, addr) = listener().await;
+    let (to_writer, messages) = mpsc::channel(1);
+    let server = serve_split(listener, config, messages);
+    let mut peer = RawPeer::connect(addr, "/", "").await;
+    let start = Instant::now();
+    to_writer.send(Message::text("hello")).await.unwrap();
+    let hello = Some(OwnedEvent::Text("hello".into()));
+    assert_eq!(peer.next_event().await, hello);
+    // The idle timeout's Close, then the close deadline: the peer answers neither.
+    let code = within_an_hour(peer.close_code()).await;
+    assert_eq!(code, CloseCode::GoingAway);
+    assert_eq!(start.elapsed().as_secs(), 60);
+    assert!(within_an_hour(peer.ends()).await);
+    let (end, when) = within_an_hour(server).await.unwrap().unwrap();
+    assert!(matches!(end, Error::TimedOut(Timeout::Close)), "{end:?}");
+    assert_eq!(when.as_secs(), 65);
+}
+
+/// A server stream over an in-memory pipe whose other end (returned, to keep) never reads.
+/// Unlike a TCP socket's, the pipe's shutdown does not wake a writer waiting on it: only the
+/// stream can.
+fn over_a_pipe_never_read() -> (WebSocketStream<DuplexStream>, DuplexStream) {
+    let (ours, theirs) = tokio::io::duplex(64 << 10);
+    let ws = from_upgraded(ours, Role::Server, keepalive(), None, None);
+    (ws, theirs)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_writer_stuck_on_a_peer_that_never_reads_gets_the_readers_timeout() {
+    let (ws, _peer) = over_a_pipe_never_read();
+    let (to_writer, messages) = mpsc::channel(4);
+    let (writer, reader) = split_tasks(ws, messages);
+    let reader = tokio::spawn(reader);
+    let start = Instant::now();
+    // More than the pipe holds: the writer waits in its flush.
+    for _ in 0..4 {
+        to_writer
+            .send(Message::binary(vec![7; 32 << 10]))
+            .await
+            .unwrap();
+    }
+    let written = within_an_hour(writer).await.unwrap();
+    assert!(
+        matches!(written, Err(Error::TimedOut(Timeout::Pong))),
+        "{written:?}"
+    );
+    assert_eq!(start.elapsed().as_secs(), 40, "the pong deadline");
+    let (end, when) = within_an_hour(reader).await.unwrap();
+    assert!(matches!(end, Error::TimedOut(Timeout::Pong)), "{end:?}");
+    assert_eq!(when.as_secs(), 40);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_send_to_a_peer_that_never_reads_ends_at_the_pong_deadline_without_a_reader() {
+    let (mut ws, _peer) = over_a_pipe_never_read();
+    let start = Instant::now();
+    // Nobody reads: the sender's wait runs the deadlines itself.
+    let sent = tokio::spawn(async move { ws.send(Message::binary(vec![7; 256 << 10])).await });
+    let sent = within_an_hour(sent).await.unwrap();
+    assert!(
+        matches!(sent, Err(Error::TimedOut(Timeout::Pong))),
+        "{sent:?}"
+    );
+    assert_eq!(start.elapsed().as_secs(), 40, "the pong deadline");
 }

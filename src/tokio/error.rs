@@ -70,6 +70,23 @@ impl std::error::Error for Error {
     }
 }
 
+impl Error {
+    /// The same error again, for the second of two places that report it (an I/O error is
+    /// rebuilt from its kind and message).
+    pub(super) fn duplicate(&self) -> Self {
+        match self {
+            Self::Io(e) => Self::Io(io::Error::new(e.kind(), e.to_string())),
+            Self::Handshake(e) => Self::Handshake(e.clone()),
+            Self::Refused(status) => Self::Refused(*status),
+            Self::Protocol(e) => Self::Protocol(*e),
+            Self::TimedOut(timeout) => Self::TimedOut(*timeout),
+            Self::Abnormal => Self::Abnormal,
+            Self::Usage(e) => Self::Usage(*e),
+            Self::Closed => Self::Closed,
+        }
+    }
+}
+
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
         Self::Io(e)

@@ -14,7 +14,10 @@
 //!   size and time; strict UTF-8; 1009, 1007, 1002 for what breaks them);
 //! - Pings answered, keepalive Pings, the pong deadline, the idle timeout and the close
 //!   deadline ([`Config::ping_interval`](crate::Config::ping_interval) …), all decided by
-//!   the core on one tokio timer; they run while the connection is read;
+//!   the core on one tokio timer; they run while the connection is read, and while a sender
+//!   waits on the transport; the timer's firing wakes both the reading and the sending task
+//!   (the halves of `StreamExt::split` included), and a sender waiting on a peer that does
+//!   not read gets the error that ended the connection;
 //! - the close handshake, then the TCP connection ended as RFC 6455 §7.1.1 says (the server
 //!   first; the client after the server, within [`Config::close_timeout`](crate::Config::close_timeout));
 //! - a bounded output queue: sending waits while more than
@@ -83,6 +86,33 @@
 //! # }
 //! ```
 //!
+//! # Broadcast
+//!
+//! A message for many connections is encoded once, as a
+//! [`SharedFrame`](crate::protocol::SharedFrame), and queued on each server stream with
+//! [`send_shared`](WebSocketStream::send_shared) (or [`feed_shared`](WebSocketStream::feed_shared)
+//! then [`flush`](WebSocketStream::flush)): the receivers share its bytes, where an owned
+//! [`Message`] per receiver would copy the payload for each. A connection's task can wait on
+//! both its stream and a `tokio::sync::broadcast::channel::<SharedFrame>` (a frame clones as
+//! a reference count) with `tokio::select!`: [`recv`](WebSocketStream::recv) is cancel-safe.
+//! The sink of [`Message`]s stays the only `Sink` (a second would leave `poll_ready` calls
+//! and `split()` without an item type). A client stream refuses a shared frame (it masks
+//! each frame with a key of its own): [`Error::Usage`].
+//!
+//! ```
+//! use fullduplex::protocol::{DataKind, SharedFrame};
+//! use fullduplex::tokio::{Error, WebSocketStream};
+//! use tokio::net::TcpStream;
+//!
+//! async fn broadcast(clients: &mut [WebSocketStream<TcpStream>], text: &str) -> Result<(), Error> {
+//!     let frame = SharedFrame::new(DataKind::Text, text.as_bytes());
+//!     for ws in clients {
+//!         ws.send_shared(&frame).await?;
+//!     }
+//!     Ok(())
+//! }
+//! ```
+//!
 //! # With hyper or axum
 //!
 //! The HTTP server reads the request and sends the `101` response; the adapter takes the
@@ -115,9 +145,11 @@ mod message;
 mod negotiation;
 mod send;
 mod server;
+mod shared;
 mod stream;
 mod traits;
 mod transport;
+mod wake;
 
 pub use client::{client, connect};
 pub use error::Error;

@@ -8,14 +8,15 @@
 //! an endpoint buffers).
 
 use std::future::poll_fn;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use ::tokio::io::{AsyncRead, AsyncWrite};
 
 use super::io;
 use super::stream::End;
+use super::wake::Side;
 use super::{Error, Message, WebSocketStream};
-use crate::protocol::{CloseCode, State};
+use crate::protocol::CloseCode;
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Sends a message and flushes it, waiting while the transport does not take it.
@@ -41,56 +42,58 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Ready to queue a message: waits while more than `max_outbound_queue` bytes are
     /// queued (what [`Sink::poll_ready`](futures_sink::Sink) does).
     pub fn poll_send_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.check_sendable(cx)?;
+        if self.end != End::Running {
+            return Poll::Ready(Err(self.terminal_error()));
+        }
         let keep = self.conn.config().max_outbound_queue;
         let written =
             io::poll_write_until(&mut self.io, &mut self.conn, keep, &mut self.unflushed, cx);
-        self.after_write(ready!(written), cx)
+        self.after_write(written, cx)
     }
 
     /// Writes everything queued and flushes the transport (what
-    /// [`Sink::poll_flush`](futures_sink::Sink) does).
+    /// [`Sink::poll_flush`](futures_sink::Sink) does). After the close handshake there is
+    /// nothing left to write; after a failure (a deadline, the network) it is the error.
     pub fn poll_send_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if self.end != End::Running {
-            return Poll::Ready(Ok(()));
+            return Poll::Ready(self.cut.as_ref().map_or(Ok(()), |e| Err(e.duplicate())));
         }
         let written = io::poll_write_all(&mut self.io, &mut self.conn, &mut self.unflushed, cx);
-        self.after_write(ready!(written), cx)
+        self.after_write(written, cx)
     }
 
-    /// A write's outcome for the sender; a failure also ends the connection for the reader.
+    /// A write's outcome for the sender. A failure ends the connection for the reader too.
+    /// While the transport does not take the bytes, the deadlines run: their firing, or the
+    /// connection's end by the reader, wakes the sender, which then gets the error.
     fn after_write(
         &mut self,
-        written: std::io::Result<()>,
+        written: Poll<std::io::Result<()>>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Error>> {
-        match written {
-            Ok(()) => Poll::Ready(Ok(())),
-            Err(e) => {
-                let copy = std::io::Error::new(e.kind(), e.to_string());
-                self.abort(Error::Io(e), cx);
-                Poll::Ready(Err(Error::Io(copy)))
+        let failure = match written {
+            Poll::Ready(Ok(())) => return Poll::Ready(Ok(())),
+            Poll::Ready(Err(e)) => Error::Io(e),
+            Poll::Pending => {
+                self.wakeups.register(Side::Writer, cx.waker());
+                match self.poll_deadlines() {
+                    Some(timed_out) => timed_out,
+                    None => return Poll::Pending,
+                }
             }
-        }
+        };
+        self.abort(failure, cx);
+        Poll::Ready(Err(self.terminal_error()))
     }
 
-    /// `Err` when nothing can be sent: the connection ended or a deadline passed.
-    fn check_sendable(&mut self, cx: &mut Context<'_>) -> Result<(), Error> {
-        if self.end != End::Running {
-            return Err(Error::Closed);
-        }
-        self.poll_timers(cx);
-        if let State::TimedOut(timeout) = self.conn.state() {
-            self.abort(Error::TimedOut(timeout), cx);
-            return Err(Error::TimedOut(timeout));
-        }
-        Ok(())
+    /// Why nothing more can be sent: the failure that cut the connection, or its close.
+    pub(super) fn terminal_error(&self) -> Error {
+        self.cut.as_ref().map_or(Error::Closed, Error::duplicate)
     }
 
     /// Queues a message in the core (what [`Sink::start_send`](futures_sink::Sink) does).
     pub fn send_now(&mut self, message: Message) -> Result<(), Error> {
         if self.end != End::Running {
-            return Err(Error::Closed);
+            return Err(self.terminal_error());
         }
         let conn = &mut self.conn;
         let sent = match &message {

@@ -9,7 +9,9 @@
 //! a peer that does not read cannot stall reading. Sending waits while more than
 //! [`Config::max_outbound_queue`](crate::Config::max_outbound_queue) bytes are queued. The
 //! deadlines (keepalive, pong, idle, close) are the core's
-//! ([`Connection::poll_timeout`] / [`Connection::handle_timeout`]) on one tokio timer.
+//! ([`Connection::poll_timeout`] / [`Connection::handle_timeout`]) on one tokio timer, whose
+//! firing wakes both the reading and the writing task (see [`wake`](super::wake)); the clock
+//! is read when it fires and when bytes arrive, not per message.
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -20,6 +22,7 @@ use ::tokio::time::{Instant, Sleep};
 
 use super::io::{self, Read};
 use super::message::{CloseFrame, Message};
+use super::wake::{Side, Wakeups};
 use super::Error;
 use crate::protocol::deflate::DeflateParams;
 use crate::protocol::{CloseCode, Connection, Event, Role, Sender, State};
@@ -61,11 +64,15 @@ pub struct WebSocketStream<S> {
     /// The one timer, set to the next deadline (made on first use, inside the runtime).
     timer: Option<Pin<Box<Sleep>>>,
     timer_at: Option<Instant>,
+    /// The reader's and the writer's wakers, which the timer and the connection's end wake.
+    pub(super) wakeups: Wakeups,
     /// Bytes went to the transport since its last flush.
     pub(super) unflushed: bool,
     pub(super) end: End,
     /// The failure to report once from the reading side.
     failure: Option<Error>,
+    /// The failure that cut the connection, for the sending side (which reports it each time).
+    pub(super) cut: Option<Error>,
 }
 
 impl<S> std::fmt::Debug for WebSocketStream<S> {
@@ -95,9 +102,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             deflate,
             timer: None,
             timer_at: None,
+            wakeups: Wakeups::new(),
             unflushed: false,
             end: End::Running,
             failure: None,
+            cut: None,
         }
     }
 
@@ -181,9 +190,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         if self.end != End::Running || self.conn.buffered_amount() <= keep {
             return Poll::Ready(());
         }
-        self.poll_timers(cx);
-        if let State::TimedOut(timeout) = self.conn.state() {
-            self.abort(Error::TimedOut(timeout), cx);
+        self.wakeups.register(Side::Reader, cx.waker());
+        if let Some(timed_out) = self.poll_deadlines() {
+            self.abort(timed_out, cx);
             return Poll::Ready(());
         }
         let written =
@@ -264,6 +273,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Runs the timers, writes what goes, and reads once (or begins the end of the TCP
     /// connection); `Ready` when there is something new to look at.
     fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.wakeups.register(Side::Reader, cx.waker());
         if let Some(failure) = self.drive(cx) {
             self.abort(failure, cx);
             return Poll::Ready(());
@@ -284,9 +294,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
     /// Runs the timers and writes what is queued without waiting; the failure that ends the
     /// connection, if one came.
     fn drive(&mut self, cx: &mut Context<'_>) -> Option<Error> {
-        self.poll_timers(cx);
-        if let State::TimedOut(timeout) = self.conn.state() {
-            return Some(Error::TimedOut(timeout));
+        if let Some(timed_out) = self.poll_deadlines() {
+            return Some(timed_out);
         }
         match io::poll_write_all(&mut self.io, &mut self.conn, &mut self.unflushed, cx) {
             Poll::Ready(Err(e)) => Some(Error::Io(e)),
@@ -302,23 +311,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         }
     }
 
-    /// Gives the core the time when its next deadline comes, and arms the timer for it.
-    pub(super) fn poll_timers(&mut self, cx: &mut Context<'_>) {
+    /// Gives the core the time when its next deadline comes, and arms the timer for it (its
+    /// firing wakes both sides: register the caller's side first); the failure if a deadline
+    /// passed. The timer says whether the deadline passed (one set in the past fires at
+    /// once): the clock is read only when it fires.
+    pub(super) fn poll_deadlines(&mut self) -> Option<Error> {
         // Each round acts on one deadline; the core moves to the next or stops.
         for _ in 0..4 {
             let Some(at) = self.conn.poll_timeout() else {
-                return;
+                break;
             };
-            let at = Instant::from_std(at);
-            if at > Instant::now() && self.poll_timer(at, cx).is_pending() {
-                return;
+            if self.poll_timer(Instant::from_std(at)).is_pending() {
+                break;
             }
             self.conn.handle_timeout(Instant::now().into_std());
         }
+        match self.conn.state() {
+            State::TimedOut(timeout) => Some(Error::TimedOut(timeout)),
+            _ => None,
+        }
     }
 
-    /// Polls the timer set to `at`.
-    fn poll_timer(&mut self, at: Instant, cx: &mut Context<'_>) -> Poll<()> {
+    /// Polls the timer set to `at`, in the context that wakes both sides.
+    fn poll_timer(&mut self, at: Instant) -> Poll<()> {
         let timer = self
             .timer
             .get_or_insert_with(|| Box::pin(::tokio::time::sleep_until(at)));
@@ -326,16 +341,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             timer.as_mut().reset(at);
             self.timer_at = Some(at);
         }
-        timer.as_mut().poll(cx)
+        timer.as_mut().poll(&mut self.wakeups.timer_context())
     }
 
-    /// Ends the connection on a failure, reported once from the reading side: nothing queued
-    /// is written any more, and the transport is shut if it takes it now.
+    /// Ends the connection on a failure, reported once from the reading side and on every
+    /// send: nothing queued is written any more, the transport is shut if it takes it now,
+    /// and both sides are woken to see it.
     pub(super) fn abort(&mut self, failure: Error, cx: &mut Context<'_>) {
         self.conn.discard_output();
         let _ = Pin::new(&mut self.io).poll_shutdown(cx);
+        self.cut = Some(failure.duplicate());
         self.failure = Some(failure);
         self.end = End::Ended;
+        self.wakeups.wake(Side::Reader);
+        self.wakeups.wake(Side::Writer);
     }
 
     fn begin_finishing(&mut self) {
@@ -345,6 +364,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
             read_eof: false,
             until,
         };
+        // A writer waiting on the transport has nothing more to wait for.
+        self.wakeups.wake(Side::Writer);
     }
 
     /// Ends the TCP connection after the close handshake (RFC 6455 §7.1.1): "the server MUST
@@ -360,7 +381,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocketStream<S> {
         else {
             return Poll::Ready(());
         };
-        if self.poll_timer(until, cx).is_ready() {
+        self.wakeups.register(Side::Reader, cx.waker());
+        if self.poll_timer(until).is_ready() {
             return Poll::Ready(());
         }
         let server_first = self.role() == Role::Server;

@@ -5,16 +5,18 @@
 //! Usage: fullduplex-tokio-peer echo|broadcast PORT [deflate]
 //! - echo: every text or binary message is sent back (the read half forwarded into the write
 //!   half, which flushes when the reads run dry);
-//! - broadcast: every message is relayed, with its opcode, to every client, sender included;
+//! - broadcast: every message is relayed, with its opcode, to every client, sender included,
+//!   encoded once (`SharedFrame`) and queued on each with `feed_shared`;
 //! - deflate: permessage-deflate accepted as each offer asks, as `fullduplex echo --deflate`
 //!   does (without it, offers are declined).
 
 use std::sync::Arc;
 
 use fullduplex::config::DeflateConfig;
+use fullduplex::protocol::{DataKind, SharedFrame};
 use fullduplex::tokio::Message;
 use fullduplex::Config;
-use futures_util::{SinkExt, StreamExt, TryStreamExt};
+use futures_util::{StreamExt, TryStreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::broadcast;
 
@@ -29,7 +31,7 @@ async fn main() {
     let config = Arc::new(config(args.next().as_deref() == Some("deflate")));
     let listener = TcpListener::bind(("127.0.0.1", port)).await.expect("bind");
     eprintln!("fullduplex-tokio {mode} listening on 127.0.0.1:{port}");
-    let (tx, _) = broadcast::channel::<Message>(4096);
+    let (tx, _) = broadcast::channel::<SharedFrame>(4096);
     loop {
         let Ok((stream, _)) = listener.accept().await else { continue };
         let _ = stream.set_nodelay(true);
@@ -72,38 +74,45 @@ async fn echo(stream: TcpStream, config: Arc<Config>) {
         .await;
 }
 
-async fn relay(stream: TcpStream, config: Arc<Config>, tx: broadcast::Sender<Message>) {
-    let Ok(ws) = fullduplex::tokio::accept(stream, config).await else { return };
-    let (mut write, mut read) = ws.split();
+/// One task per connection waits on both its stream and the channel (`recv` is
+/// cancel-safe). A message is encoded once, as a `SharedFrame`, by the connection it came
+/// from; every receiver queues the same bytes: the idiomatic fullduplex broadcast, where an
+/// owned `Message` per receiver would copy the payload for each.
+async fn relay(stream: TcpStream, config: Arc<Config>, tx: broadcast::Sender<SharedFrame>) {
+    let Ok(mut ws) = fullduplex::tokio::accept(stream, config).await else { return };
     let mut rx = tx.subscribe();
-    let writer = tokio::spawn(async move {
-        loop {
-            // Queue what has arrived, then flush once: one write per wake-up, not per message.
-            match rx.recv().await {
-                Ok(message) => {
-                    if write.feed(message).await.is_err() {
-                        break;
+    loop {
+        tokio::select! {
+            received = ws.recv() => match received {
+                Ok(Some(message)) if message.is_data() => {
+                    let kind = match message {
+                        Message::Text(_) => DataKind::Text,
+                        _ => DataKind::Binary,
+                    };
+                    let _ = tx.send(SharedFrame::new(kind, message.as_bytes()));
+                }
+                Ok(Some(Message::Close(_))) | Ok(None) | Err(_) => break,
+                Ok(Some(_)) => {}
+            },
+            frame = rx.recv() => {
+                let frame = match frame {
+                    Ok(frame) => frame,
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                // Queue what has arrived, then flush once: one write per wake-up.
+                if ws.feed_shared(&frame).await.is_err() {
+                    break;
+                }
+                while let Ok(frame) = rx.try_recv() {
+                    if ws.feed_shared(&frame).await.is_err() {
+                        return;
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                Err(broadcast::error::RecvError::Closed) => break,
-            }
-            while let Ok(message) = rx.try_recv() {
-                if write.feed(message).await.is_err() {
-                    return;
+                if ws.flush().await.is_err() {
+                    break;
                 }
             }
-            if write.flush().await.is_err() {
-                break;
-            }
-        }
-    });
-    while let Some(Ok(message)) = read.next().await {
-        if message.is_data() {
-            let _ = tx.send(message);
-        } else if matches!(message, Message::Close(_)) {
-            break;
         }
     }
-    writer.abort();
 }
