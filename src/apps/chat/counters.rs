@@ -1,4 +1,5 @@
-//! The chat's own counters for `/metrics`, beside the server's.
+//! The chat's own counters for `/metrics`, beside the server's: the chat's, and the HTTP
+//! fallback's.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -40,6 +41,39 @@ impl Counters {
                 "chat_bad_input_total",
                 "Messages refused with an error.",
                 &self.bad_input,
+            ),
+        ];
+        for (name, help, counter) in rows {
+            metrics.counter(name, help, counter.load(Relaxed));
+        }
+    }
+}
+
+/// The fallback's counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct FallbackCounters {
+    /// Polls received.
+    pub polls: AtomicU64,
+    /// Sessions that expired (no request within the expiry).
+    pub expired: AtomicU64,
+    /// Sessions closed because their backlog passed its bound.
+    pub slow_closes: AtomicU64,
+}
+
+impl FallbackCounters {
+    /// Writes the fallback's counters for `/metrics`.
+    pub(crate) fn write_prometheus(&self, metrics: &mut Exposition) {
+        let rows = [
+            ("chat_fallback_polls_total", "Fallback polls.", &self.polls),
+            (
+                "chat_fallback_expired_total",
+                "Fallback sessions expired.",
+                &self.expired,
+            ),
+            (
+                "chat_fallback_slow_closes_total",
+                "Fallback sessions closed for their backlog.",
+                &self.slow_closes,
             ),
         ];
         for (name, help, counter) in rows {

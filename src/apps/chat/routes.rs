@@ -102,27 +102,7 @@ fn metrics(shared: &Shared, handle: Option<&ServerHandle>) -> HttpResponse {
         ],
     );
     shared.counters.write_prometheus(&mut metrics);
-    let counters = &shared.fallback.counters;
-    let rows = [
-        (
-            "chat_fallback_polls_total",
-            "Fallback polls.",
-            &counters.polls,
-        ),
-        (
-            "chat_fallback_expired_total",
-            "Fallback sessions expired.",
-            &counters.expired,
-        ),
-        (
-            "chat_fallback_slow_closes_total",
-            "Fallback sessions closed for their backlog.",
-            &counters.slow_closes,
-        ),
-    ];
-    for (name, help, counter) in rows {
-        metrics.counter(name, help, counter.load(Relaxed));
-    }
+    shared.fallback.counters.write_prometheus(&mut metrics);
     shared.options.hub.write_metrics(&mut metrics);
     HttpResponse::new(200, CONTENT_TYPE, metrics.into_string())
 }

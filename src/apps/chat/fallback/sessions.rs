@@ -7,12 +7,13 @@
 //! server's mailbox).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
 use super::wire::{self, Closed, FallbackError, Numbered};
 use super::FallbackOptions;
+use crate::apps::chat::counters::FallbackCounters;
 use crate::apps::chat::handler::Session;
 use crate::apps::chat::protocol::User;
 use fullduplex::protocol::DataKind;
@@ -20,17 +21,6 @@ use fullduplex::server::{ResponseId, ServerHandle};
 
 /// Most payload bytes one poll answer carries (at least one message, whatever its size).
 const BATCH_BYTES: usize = 1 << 20;
-
-/// The fallback's counters for `/metrics`.
-#[derive(Debug, Default)]
-pub struct FallbackCounters {
-    /// Polls received.
-    pub polls: AtomicU64,
-    /// Sessions that expired (no request within the expiry).
-    pub expired: AtomicU64,
-    /// Sessions closed because their backlog passed its bound.
-    pub slow_closes: AtomicU64,
-}
 
 /// A message waiting for its acknowledgement.
 struct Queued {
