@@ -47,6 +47,28 @@ pub struct ServerConfig {
     /// connection. Default: 60 s (above the usual long-poll hold of 20 to 30 s, under the
     /// read timeouts of common proxies only if the application answers sooner).
     pub max_deferral: Duration,
+    /// The event loop the workers run: mio's (epoll, every platform) or, on Linux with the
+    /// `io-uring` feature, io_uring's. Default: [`EventLoop::Mio`].
+    pub event_loop: EventLoop,
+}
+
+/// Which event loop a server's workers run. Every one serves the same [`Handler`](super::Handler)
+/// with the same limits, deadlines and policies; they differ in how they talk to the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EventLoop {
+    /// mio: readiness from epoll (kqueue elsewhere), then one `recv`/`send` system call per
+    /// read and write. Portable; the default.
+    #[default]
+    Mio,
+    /// io_uring (Linux, feature `io-uring`): completions instead of readiness, receives into
+    /// a ring of buffers the kernel picks from, every send of a loop turn submitted in one
+    /// system call. [`Server::bind`](super::Server::bind) fails, saying why, where io_uring
+    /// is missing or forbidden (an old kernel, a seccomp filter, `kernel.io_uring_disabled`)
+    /// or the build lacks the feature.
+    IoUring,
+    /// io_uring where it works, else mio (the reason is printed on standard error once).
+    /// [`RunningServer::event_loop`](super::RunningServer::event_loop) says which one runs.
+    IoUringOrMio,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +81,7 @@ impl Default for ServerConfig {
             read_buffer_size: 64 << 10,
             max_request_body: 64 << 10,
             max_deferral: Duration::from_secs(60),
+            event_loop: EventLoop::Mio,
         }
     }
 }

@@ -95,7 +95,7 @@ mod worker;
 pub use crate::error::SendError;
 pub use crate::protocol::close::CloseInfo;
 pub use crate::protocol::handshake::{reason_phrase, HttpResponse, Upgrade};
-pub use config::ServerConfig;
+pub use config::{EventLoop, ServerConfig};
 pub use handler::{Conn, ConnId, Context, Handler};
 pub use http::{HttpRequest, Reply, ResponseId};
 pub use prometheus::{Exposition, MetricKind};
@@ -342,6 +342,7 @@ impl<H: Handler> Server<H> {
             .to_socket_addrs()?
             .next()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))?;
+        let event_loop = choose_event_loop(self.config.event_loop)?;
         let listener = listen(addr)?;
         let local_addr = listener.local_addr()?;
         let threads = match self.config.threads {
@@ -401,8 +402,32 @@ impl<H: Handler> Server<H> {
                 worker: None,
             },
             joins,
+            event_loop,
         })
     }
+}
+
+/// The event loop a server asking for `wanted` runs, or why it cannot run it.
+fn choose_event_loop(wanted: EventLoop) -> io::Result<EventLoop> {
+    if wanted == EventLoop::Mio {
+        return Ok(EventLoop::Mio);
+    }
+    match io_uring_support() {
+        Ok(()) => Ok(EventLoop::IoUring),
+        Err(why) if wanted == EventLoop::IoUringOrMio => {
+            eprintln!("fullduplex: {why}; running on mio (epoll) instead");
+            Ok(EventLoop::Mio)
+        }
+        Err(why) => Err(why),
+    }
+}
+
+/// Whether this build and this system can run the io_uring event loop.
+fn io_uring_support() -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "io_uring is not in this build of fullduplex: it needs Linux and the `io-uring` feature",
+    ))
 }
 
 /// Binds a non-blocking listening socket with a backlog deep enough for bursts of connects.
@@ -420,12 +445,19 @@ fn listen(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
 pub struct RunningServer {
     handle: ServerHandle,
     joins: Vec<JoinHandle<()>>,
+    event_loop: EventLoop,
 }
 
 impl RunningServer {
     /// The address it listens on (useful after binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.handle.local_addr()
+    }
+
+    /// The event loop its workers run: [`EventLoop::Mio`] or [`EventLoop::IoUring`] (never
+    /// [`EventLoop::IoUringOrMio`], which becomes one of them at [`Server::bind`]).
+    pub fn event_loop(&self) -> EventLoop {
+        self.event_loop
     }
 
     /// A handle to act on it from any thread.
