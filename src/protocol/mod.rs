@@ -10,6 +10,7 @@ pub mod connection;
 pub mod deflate;
 pub mod frame;
 pub mod handshake;
+mod large_buffers;
 pub mod mask;
 pub mod message;
 pub mod output;

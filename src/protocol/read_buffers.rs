@@ -5,6 +5,7 @@
 //! arrive in; the [`Receiver`] decides when its buffer is idle
 //! ([`Receiver::take_idle_buffer`]).
 
+use crate::protocol::large_buffers;
 use crate::protocol::Receiver;
 
 /// Read buffers lent to connections while they read and taken back when they hold nothing,
@@ -40,10 +41,13 @@ impl ReadBuffers {
         }
     }
 
-    /// Takes back `rx`'s buffer if it holds no unprocessed input.
+    /// Takes back `rx`'s buffer if it holds no unprocessed input. One grown for a large
+    /// frame is kept for the next large frame instead (`protocol::large_buffers`).
     pub(crate) fn take_back(&mut self, rx: &mut Receiver) {
         if let Some(buf) = rx.take_idle_buffer() {
-            if buf.len() <= 2 * self.size && self.free.len() < self.keep {
+            if buf.len() > 2 * self.size {
+                large_buffers::give(buf);
+            } else if self.free.len() < self.keep {
                 self.free.push(buf);
             }
         }

@@ -47,7 +47,7 @@
 
 use std::sync::Arc;
 
-use crate::config::Config;
+use crate::config::{Config, MessageDelivery};
 use crate::error::ProtocolError;
 use crate::protocol::connection::Role;
 use crate::protocol::deflate::codec::Decompressor;
@@ -58,15 +58,13 @@ mod event;
 mod flight;
 mod header;
 mod payload;
+mod room;
 mod stream;
 #[cfg(test)]
 mod tests;
 
 use event::Ready;
 use flight::{new_flight, recycle_flight, Flight, Framing, Incoming, Input, MessageFrame};
-
-/// The receive buffer grows by at least this much.
-const MIN_BUFFER: usize = 4096;
 
 /// Whether received bytes are still read as frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,21 +158,18 @@ impl Receiver {
 
     /// Spare room at the end of the receive buffer, at least `min` bytes, to read into.
     /// Follow with [`commit_read`](Self::commit_read).
+    ///
+    /// While a large frame arrives in whole-message delivery, the room offered grows towards
+    /// the rest of the frame (see `receiver/room.rs`), so that it is read in few calls and
+    /// moved at most once or twice.
     pub fn read_space(&mut self, min: usize) -> &mut [u8] {
         self.apply_release();
-        let f = &mut self.flight.get_or_insert_with(new_flight).input;
+        let whole = self.config.message_delivery == MessageDelivery::Whole;
+        let flight = self.flight.get_or_insert_with(new_flight);
+        let frame_rest = if whole { flight.frame_rest() } else { 0 };
+        let f = &mut flight.input;
         if f.buf.len() - f.end < min {
-            let live = f.end - f.start;
-            if f.buf.len() - live >= min {
-                f.buf.copy_within(f.start..f.end, 0);
-            } else {
-                let size = (live + min).max(f.buf.len() * 2).max(MIN_BUFFER);
-                let mut bigger = vec![0u8; size];
-                bigger[..live].copy_from_slice(&f.buf[f.start..f.end]);
-                f.buf = bigger;
-            }
-            f.start = 0;
-            f.end = live;
+            f.make_room(min, frame_rest);
         }
         &mut f.buf[f.end..]
     }

@@ -15,13 +15,16 @@
 //! enough for a tick's broadcast to a thousand receivers.
 //!
 //! The bound: at most [`MAX_SEGMENTS`] segments and [`MAX_POOL_BYTES`] bytes of capacity per
-//! thread, and no segment larger than [`MAX_SEGMENT_BYTES`]; besides, small segments up to
+//! thread, and no segment larger than [`MAX_SEGMENT_BYTES`] (larger ones go to the thread's large
+//! buffers, `protocol::large_buffers`); besides, small segments up to
 //! [`MAX_SMALL_POOL_BYTES`] of capacity in all. The pool belongs to the thread
 //! (a server's worker, a client's event loop, a test), never to a connection: an idle
 //! connection holds no segment, and a pooled segment is only memory the thread already used
 //! and will use again for whichever connection writes next.
 
 use std::cell::RefCell;
+
+use crate::protocol::large_buffers;
 
 /// Most segments kept per thread.
 pub(crate) const MAX_SEGMENTS: usize = 16;
@@ -58,8 +61,15 @@ thread_local! {
 }
 
 /// An empty segment with room for at least `additional` bytes (and at least `min`): a
-/// pooled one if one fits, else a new allocation.
+/// pooled one if one fits, else a new allocation. Past [`MAX_SEGMENT_BYTES`], the pooled
+/// ones are the thread's large buffers (`protocol::large_buffers`).
 pub(crate) fn take(additional: usize, min: usize) -> Vec<u8> {
+    if additional > MAX_SEGMENT_BYTES {
+        if let Some(mut large) = large_buffers::take(additional) {
+            large.clear();
+            return large;
+        }
+    }
     let pooled = POOL
         .try_with(|pool| pool.borrow_mut().take_fitting(additional))
         .ok()
@@ -67,11 +77,15 @@ pub(crate) fn take(additional: usize, min: usize) -> Vec<u8> {
     pooled.unwrap_or_else(|| Vec::with_capacity(additional.max(min)))
 }
 
-/// Gives a drained segment back to the thread's pool, or frees it when the pool is full or
-/// the segment too large.
+/// Gives a drained segment back to the thread's pool, or frees it when the pool is full.
+/// A segment larger than [`MAX_SEGMENT_BYTES`] joins the thread's large buffers, with its
+/// written bytes as what it has initialised (`protocol::large_buffers`).
 pub(crate) fn recycle(mut segment: Vec<u8>) {
     let capacity = segment.capacity();
-    if capacity == 0 || capacity > MAX_SEGMENT_BYTES {
+    if capacity > MAX_SEGMENT_BYTES {
+        return large_buffers::give(segment);
+    }
+    if capacity == 0 {
         return;
     }
     segment.clear();
