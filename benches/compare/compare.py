@@ -20,6 +20,9 @@ OURS = "fullduplex"
 # against the async crates it stands in for.
 ADAPTER = "fullduplex-tokio"
 ADAPTER_RIVALS = ("tokio-tungstenite", "fastwebsockets")
+# fullduplex too, never the best peer: another build of it (BASELINE, a change measured before
+# and after in the same run) and its io_uring runtime.
+OWN = (OURS, ADAPTER, "fullduplex-base", "fullduplex-io-uring")
 
 CASE_TITLES = OrderedDict(
     [
@@ -29,6 +32,10 @@ CASE_TITLES = OrderedDict(
         ("echo-100x16k", "Echo, 100 connections × 16 KiB"),
         ("echo-10x1k", "Echo, 10 connections × 1 KiB"),
         ("echo-10x16k", "Echo, 10 connections × 16 KiB"),
+        ("echo-10x64k", "Echo, 10 connections × 64 KiB"),
+        ("echo-100x64k", "Echo, 100 connections × 64 KiB"),
+        ("echo-10x1m", "Echo, 10 connections × 1 MiB"),
+        ("echo-100x1m", "Echo, 100 connections × 1 MiB"),
         ("echo-200x16k", "Echo, 200 connections × 16 KiB"),
         ("echo-500x16k", "Echo, 500 connections × 16 KiB"),
         ("echo-deflate-json", "Echo with permessage-deflate, 100 connections × ~512 B chat JSON"),
@@ -68,6 +75,7 @@ METRICS = {
     "echo": [
         ("msgs/s", "msgs_per_sec", False, 0),
         ("server CPU µs/msg", "server_cpu_us_per_msg", True, 2),
+        ("MB/s", "mb_per_sec", False, 1),
         ("p50 µs", "latency_us.p50", True, 1),
         ("p99 µs", "latency_us.p99", True, 1),
     ],
@@ -134,7 +142,7 @@ def best_peer(meds, kind):
     index = RANKING[kind]
     lower = METRICS[kind][index][2]
     candidates = [
-        (v[index], p) for p, v in meds.items() if p not in (OURS, ADAPTER, CEILING) and v[index] is not None
+        (v[index], p) for p, v in meds.items() if p not in OWN + (CEILING,) and v[index] is not None
     ]
     if not candidates:
         return None, None
@@ -162,7 +170,7 @@ def table(case, peers):
             cells = [peer] + ["–"] * (len(head) - 2) + [f"failed: {why}"]
             lines.append("| " + " | ".join(cells) + " |")
             continue
-        name = f"**{peer}**" if peer in (OURS, ADAPTER) else peer
+        name = f"**{peer}**" if peer in OWN else peer
         cells = [name] + [fmt(v, m[3]) for v, m in zip(values, metrics)]
         cells.append(ratio(values[index], best_value))
         if has_ceiling:
@@ -182,8 +190,9 @@ def table(case, peers):
         summary += f"; best peer {best} {fmt(best_value, metrics[index][3])} ({ratio(ours, best_value)})"
     if ceiling:
         summary += f"; raw TCP {fmt(ceiling, metrics[index][3])} ({ratio(ours, ceiling)})"
-    adapter = adapter_summary(case, meds, metrics[index], index)
-    return lines, summary + (f"\n{adapter}" if adapter else "")
+    extra = [adapter_summary(case, meds, metrics[index], index), own_summary(case, meds, metrics, index)]
+    extra += [throughput_summary(case, meds, metrics)]
+    return lines, "\n".join([summary] + [line for line in extra if line])
 
 
 def adapter_summary(case, meds, metric, index):
@@ -197,6 +206,29 @@ def adapter_summary(case, meds, metric, index):
             value = meds[rival][index]
             line += f"; {rival} {fmt(value, metric[3])} ({ratio(ours, value)})"
     return line
+
+
+def own_summary(case, meds, metrics, index):
+    """fullduplex's other builds and runtimes beside it (BASELINE, io_uring), when they ran."""
+    ours = meds.get(OURS, [None] * len(metrics))[index]
+    parts = []
+    for other in ("fullduplex-base", "fullduplex-io-uring"):
+        value = meds.get(other, [None] * len(metrics))[index]
+        if value is not None:
+            parts.append(f"{other} {fmt(value, metrics[index][3])} (fullduplex ÷ it: {ratio(ours, value)})")
+    return f"summary: {case}: " + "; ".join(parts) if parts else None
+
+
+def throughput_summary(case, meds, metrics):
+    """For large echoes (64 KiB and up): fullduplex's MB/s against the raw TCP ceiling's."""
+    column = next((i for i, m in enumerate(metrics) if m[1] == "mb_per_sec"), None)
+    if column is None or not (case.endswith("m") or case.endswith("64k")):
+        return None
+    ours = meds.get(OURS, [None] * len(metrics))[column]
+    ceiling = meds.get(CEILING, [None] * len(metrics))[column]
+    if ours is None or not ceiling:
+        return None
+    return f"summary: {case}: throughput {OURS} {ours:.0f} MB/s, raw TCP {ceiling:.0f} MB/s ({ratio(ours, ceiling)})"
 
 
 def read_meta(path):

@@ -7,8 +7,12 @@
 #   QUICK=1 benches/compare/run.sh        # a smoke test: 1 short run of a few cases
 #   SET=tokio benches/compare/run.sh      # the tokio adapter against tokio-tungstenite and
 #                                         # fastwebsockets, into results/tokio/
+#   SET=io-uring benches/compare/run.sh   # the io_uring runtime against mio and uWS C++,
+#                                         # into results/io-uring/
+#   SET=large benches/compare/run.sh      # 16 KiB to 1 MiB messages, into results/large/
 #
-# Environment: QUICK, SET, INTERLEAVE (1: each run visits every server in turn), RUNS, DURATION, WARMUP (seconds), PEERS (space-separated subset),
+# Environment: QUICK, SET, BASELINE (another fullduplex binary, run as the peer fullduplex-base:
+# a change measured before and after in the same run), INTERLEAVE (1: each run visits every server in turn), RUNS, DURATION, WARMUP (seconds), PEERS (space-separated subset),
 # CASES (subset of the case names below), SCRATCH (build dir, default .scratch here),
 # RESULTS (output dir, default results here).
 set -uo pipefail
@@ -33,10 +37,25 @@ if [ "${SET:-}" = tokio ]; then
     default_peers="fullduplex fullduplex-tokio tokio-tungstenite fastwebsockets"
     default_results="$here/results/tokio"
     default_interleave=1
+elif [ "${SET:-}" = io-uring ]; then
+    # The io_uring runtime's goals (issue 18): against the mio runtime and uWS C++.
+    default_cases="echo-100x16 echo-100x1k bcast-1000x16 mem-idle"
+    default_peers="fullduplex fullduplex-io-uring uws-cpp"
+    default_results="$here/results/io-uring"
+    default_interleave=1
+elif [ "${SET:-}" = large ]; then
+    # Large messages (issue 18): 16 KiB to 1 MiB, and 1 MiB throughput against raw TCP.
+    default_cases="echo-10x16k echo-100x16k echo-10x64k echo-100x64k echo-10x1m echo-100x1m"
+    default_peers="raw-tcp fullduplex fastwebsockets uws-js uws-cpp"
+    default_results="$here/results/large"
+    default_interleave=1
 fi
 interleave="${INTERLEAVE:-${default_interleave:-0}}"
 cases="${CASES:-$default_cases}"
 peers="${PEERS:-$default_peers}"
+if [ -n "${BASELINE:-}" ] && [ -z "${PEERS:-}" ]; then
+    peers="fullduplex-base $peers"
+fi
 results="${RESULTS:-$default_results}"
 mkdir -p "$scratch" "$results"
 raw_out="$results/raw.jsonl"
@@ -74,7 +93,8 @@ build_python() {
 build_peer() { # PEER → 0 when it can run
     case "$1" in
         raw-tcp) build_crate raw-tcp raw-tcp-echo ;;
-        fullduplex) true ;;
+        fullduplex | fullduplex-io-uring) true ;;
+        fullduplex-base) [ -x "${BASELINE:-}" ] ;;
         uws-cpp) "$here/peers/uws-cpp/build.sh" "$scratch" > "$scratch/uws-build.log" 2>&1 ;;
         uws-js) [ -f "$scratch/node/package-lock.json" ] || build_node ;;
         node-ws) [ -f "$scratch/node/package-lock.json" ] || build_node ;;
@@ -100,6 +120,18 @@ server_cmd() { # PEER MODE PORT DEFLATE
                 echo "$fullduplex echo --addr 127.0.0.1:$port --threads 1${d:+ --deflate}"
             elif [ "$deflate" = 0 ]; then
                 echo "$fullduplex broadcast --addr 127.0.0.1:$port --threads 1"
+            fi ;;
+        fullduplex-base)
+            if [ "$mode" = echo ]; then
+                echo "$BASELINE echo --addr 127.0.0.1:$port --threads 1${d:+ --deflate}"
+            elif [ "$deflate" = 0 ]; then
+                echo "$BASELINE broadcast --addr 127.0.0.1:$port --threads 1"
+            fi ;;
+        fullduplex-io-uring)
+            if [ "$mode" = echo ]; then
+                echo "$fullduplex echo --addr 127.0.0.1:$port --threads 1 --io-uring${d:+ --deflate}"
+            elif [ "$deflate" = 0 ]; then
+                echo "$fullduplex broadcast --addr 127.0.0.1:$port --threads 1 --io-uring"
             fi ;;
         uws-cpp) echo "$scratch/uws-cpp/uws-server $mode $port $d" ;;
         uws-js) echo "node $scratch/node/uws-server.js $mode $port $d" ;;
@@ -155,6 +187,10 @@ case_spec() {
         echo-100x16k) echo "echo 0 -c 100 -s 16384" ;;
         echo-10x1k) echo "echo 0 -c 10 -s 1024" ;;
         echo-10x16k) echo "echo 0 -c 10 -s 16384" ;;
+        echo-10x64k) echo "echo 0 -c 10 -s 65536" ;;
+        echo-100x64k) echo "echo 0 -c 100 -s 65536" ;;
+        echo-10x1m) echo "echo 0 -c 10 -s 1048576" ;;
+        echo-100x1m) echo "echo 0 -c 100 -s 1048576" ;;
         echo-200x16k) echo "echo 0 -c 200 -s 16384" ;;
         echo-500x16k) echo "echo 0 -c 500 -s 16384" ;;
         echo-deflate-json) echo "echo 1 -c 100 -s 512 --payload chat-json --deflate" ;;
@@ -265,6 +301,7 @@ versions() {
     local lock=$here/peers
     ver_of() { grep -A1 "^name = \"$2\"$" "$lock/$1/Cargo.lock" | sed -n 's/version = "\(.*\)"/\1/p'; }
     echo "fullduplex: $(git -C "$root" describe --always --dirty 2> /dev/null)"
+    [ -n "${BASELINE:-}" ] && echo "fullduplex-base: $BASELINE"
     echo "raw-tcp: mio $(ver_of raw-tcp mio)"
     echo "uws-cpp: uWebSockets/uSockets sources of crates.io libuwebsockets-sys 0.0.10, $(g++ --version | head -n1)"
     echo "uws-js: @trufflesuite/uws-js-unofficial $(node -p "require('$scratch/node/node_modules/@trufflesuite/uws-js-unofficial/package.json').version" 2> /dev/null), node $(node --version)"
