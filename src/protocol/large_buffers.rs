@@ -29,9 +29,20 @@ pub(crate) const MIN_LARGE: usize = 128 << 10;
 /// Buffers larger than this (4 MiB) are freed rather than kept.
 pub(crate) const MAX_LARGE: usize = 4 << 20;
 /// Most buffers kept per thread.
-pub(crate) const MAX_KEPT: usize = 4;
-/// Most bytes of capacity kept per thread (8 MiB).
-pub(crate) const MAX_KEPT_BYTES: usize = 8 << 20;
+pub(crate) const MAX_KEPT: usize = 16;
+/// Most bytes of capacity kept per thread (16 MiB).
+pub(crate) const MAX_KEPT_BYTES: usize = 16 << 20;
+
+/// The capacity to allocate for a large buffer of at least `len` bytes: `len` rounded up to
+/// a multiple of [`MIN_LARGE`], so that buffers made for a frame received (the frame and a
+/// read after it) and for a frame sent (the frame alone) fall in the same sizes and serve
+/// each other.
+pub(crate) fn capacity_for(len: usize) -> usize {
+    if len < MIN_LARGE {
+        return len;
+    }
+    len.checked_next_multiple_of(MIN_LARGE).unwrap_or(len)
+}
 
 /// The large buffers one thread keeps.
 struct Kept {
@@ -119,6 +130,16 @@ mod tests {
         assert_eq!(again.as_ptr(), at);
         assert_eq!(again.len(), 1000);
         assert_eq!(kept(), (0, 0));
+    }
+
+    #[test]
+    fn large_capacities_are_rounded_to_a_multiple_of_the_smallest() {
+        assert_eq!(capacity_for(1000), 1000);
+        assert_eq!(capacity_for(MIN_LARGE), MIN_LARGE);
+        // A 1 MiB frame sent (14 header bytes) and received (a 64 KiB read after it).
+        assert_eq!(capacity_for((1 << 20) + 14), (1 << 20) + MIN_LARGE);
+        assert_eq!(capacity_for((1 << 20) + (64 << 10)), (1 << 20) + MIN_LARGE);
+        assert_eq!(capacity_for(usize::MAX), usize::MAX, "no overflow");
     }
 
     #[test]

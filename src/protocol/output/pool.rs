@@ -65,10 +65,11 @@ thread_local! {
 /// ones are the thread's large buffers (`protocol::large_buffers`).
 pub(crate) fn take(additional: usize, min: usize) -> Vec<u8> {
     if additional > MAX_SEGMENT_BYTES {
-        if let Some(mut large) = large_buffers::take(additional) {
-            large.clear();
-            return large;
-        }
+        let Some(mut large) = large_buffers::take(additional) else {
+            return Vec::with_capacity(large_buffers::capacity_for(additional));
+        };
+        large.clear();
+        return large;
     }
     let pooled = POOL
         .try_with(|pool| pool.borrow_mut().take_fitting(additional))

@@ -6,7 +6,7 @@
 //! [RFC 6455 §10.4](https://www.rfc-editor.org/rfc/rfc6455#section-10.4) were checked at the
 //! header. A buffer grows with what arrived, never with what a header declared alone: a new
 //! one is at most twice the old (and never larger than the frame needs, with room for one
-//! read after it). A large buffer the
+//! read after it), rounded up to the sizes the thread keeps. A large buffer the
 //! thread already holds (`protocol::large_buffers`) is taken instead when one fits the whole
 //! frame: no allocation, so a frame of a megabyte arriving in a 64 KiB read buffer is moved
 //! once, not once per doubling, and into memory that is neither zeroed again nor faulted in.
@@ -48,7 +48,7 @@ impl Input {
             let frame = live + frame_rest + min;
             let doubled = (live + min).max(self.buf.len() * 2).max(MIN_BUFFER);
             let size = if frame_rest > 0 {
-                doubled.min(frame)
+                large_buffers::capacity_for(doubled.min(frame))
             } else {
                 doubled
             };
