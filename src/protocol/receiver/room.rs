@@ -4,12 +4,13 @@
 //! The frame lengths of [RFC 6455 §5.2](https://www.rfc-editor.org/rfc/rfc6455#section-5.2)
 //! tell how many bytes are still to come; the limits of
 //! [RFC 6455 §10.4](https://www.rfc-editor.org/rfc/rfc6455#section-10.4) were checked at the
-//! header. A buffer grows with what arrived, never with what a header declared alone: a new
-//! one is at most twice the old (and never larger than the frame needs, with room for one
-//! read after it), rounded up to the sizes the thread keeps. A large buffer the
-//! thread already holds (`protocol::large_buffers`) is taken instead when one fits the whole
-//! frame: no allocation, so a frame of a megabyte arriving in a 64 KiB read buffer is moved
-//! once, not once per doubling, and into memory that is neither zeroed again nor faulted in.
+//! header. A buffer grows with what arrived, never with what a header declared alone: it
+//! grows where it lies (the allocator may extend it or move its pages), to at most twice its
+//! size (and never larger than the frame needs, with room for one read after it), rounded up
+//! to the sizes the thread keeps. A large buffer the thread already holds
+//! (`protocol::large_buffers`) is taken instead when one fits the whole frame: no allocation,
+//! so a frame of a megabyte arriving in a 64 KiB read buffer is moved once, not once per
+//! doubling, and into memory that is neither zeroed again nor faulted in.
 
 use super::flight::{Flight, Framing, Input, MessageFrame};
 use crate::protocol::large_buffers;
@@ -36,8 +37,8 @@ impl Flight {
 impl Input {
     /// Makes room for at least `min` more bytes after the live ones, where `frame_rest` more
     /// bytes of the frame arriving are to come: the live bytes move to the front when that is
-    /// enough, else to a larger buffer (module docs) and the old one is kept for a later
-    /// large frame if it is large itself.
+    /// enough, else into a kept large buffer (the old one then kept if it is large), else the
+    /// buffer grows where it lies (module docs).
     pub(super) fn make_room(&mut self, min: usize, frame_rest: usize) {
         let live = self.end - self.start;
         if self.buf.len() - live >= min {
@@ -58,21 +59,41 @@ impl Input {
             } else {
                 None
             };
-            let mut bigger = kept.unwrap_or_else(|| Vec::with_capacity(size));
-            let capacity = bigger.capacity();
-            let bytes = &self.buf[self.start..self.end];
-            if bigger.len() >= live {
-                bigger[..live].copy_from_slice(bytes);
-            } else {
-                bigger.clear();
-                bigger.extend_from_slice(bytes);
+            match kept {
+                Some(bigger) => self.move_into(bigger),
+                None => self.grow_in_place(size),
             }
-            // Zeroed only where it was never written: a kept buffer is initialised already.
-            bigger.resize(capacity, 0);
-            large_buffers::give(std::mem::replace(&mut self.buf, bigger));
         }
         self.start = 0;
         self.end = live;
+    }
+
+    /// Moves the live bytes to the front of `bigger` (a kept buffer, initialised up to its
+    /// length), which becomes the buffer; the old one is kept if it is large.
+    fn move_into(&mut self, mut bigger: Vec<u8>) {
+        let live = self.end - self.start;
+        let capacity = bigger.capacity();
+        let bytes = &self.buf[self.start..self.end];
+        if bigger.len() >= live {
+            bigger[..live].copy_from_slice(bytes);
+        } else {
+            bigger.clear();
+            bigger.extend_from_slice(bytes);
+        }
+        // Zeroed only where it was never written.
+        bigger.resize(capacity, 0);
+        large_buffers::give(std::mem::replace(&mut self.buf, bigger));
+    }
+
+    /// Grows the buffer to `size` where it lies, the live bytes first: the allocator may
+    /// extend the allocation, or move its pages rather than copy them (`mremap`).
+    fn grow_in_place(&mut self, size: usize) {
+        let live = self.end - self.start;
+        self.buf.copy_within(self.start..self.end, 0);
+        self.buf.truncate(live);
+        // Exactly `size`: `resize` alone may double the capacity.
+        self.buf.reserve_exact(size - live);
+        self.buf.resize(size, 0);
     }
 }
 
