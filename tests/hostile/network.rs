@@ -114,9 +114,11 @@ pub fn a_handshake_sent_one_byte_at_a_time_is_cut_at_the_deadline<T: Target>() {
         ..test_config()
     });
     let mut stream = raw(server.addr());
-    let request = request_with("");
+    // A header of 8 000 bytes (under the 16 KiB limit): at one byte per 5 ms or slower, the
+    // whole request takes 40 s or more, past the test's own deadline, so however late a
+    // loaded machine runs the server's deadline, the request cannot get through first.
+    let request = request_with(&format!("X-Slow: {}\r\n", "a".repeat(8_000)));
     let started = Instant::now();
-    // One byte every 5 ms: the whole request would take about a second.
     let mut sent = 0;
     let mut cut = false;
     for byte in &request {
