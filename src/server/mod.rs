@@ -78,6 +78,7 @@ use mio::{Poll, Waker};
 
 use crate::protocol::close::CloseCode;
 use crate::protocol::DataKind;
+use crate::transport::LoopWaker;
 use crate::Config;
 
 mod config;
@@ -138,10 +139,10 @@ pub(crate) enum Command {
     Shutdown,
 }
 
-/// A worker's queue of commands and the waker that interrupts its poll.
+/// A worker's queue of commands and the waker that interrupts its wait.
 pub(crate) struct Mailbox {
     pub(crate) queue: Mutex<Vec<Command>>,
-    waker: Waker,
+    waker: LoopWaker,
 }
 
 /// What every thread of a server shares.
@@ -356,7 +357,7 @@ impl<H: Handler> Server<H> {
             let waker = Waker::new(poll.registry(), worker::WAKER)?;
             mailboxes.push(Mailbox {
                 queue: Mutex::new(Vec::new()),
-                waker,
+                waker: LoopWaker::Mio(waker),
             });
             polls.push(poll);
         }
