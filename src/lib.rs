@@ -80,7 +80,6 @@ pub mod tokio;
 #[cfg(feature = "runtime")]
 mod transport;
 #[cfg(all(feature = "io-uring", target_os = "linux"))]
-#[allow(dead_code)]
 mod uring;
 
 pub use config::Config;

@@ -74,8 +74,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use mio::{Poll, Waker};
-
 use crate::protocol::close::CloseCode;
 use crate::protocol::DataKind;
 use crate::transport::LoopWaker;
@@ -350,16 +348,15 @@ impl<H: Handler> Server<H> {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
-        let mut polls = Vec::with_capacity(threads);
+        let mut loops = Vec::with_capacity(threads);
         let mut mailboxes = Vec::with_capacity(threads);
         for _ in 0..threads {
-            let poll = Poll::new()?;
-            let waker = Waker::new(poll.registry(), worker::WAKER)?;
+            let (io, waker) = worker::Io::new(event_loop)?;
             mailboxes.push(Mailbox {
                 queue: Mutex::new(Vec::new()),
-                waker: LoopWaker::Mio(waker),
+                waker,
             });
-            polls.push(poll);
+            loops.push(io);
         }
         let shared = Arc::new(Shared {
             mailboxes,
@@ -376,7 +373,7 @@ impl<H: Handler> Server<H> {
             max_deferral: self.config.max_deferral,
         };
         let mut joins = Vec::with_capacity(threads);
-        for (index, poll) in polls.into_iter().enumerate() {
+        for (index, io) in loops.into_iter().enumerate() {
             let listener = mio::net::TcpListener::from_std(listener.try_clone()?);
             let handle = ServerHandle {
                 shared: shared.clone(),
@@ -384,7 +381,7 @@ impl<H: Handler> Server<H> {
             };
             let worker = worker::Worker::new(
                 index,
-                poll,
+                io,
                 listener,
                 handle,
                 limits,
@@ -423,8 +420,13 @@ fn choose_event_loop(wanted: EventLoop) -> io::Result<EventLoop> {
     }
 }
 
-/// Whether this build and this system can run the io_uring event loop.
+/// Whether this build and this system can run the io_uring event loop: a ring is set up and
+/// probed for every operation the loop uses; the error is one sentence naming the cause and
+/// what to do.
 fn io_uring_support() -> io::Result<()> {
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    return crate::uring::setup::support();
+    #[cfg(not(all(feature = "io-uring", target_os = "linux")))]
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
         "io_uring is not in this build of fullduplex: it needs Linux and the `io-uring` feature",

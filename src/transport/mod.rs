@@ -34,11 +34,9 @@ pub(crate) enum Transport {
     #[cfg(feature = "tls")]
     Tls(Box<TlsStream>),
     /// Plain TCP through an io_uring event loop.
-    #[allow(dead_code)]
     #[cfg(all(feature = "io-uring", target_os = "linux"))]
     Uring(Box<UringStream>),
     /// TLS over TCP through an io_uring event loop.
-    #[allow(dead_code)]
     #[cfg(all(feature = "io-uring", target_os = "linux", feature = "tls"))]
     UringTls(Box<TlsStream<UringStream>>),
 }
@@ -66,6 +64,16 @@ impl Transport {
             Transport::UringTls(s) => Some(&mut s.tcp),
             _ => None,
         }
+    }
+
+    /// Whether receiving ended (io_uring: the end of the stream or an error arrived, to be read
+    /// after the bytes before it). A mio socket tells this through its readiness event.
+    pub(crate) fn is_read_ended(&mut self) -> bool {
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        if let Some(stream) = self.uring() {
+            return stream.is_read_ended();
+        }
+        false
     }
 
     /// Whether a read shorter than the buffer proves the socket drained (plain TCP: the

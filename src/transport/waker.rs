@@ -8,7 +8,6 @@ pub(crate) enum LoopWaker {
     /// A mio loop's waker (registered with its `Poll`).
     Mio(mio::Waker),
     /// An io_uring loop's eventfd.
-    #[allow(dead_code)]
     #[cfg(all(feature = "io-uring", target_os = "linux"))]
     EventFd(crate::uring::EventFd),
 }

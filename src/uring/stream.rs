@@ -213,11 +213,6 @@ impl UringStream {
         self.sending || !self.pending.is_empty()
     }
 
-    /// Whether a send is in flight.
-    pub(crate) fn is_sending(&self) -> bool {
-        self.sending
-    }
-
     /// Whether an operation on the socket is in flight (its descriptor must stay open).
     pub(crate) fn is_busy(&self) -> bool {
         self.sending || self.recv_armed
