@@ -73,7 +73,7 @@ fn io_uring_forbidden_by_seccomp_is_refused_saying_it_is_not_permitted() {
 fn io_uring_missing_from_the_kernel_is_refused_saying_so() {
     let text = refusal(libc::ENOSYS);
     assert!(
-        text.contains("not implemented") || text.contains("not supported"),
+        text.contains("no io_uring") || text.contains("not implemented"),
         "{text}"
     );
 }

@@ -38,10 +38,17 @@ pub fn is_refusal(e: &std::io::Error) -> bool {
     e.to_string().contains("io_uring")
 }
 
-/// The one-line error for a server that asked for io_uring and could not have it.
+/// The library's own advice at the end of a refusal, which names its API
+/// (`EventLoop::IoUringOrMio`): the command gives its flags instead.
+const LIBRARY_ADVICE: &str = "; run on mio instead";
+
+/// The one-line error for a server that asked for io_uring and could not have it: the cause,
+/// then what to do with this command's flags.
 pub fn refused(why: &std::io::Error) -> String {
+    let text = why.to_string();
+    let cause = text.split(LIBRARY_ADVICE).next().unwrap_or_default();
     format!(
-        "--io-uring: {why}; run without --io-uring for the epoll loop, or with \
+        "--io-uring: {cause}; run without --io-uring for the epoll loop, or with \
          --io-uring=fallback to use it when io_uring is unavailable"
     )
 }
