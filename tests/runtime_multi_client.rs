@@ -206,7 +206,7 @@ fn echoes_0_bytes_to_16_mib_over_tls() {
     use fullduplex::server::{tls, Server};
     let cert = tls::self_signed(&[]).unwrap();
     let (app, _events) = TestApp::new();
-    let server = Server::new(test_config(), app)
+    let server = Server::new(server_config(test_config()), app)
         .with_tls(cert.server.clone())
         .bind("127.0.0.1:0")
         .unwrap();

@@ -49,7 +49,7 @@ fn issue(names: &[&str], shape: impl FnOnce(&mut CertificateParams)) -> Issued {
 
 fn tls_server(config: Arc<rustls::ServerConfig>) -> TestServer {
     let (app, _events) = TestApp::new();
-    let server = Server::new(test_config(), app)
+    let server = Server::new(server_config(test_config()), app)
         .with_tls(config)
         .bind("127.0.0.1:0")
         .unwrap();

@@ -9,5 +9,6 @@ pub mod chat;
 pub mod cli;
 pub mod client;
 pub mod echo;
+pub mod event_loop;
 pub mod tls;
 pub mod tokio_echo;
