@@ -351,7 +351,7 @@ impl<H: Handler> Server<H> {
         let mut loops = Vec::with_capacity(threads);
         let mut mailboxes = Vec::with_capacity(threads);
         for _ in 0..threads {
-            let (io, waker) = worker::Io::new(event_loop)?;
+            let (io, waker) = worker::LoopToBe::new(event_loop)?;
             mailboxes.push(Mailbox {
                 queue: Mutex::new(Vec::new()),
                 waker,
@@ -372,6 +372,10 @@ impl<H: Handler> Server<H> {
             max_request_body: self.config.max_request_body,
             max_deferral: self.config.max_deferral,
         };
+        // Each worker sets its event loop up on its own thread (an io_uring ring belongs to the
+        // thread that creates it: the kernel interrupts that thread's blocking calls when the
+        // ring ends) and says whether it could.
+        let (ready, setups) = std::sync::mpsc::channel();
         let mut joins = Vec::with_capacity(threads);
         for (index, io) in loops.into_iter().enumerate() {
             let listener = mio::net::TcpListener::from_std(listener.try_clone()?);
@@ -379,29 +383,54 @@ impl<H: Handler> Server<H> {
                 shared: shared.clone(),
                 worker: Some(index),
             };
-            let worker = worker::Worker::new(
-                index,
-                io,
-                listener,
-                handle,
-                limits,
-                self.handler.clone(),
-                #[cfg(feature = "tls")]
-                self.tls.clone(),
-            )?;
+            let handler = self.handler.clone();
+            #[cfg(feature = "tls")]
+            let tls = self.tls.clone();
+            let ready = ready.clone();
+            let start = move || {
+                let worker = io.open().and_then(|io| {
+                    worker::Worker::new(
+                        index,
+                        io,
+                        listener,
+                        handle,
+                        limits,
+                        handler,
+                        #[cfg(feature = "tls")]
+                        tls,
+                    )
+                });
+                match worker {
+                    Ok(worker) => {
+                        let _ = ready.send(Ok(()));
+                        worker.run();
+                    }
+                    Err(err) => {
+                        let _ = ready.send(Err(err));
+                    }
+                }
+            };
             let join = std::thread::Builder::new()
                 .name(format!("fullduplex-worker-{index}"))
-                .spawn(move || worker.run())?;
+                .spawn(start)?;
             joins.push(join);
         }
-        Ok(RunningServer {
+        drop(ready);
+        let running = RunningServer {
             handle: ServerHandle {
                 shared,
                 worker: None,
             },
             joins,
             event_loop,
-        })
+        };
+        for _ in 0..threads {
+            if let Ok(Err(err)) = setups.recv() {
+                running.stop();
+                return Err(err);
+            }
+        }
+        Ok(running)
     }
 }
 
@@ -424,8 +453,14 @@ fn choose_event_loop(wanted: EventLoop) -> io::Result<EventLoop> {
 /// probed for every operation the loop uses; the error is one sentence naming the cause and
 /// what to do.
 fn io_uring_support() -> io::Result<()> {
+    // On a thread of its own, like the workers' rings (see `Server::bind`).
     #[cfg(all(feature = "io-uring", target_os = "linux"))]
-    return crate::uring::setup::support();
+    return std::thread::scope(|scope| {
+        let probe = scope.spawn(crate::uring::setup::support);
+        probe
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the io_uring probe failed")))
+    });
     #[cfg(not(all(feature = "io-uring", target_os = "linux")))]
     Err(io::Error::new(
         io::ErrorKind::Unsupported,

@@ -59,20 +59,38 @@ pub(crate) enum Io {
     Uring(Box<uring::Driver>),
 }
 
-impl Io {
-    /// A worker's event loop of this kind (never [`EventLoop::IoUringOrMio`], decided before),
-    /// and the waker of its mailbox. Creating a ring fails as the probe does, in one sentence.
-    pub(crate) fn new(event_loop: EventLoop) -> io::Result<(Io, LoopWaker)> {
+/// A worker's event loop before its thread starts it: mio's `Poll`, or the eventfd an
+/// io_uring loop will poll (the ring itself is created on the worker's thread).
+pub(crate) enum LoopToBe {
+    Mio(Poll),
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    Uring(crate::uring::EventFd),
+}
+
+impl LoopToBe {
+    /// A worker's event loop of this kind ([`EventLoop::IoUringOrMio`] was decided before),
+    /// and the waker of its mailbox.
+    pub(crate) fn new(event_loop: EventLoop) -> io::Result<(LoopToBe, LoopWaker)> {
         #[cfg(all(feature = "io-uring", target_os = "linux"))]
         if event_loop != EventLoop::Mio {
             let eventfd = crate::uring::EventFd::new()?;
-            let driver = uring::Driver::new(&eventfd)?;
-            return Ok((Io::Uring(Box::new(driver)), LoopWaker::EventFd(eventfd)));
+            let waker = LoopWaker::EventFd(eventfd.try_clone()?);
+            return Ok((LoopToBe::Uring(eventfd), waker));
         }
         let _ = event_loop;
         let poll = Poll::new()?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
-        Ok((Io::Mio(poll), LoopWaker::Mio(waker)))
+        Ok((LoopToBe::Mio(poll), LoopWaker::Mio(waker)))
+    }
+
+    /// The event loop, on the worker's thread. Creating a ring fails as the probe does, in
+    /// one sentence.
+    pub(crate) fn open(self) -> io::Result<Io> {
+        match self {
+            LoopToBe::Mio(poll) => Ok(Io::Mio(poll)),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            LoopToBe::Uring(eventfd) => Ok(Io::Uring(Box::new(uring::Driver::new(eventfd)?))),
+        }
     }
 }
 

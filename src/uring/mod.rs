@@ -6,7 +6,10 @@
 //! How an event loop uses them (the server's worker does, see `server::worker::uring`):
 //!
 //! - [`setup::new_ring`] creates the loop's ring, having checked every operation it needs
-//!   ([`setup::support`] does the same check alone, for a fallback to mio).
+//!   ([`setup::support`] does the same check alone, for a fallback to mio). Create a ring on
+//!   the thread that runs its loop (and probe on a thread of its own): when a ring ends, the
+//!   kernel interrupts the blocking calls of the thread that created it (`EINTR`), which a
+//!   caller of `bind` or `connect` doing blocking I/O would see.
 //! - [`BufRing`] registers a group of receive buffers; a multishot receive
 //!   (`opcode::RecvMulti` with [`BufRing::group`]) picks one per completion, and
 //!   [`BufRing::take`] hands that buffer over as a [`Chunk`].

@@ -65,14 +65,14 @@ pub(crate) struct Driver {
 }
 
 impl Driver {
-    /// A ring for one worker, woken through `waker` (the mailbox's eventfd).
-    pub(crate) fn new(waker: &EventFd) -> io::Result<Self> {
+    /// A ring for one worker, woken through `wake` (the mailbox's eventfd).
+    pub(crate) fn new(wake: EventFd) -> io::Result<Self> {
         let ring = setup::new_ring(RING_ENTRIES)?;
         let buffers = BufRing::new(&ring, GROUP, RECV_BUFFERS, RECV_BUFFER_SIZE)?;
         Ok(Self {
             ring,
             buffers,
-            wake: waker.try_clone()?,
+            wake,
             timer: types::Timespec::new(),
             timer_armed: false,
             wake_armed: false,
