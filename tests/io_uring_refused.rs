@@ -1,8 +1,9 @@
 //! The io_uring event loop where io_uring cannot be set up: `io_uring_setup` made to fail by a
 //! seccomp filter (`common/seccomp.rs`), as a container's default profile or an old kernel
-//! makes it fail. Asking for io_uring is then refused at bind, saying why; asking for io_uring
-//! or mio serves on mio. The filter binds the thread that installs it and the threads it
-//! starts (the server's workers), not the rest of this process.
+//! makes it fail. Asking for io_uring is then refused, saying why, by the server's bind and by
+//! the many-connection client; asking for io_uring or mio runs on mio. The filter binds the
+//! thread that installs it and the threads it starts (the server's workers), not the rest of
+//! this process.
 #![cfg(all(
     feature = "io-uring",
     target_os = "linux",
@@ -13,10 +14,12 @@ mod common;
 
 use std::io;
 use std::thread;
+use std::time::Instant;
 
 use common::runtime::*;
 use common::seccomp;
-use fullduplex::protocol::OwnedEvent;
+use fullduplex::client::{ClientConn, ClientHandler, ClientId, ClientOptions, Ended, MultiClient};
+use fullduplex::protocol::{CloseCode, Message, OwnedEvent};
 use fullduplex::server::{EventLoop, RunningServer, Server, ServerConfig};
 
 /// Binds the test application on `event_loop` from a thread on which `io_uring_setup` fails
@@ -85,4 +88,51 @@ fn io_uring_or_mio_serves_on_mio_where_io_uring_is_forbidden() {
     let mut ws = connect(server.local_addr());
     ws.send_text("served on mio").unwrap();
     assert_eq!(ws.recv().unwrap(), OwnedEvent::Text("served on mio".into()));
+}
+
+/// Opens one connection and closes it once open; how it ended.
+struct OpenThenClose(Option<String>);
+
+impl ClientHandler for OpenThenClose {
+    fn on_open(&mut self, conn: &mut ClientConn<'_>) {
+        conn.close(CloseCode::Normal, "done").unwrap();
+    }
+
+    fn on_message(&mut self, _: &mut ClientConn<'_>, _: Message<'_>) {}
+
+    fn on_end(&mut self, _: ClientId, ended: &Ended) {
+        self.0 = Some(ended.to_string());
+    }
+}
+
+#[test]
+fn the_multi_client_refuses_io_uring_where_forbidden_and_falls_back_to_mio_when_asked() {
+    let server = start_on(EventLoop::Mio, test_config(), TestApp::new().0);
+    let url = ws_url(server.local_addr(), "/");
+    let ended = thread::spawn(move || {
+        seccomp::forbid_io_uring_here(libc::EPERM).expect("a seccomp filter on this thread");
+        let refused = MultiClient::with_event_loop(ClientOptions::default(), EventLoop::IoUring)
+            .err()
+            .expect("io_uring refused");
+        let text = refused.to_string().to_lowercase();
+        assert!(
+            text.contains("io_uring") && text.contains("forbidden"),
+            "{text}"
+        );
+        let options = ClientOptions::default();
+        let mut clients = MultiClient::with_event_loop(options, EventLoop::IoUringOrMio).unwrap();
+        assert_eq!(clients.event_loop(), EventLoop::Mio);
+        clients.connect(&url).unwrap();
+        let mut app = OpenThenClose(None);
+        let until = Instant::now() + DEADLINE;
+        while !clients.is_empty() && Instant::now() < until {
+            clients.poll(&mut app, Some(DEADLINE)).unwrap();
+        }
+        app.0
+    });
+    let ended = ended.join().expect("the client's thread");
+    assert_eq!(
+        ended.as_deref(),
+        Some("the connection closed with code 1000")
+    );
 }

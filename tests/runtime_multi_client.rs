@@ -102,7 +102,7 @@ fn a_thousand_connections_on_one_loop_each_echo_and_close() {
         "RLIMIT_NOFILE is {limit}"
     );
     let (server, _events) = start_app(test_config());
-    let mut clients = MultiClient::new(ClientOptions::default()).unwrap();
+    let mut clients = multi_client(ClientOptions::default());
     let url = ws_url(server.local_addr(), "/");
     let ids: Vec<_> = (0..CONNECTIONS)
         .map(|_| clients.connect(&url).unwrap())
@@ -167,7 +167,7 @@ impl ClientHandler for SizeWalk {
 }
 
 fn walk_sizes(url: &str, options: ClientOptions) {
-    let mut clients = MultiClient::new(options).unwrap();
+    let mut clients = multi_client(options);
     clients.connect(url).unwrap();
     let sizes = vec![0, 1, 125, 126, 65_535, 65_536, 1 << 20, 16 << 20];
     let mut walk = SizeWalk {
@@ -226,7 +226,7 @@ fn refusals_and_unreachable_servers_are_reported_as_not_opened() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let mut clients = MultiClient::new(ClientOptions::default()).unwrap();
+    let mut clients = multi_client(ClientOptions::default());
     let refused = clients
         .connect(&ws_url(server.local_addr(), "/reject/403"))
         .unwrap();
@@ -262,7 +262,7 @@ fn a_server_that_never_answers_the_handshake_times_out() {
         connect_timeout: timeout,
         ..ClientOptions::default()
     };
-    let mut clients = MultiClient::new(options).unwrap();
+    let mut clients = multi_client(options);
     let started = Instant::now();
     let id = clients
         .connect(&ws_url(listener.local_addr().unwrap(), "/"))
@@ -280,7 +280,7 @@ fn a_server_that_never_answers_the_handshake_times_out() {
 #[test]
 fn pings_sends_from_outside_and_closes_from_the_server() {
     let (server, _events) = start_app(test_config());
-    let mut clients = MultiClient::new(ClientOptions::default()).unwrap();
+    let mut clients = multi_client(ClientOptions::default());
     let url = ws_url(server.local_addr(), "/");
     let id = clients.connect(&url).unwrap();
     let mut recorder = Recorder::default();
@@ -311,7 +311,7 @@ fn pings_sends_from_outside_and_closes_from_the_server() {
 #[test]
 fn graceful_shutdown_of_the_server_ends_every_connection_with_1001() {
     let (server, _events) = start_app(test_config());
-    let mut clients = MultiClient::new(ClientOptions::default()).unwrap();
+    let mut clients = multi_client(ClientOptions::default());
     let url = ws_url(server.local_addr(), "/");
     for _ in 0..50 {
         clients.connect(&url).unwrap();
@@ -349,7 +349,7 @@ fn a_server_that_breaks_the_protocol_is_closed_with_1002() {
         },
         ..ClientOptions::default()
     };
-    let mut clients = MultiClient::new(options).unwrap();
+    let mut clients = multi_client(options);
     let id = clients.connect(&ws_url(addr, "/")).unwrap();
     let mut recorder = Recorder::default();
     // The client sends its Close, then waits for the server to close TCP, which this one
@@ -383,7 +383,7 @@ fn a_server_that_never_answers_our_close_is_cut_at_the_close_deadline() {
         },
         ..ClientOptions::default()
     };
-    let mut clients = MultiClient::new(options).unwrap();
+    let mut clients = multi_client(options);
     let id = clients.connect(&ws_url(addr, "/")).unwrap();
     let mut recorder = Recorder::default();
     run_until(&mut clients, &mut recorder, |r, _| !r.opened.is_empty());

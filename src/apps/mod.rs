@@ -2,6 +2,7 @@
 
 pub mod addr;
 pub mod autobahn;
+pub mod autobahn_multi;
 pub mod autobahn_tokio;
 pub mod bench;
 pub mod broadcast;

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fullduplex::client::{self, ClientOptions, WebSocket};
+use fullduplex::client::{self, ClientOptions, MultiClient, WebSocket};
 use fullduplex::protocol::handshake::{ClientOffer, Request};
 use fullduplex::protocol::{Chunk, CloseCode, DataKind, FrameHeader, Message, Opcode, OwnedEvent};
 use fullduplex::server::{
@@ -176,6 +176,15 @@ impl Drop for TestServer {
             server.stop();
         }
     }
+}
+
+/// A [`MultiClient`] on the event loop of [`test_event_loop`], checked to run it.
+pub fn multi_client(options: ClientOptions) -> MultiClient {
+    let wanted = test_event_loop();
+    let clients = MultiClient::with_event_loop(options, wanted)
+        .unwrap_or_else(|e| panic!("a MultiClient on {wanted:?}: {e}"));
+    assert_eq!(clients.event_loop(), wanted);
+    clients
 }
 
 /// Starts `handler` on 127.0.0.1, port 0, on the event loop of [`test_event_loop`].

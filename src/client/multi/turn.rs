@@ -35,6 +35,7 @@ impl MultiClient {
         ready: Ready,
         now: Instant,
     ) {
+        self.touch(slot);
         let Some(peer) = self.live_peer(slot) else {
             return;
         };
@@ -274,6 +275,7 @@ impl MultiClient {
     pub(super) fn flush_dirty(&mut self, now: Instant) {
         let close_timeout = self.options.config.close_timeout;
         for slot in std::mem::take(&mut self.dirty) {
+            self.touch(slot);
             let Some(peer) = self.live_peer(slot) else {
                 continue;
             };
