@@ -167,7 +167,10 @@ impl ClientHandler for SizeWalk {
 }
 
 fn walk_sizes(url: &str, options: ClientOptions) {
-    let mut clients = multi_client(options);
+    walk_sizes_with(multi_client(options), url);
+}
+
+fn walk_sizes_with(mut clients: MultiClient, url: &str) {
     clients.connect(url).unwrap();
     let sizes = vec![0, 1, 125, 126, 65_535, 65_536, 1 << 20, 16 << 20];
     let mut walk = SizeWalk {
@@ -184,6 +187,18 @@ fn walk_sizes(url: &str, options: ClientOptions) {
 fn echoes_0_bytes_to_16_mib() {
     let (server, _events) = start_app(test_config());
     walk_sizes(&ws_url(server.local_addr(), "/"), ClientOptions::default());
+}
+
+/// Each event loop's client against the other's server, whatever the tests' event loop.
+#[test]
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+fn the_event_loops_of_client_and_server_mix() {
+    use fullduplex::server::EventLoop::{IoUring, Mio};
+    for (client, server) in [(IoUring, Mio), (Mio, IoUring)] {
+        let server = start_on(server, test_config(), TestApp::new().0);
+        let clients = multi_client_on(client, ClientOptions::default());
+        walk_sizes_with(clients, &ws_url(server.local_addr(), "/"));
+    }
 }
 
 #[test]

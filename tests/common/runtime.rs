@@ -180,7 +180,11 @@ impl Drop for TestServer {
 
 /// A [`MultiClient`] on the event loop of [`test_event_loop`], checked to run it.
 pub fn multi_client(options: ClientOptions) -> MultiClient {
-    let wanted = test_event_loop();
+    multi_client_on(test_event_loop(), options)
+}
+
+/// A [`MultiClient`] on `wanted`, checked to run it.
+pub fn multi_client_on(wanted: EventLoop, options: ClientOptions) -> MultiClient {
     let clients = MultiClient::with_event_loop(options, wanted)
         .unwrap_or_else(|e| panic!("a MultiClient on {wanted:?}: {e}"));
     assert_eq!(clients.event_loop(), wanted);
