@@ -376,26 +376,6 @@ impl MultiClient {
         Ok(())
     }
 
-    /// Waits at most `wait` for the loop's events; the connections ready go to `self.ready`.
-    fn wait(&mut self, wait: Duration) -> io::Result<()> {
-        match &mut self.driver {
-            Driver::Mio { poll, events } => Driver::wait_mio(poll, events, wait, &mut self.ready),
-            #[cfg(all(feature = "io-uring", target_os = "linux"))]
-            Driver::IoUring(_) => self.wait_uring(wait),
-        }
-    }
-
-    /// Notes that a connection read, wrote or changed: over io_uring its buffers, receive and
-    /// send are seen to before the next wait.
-    fn touch(&mut self, slot: usize) {
-        #[cfg(all(feature = "io-uring", target_os = "linux"))]
-        if let Driver::IoUring(ring) = &mut self.driver {
-            ring.touch(slot);
-        }
-        #[cfg(not(all(feature = "io-uring", target_os = "linux")))]
-        let _ = slot;
-    }
-
     /// How often deadlines are checked (see [`sweep_interval`]).
     fn sweep_interval(&self) -> Duration {
         let shortest = self.options.config.shortest_timeout();

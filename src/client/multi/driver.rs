@@ -9,6 +9,7 @@ use std::time::Duration;
 use mio::{Events, Interest, Poll, Token};
 
 use super::turn::Ready;
+use super::MultiClient;
 use crate::server::EventLoop;
 use crate::transport::Transport;
 
@@ -123,5 +124,27 @@ impl Driver {
             Err(e) if e.kind() != io::ErrorKind::Interrupted => Err(e),
             _ => Ok(()),
         }
+    }
+}
+
+impl MultiClient {
+    /// Waits at most `wait` for the loop's events; the connections ready go to `self.ready`.
+    pub(super) fn wait(&mut self, wait: Duration) -> io::Result<()> {
+        match &mut self.driver {
+            Driver::Mio { poll, events } => Driver::wait_mio(poll, events, wait, &mut self.ready),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Driver::IoUring(_) => self.wait_uring(wait),
+        }
+    }
+
+    /// Notes that a connection read, wrote or changed: over io_uring its buffers, receive and
+    /// send are seen to before the next wait.
+    pub(super) fn touch(&mut self, slot: usize) {
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        if let Driver::IoUring(ring) = &mut self.driver {
+            ring.touch(slot);
+        }
+        #[cfg(not(all(feature = "io-uring", target_os = "linux")))]
+        let _ = slot;
     }
 }

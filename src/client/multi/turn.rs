@@ -27,6 +27,16 @@ pub(super) struct Ready {
     pub(super) writable: bool,
 }
 
+impl Ready {
+    /// What two reports about one socket say together.
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    pub(super) fn merge(&mut self, other: Ready) {
+        self.readable |= other.readable;
+        self.read_closed |= other.read_closed;
+        self.writable |= other.writable;
+    }
+}
+
 impl MultiClient {
     pub(super) fn on_event<H: ClientHandler>(
         &mut self,

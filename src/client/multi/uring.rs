@@ -325,7 +325,11 @@ impl MultiClient {
             };
             let ready = ring.complete(data, result, flags, stream);
             ring.touched.push(slot);
-            self.ready.push((slot, ready));
+            match self.ready.last_mut() {
+                // Completions for one connection often come together: one event for them.
+                Some((last, state)) if *last == slot => state.merge(ready),
+                _ => self.ready.push((slot, ready)),
+            }
         }
         ring.buffers.publish();
         Ok(())
