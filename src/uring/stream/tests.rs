@@ -83,7 +83,7 @@ fn writes_are_sent_in_order_and_block_past_the_limit() {
     assert_eq!(full(&mut stream), std::io::ErrorKind::WouldBlock);
     let mut submit = stream.start_send();
     assert!(stream.start_send().is_none(), "one send at a time");
-    assert!(TURN_LIMIT > SEND_LIMIT);
+    const { assert!(TURN_LIMIT > SEND_LIMIT) };
     assert_eq!(full(&mut stream), std::io::ErrorKind::WouldBlock);
     let mut tail = Some(b"tail");
     let mut expected = TURN_LIMIT;
