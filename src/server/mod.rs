@@ -1,20 +1,22 @@
-//! The WebSocket server: worker threads, each running a mio event loop over its share of the
-//! connections, driving the sans-I/O [`Connection`](crate::protocol::Connection).
+//! The WebSocket server: worker threads, each running an event loop (mio's, or io_uring's on
+//! Linux: [`EventLoop`]) over its share of the connections, driving the sans-I/O
+//! [`Connection`](crate::protocol::Connection).
 //!
 //! # Architecture
 //!
 //! - **Workers.** [`ServerConfig::threads`] threads (default: one per core), each with its own
-//!   `Poll`, connections, read-buffer pool and topic table. Nothing is locked on the data
-//!   path: a connection lives and dies on one worker.
+//!   `Poll` (or io_uring ring), connections, read-buffer pool and topic table. Nothing is
+//!   locked on the data path: a connection lives and dies on one worker.
 //! - **Accepting.** One listening socket, shared: each worker registers a clone of it and
-//!   accepts until `WouldBlock` when it becomes readable. On the 2-core machines this project
+//!   accepts until `WouldBlock` when it becomes readable (io_uring: each keeps a multishot
+//!   accept on its clone). On the 2-core machines this project
 //!   runs on, one connection's accept wakes both workers and one gets it; measured with
 //!   `fullduplex bench connect` this costs nothing visible next to the handshake, and it
 //!   spreads connections by who is least busy (an idle worker wins the race), where
 //!   `SO_REUSEPORT` spreads them by a hash of the address regardless of load.
 //! - **Cross-thread work.** [`ServerHandle`] sends commands (send to a connection, publish
 //!   to a topic, broadcast, close, shutdown) to a worker's mailbox and wakes it with a
-//!   `mio::Waker`. Each mailbox is bounded ([`ServerConfig::max_mailbox`]): a command that finds
+//!   `mio::Waker` (io_uring: an eventfd the ring polls). Each mailbox is bounded ([`ServerConfig::max_mailbox`]): a command that finds
 //!   it full is dropped, counted, and reported to a [`ServerHandle`] caller ([`MailboxFull`]);
 //!   a callback's [`Context`] drops it without a word (a shutdown is never dropped). A message
 //!   for many receivers is encoded once ([`SharedFrame`](crate::protocol::SharedFrame)):

@@ -5,9 +5,11 @@
 //!
 //! Writing copies into a send buffer (from a per-thread pool, so an idle connection holds none)
 //! and the loop submits it at the end of its turn, one send per connection at a time: bytes
-//! written while a send is in flight wait in a second buffer and go in order after it. Past
-//! [`SEND_LIMIT`] bytes not yet sent, a write says `WouldBlock`, like a full socket; the send's
-//! completion is the loop's "writable".
+//! written while a send is in flight wait in a second buffer and go in order after it. A write
+//! says `WouldBlock`, like a full socket, past [`TURN_LIMIT`] bytes not yet sent (nothing is
+//! sent during a turn, so this absorbs a turn's burst as a socket's send buffer would), or past
+//! [`SEND_LIMIT`] while the last turn's send is still in flight (the peer is not keeping up);
+//! the send's completion is the loop's "writable".
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -19,7 +21,10 @@ use mio::net::TcpStream;
 
 use super::Chunk;
 
-/// Most bytes written and not yet sent that a stream accepts before `WouldBlock`.
+/// Most bytes written and not yet sent that a stream accepts while no send is in flight: as
+/// much as Linux's largest TCP send buffer by default (`net.ipv4.tcp_wmem`).
+pub(crate) const TURN_LIMIT: usize = 4 << 20;
+/// Most bytes written and not yet sent that a stream accepts while a send is in flight.
 pub(crate) const SEND_LIMIT: usize = 256 << 10;
 /// Send buffers kept per thread for reuse, and the largest capacity kept.
 const SPARE_BUFFERS: usize = 256;
@@ -127,8 +132,8 @@ impl UringStream {
         }
     }
 
-    /// Takes bytes to send: as many of `chunks` as fit under [`SEND_LIMIT`]; `WouldBlock` when
-    /// none do; the send's error once one failed.
+    /// Takes bytes to send: as many of `chunks` as fit under [`TURN_LIMIT`], or [`SEND_LIMIT`]
+    /// while a send is in flight; `WouldBlock` when none do; the send's error once one failed.
     pub(crate) fn write_vectored(&mut self, chunks: &[IoSlice<'_>]) -> io::Result<usize> {
         if let Some(errno) = self.write_error {
             return Err(io::Error::from_raw_os_error(errno));
@@ -137,7 +142,8 @@ impl UringStream {
             return Err(io::ErrorKind::BrokenPipe.into());
         }
         let unsent = self.pending.len() + self.flight.len() - self.flight_sent;
-        let room = SEND_LIMIT.saturating_sub(unsent);
+        let limit = if self.sending { SEND_LIMIT } else { TURN_LIMIT };
+        let room = limit.saturating_sub(unsent);
         if room == 0 {
             return Err(io::ErrorKind::WouldBlock.into());
         }
