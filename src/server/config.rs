@@ -73,10 +73,9 @@ pub enum EventLoop {
     /// 0.5 MiB of kernel memory) and 512 receive buffers of 16 KiB (8 MiB), which a connection
     /// borrows only while its received bytes wait to be read, so an idle connection holds
     /// none. Per connection: its stream's state (a 160-byte allocation beside what mio's loop
-    /// holds), and the bytes it was sent and the kernel has not taken yet, in user space
-    /// where mio leaves them in the socket's buffer: up to 4 MiB written within one turn (a
-    /// burst), up to 256 KiB more while a send is in flight, then the output queue and its
-    /// limit ([`Config::max_outbound_queue`](crate::Config::max_outbound_queue)) as on mio.
+    /// holds), and up to 256 KiB written and not yet taken by the kernel, beside the output
+    /// queue and its limit
+    /// ([`Config::max_outbound_queue`](crate::Config::max_outbound_queue)) as on mio.
     IoUring,
     /// io_uring where it works, else mio (the reason is printed on standard error once).
     /// [`RunningServer::event_loop`](super::RunningServer::event_loop) says which one runs.

@@ -1,5 +1,5 @@
 //! The runtime's byte streams: plain TCP or TLS (rustls) over TCP, each either a mio socket or
-//! an io_uring one ([`UringStream`](crate::uring::UringStream), Linux, feature `io-uring`),
+//! an io_uring one (`crate::uring::UringStream`, Linux, feature `io-uring`),
 //! written from a connection's output queue with vectored writes and read into buffers lent
 //! from a pool. The server and the [`MultiClient`](crate::client::MultiClient) read and write
 //! WebSocket bytes through it without caring which (the blocking client has its own blocking
@@ -80,12 +80,11 @@ impl Transport {
     /// kernel, or the received chunks, had no more; TLS: rustls may still hold decrypted
     /// records).
     pub(crate) fn short_read_drains(&self) -> bool {
-        match self {
-            Transport::Plain(_) => true,
-            #[cfg(all(feature = "io-uring", target_os = "linux"))]
-            Transport::Uring(_) => true,
-            _ => false,
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        if let Transport::Uring(_) = self {
+            return true;
         }
+        matches!(self, Transport::Plain(_))
     }
 
     /// Reads received plaintext. `Ok(0)` is the end of the stream; `WouldBlock` means nothing

@@ -152,3 +152,31 @@ impl Drop for BufRing {
         unsafe { alloc::dealloc(self.entries.as_ptr().cast(), self.layout) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completions_that_name_no_lent_buffer_are_refused_not_trusted() {
+        let ring = crate::uring::setup::new_ring(8).unwrap();
+        let mut buffers = BufRing::new(&ring, 7, 4, 32).unwrap();
+        assert!(BufRing::new(&ring, 8, 3, 32).is_err(), "not a power of two");
+        assert!(buffers.take(4, 1).is_none(), "no such buffer");
+        assert!(buffers.take(1, 33).is_none(), "longer than the buffer");
+        let chunk = buffers.take(1, 5).unwrap();
+        assert_eq!((chunk.bid, chunk.unread().len()), (1, 5));
+        assert!(buffers.take(1, 5).is_none(), "lent already");
+        assert_eq!(buffers.lent(), 1);
+        buffers.give_back(chunk);
+        assert_eq!(buffers.lent(), 0);
+        let stray = Chunk {
+            bid: 2,
+            buf: vec![0; 32].into_boxed_slice(),
+            start: 0,
+            end: 0,
+        };
+        buffers.give_back(stray);
+        assert_eq!(buffers.lent(), 0, "a buffer in the ring is not added twice");
+    }
+}

@@ -5,11 +5,12 @@
 //!
 //! Writing copies into a send buffer (from a per-thread pool, so an idle connection holds none)
 //! and the loop submits it at the end of its turn, one send per connection at a time: bytes
-//! written while a send is in flight wait in a second buffer and go in order after it. A write
-//! says `WouldBlock`, like a full socket, past [`TURN_LIMIT`] bytes not yet sent (nothing is
-//! sent during a turn, so this absorbs a turn's burst as a socket's send buffer would), or past
-//! [`SEND_LIMIT`] while the last turn's send is still in flight (the peer is not keeping up);
-//! the send's completion is the loop's "writable".
+//! written while a send is in flight wait in a second buffer and go in order after it. Past
+//! [`SEND_LIMIT`] bytes not yet sent, a write says `WouldBlock`, like a full socket, and the
+//! send's completion is the loop's "writable"; except that with no send in flight (a burst
+//! within one turn, when nothing could be submitted yet) the buffer is first sent at once with
+//! a direct non-blocking `send`, so that the kernel's socket buffer absorbs the burst as it does
+//! under mio.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -21,10 +22,7 @@ use mio::net::TcpStream;
 
 use super::Chunk;
 
-/// Most bytes written and not yet sent that a stream accepts while no send is in flight: as
-/// much as Linux's largest TCP send buffer by default (`net.ipv4.tcp_wmem`).
-pub(crate) const TURN_LIMIT: usize = 4 << 20;
-/// Most bytes written and not yet sent that a stream accepts while a send is in flight.
+/// Most bytes written and not yet sent that a stream holds.
 pub(crate) const SEND_LIMIT: usize = 256 << 10;
 /// Send buffers kept per thread for reuse, and the largest capacity kept.
 const SPARE_BUFFERS: usize = 256;
@@ -132,18 +130,21 @@ impl UringStream {
         }
     }
 
-    /// Takes bytes to send: as many of `chunks` as fit under [`TURN_LIMIT`], or [`SEND_LIMIT`]
-    /// while a send is in flight; `WouldBlock` when none do; the send's error once one failed.
+    /// Takes bytes to send: as many of `chunks` as fit under [`SEND_LIMIT`] (with no send in
+    /// flight, after sending what is held at once); `WouldBlock` when none do; the send's
+    /// error once one failed.
     pub(crate) fn write_vectored(&mut self, chunks: &[IoSlice<'_>]) -> io::Result<usize> {
-        if let Some(errno) = self.write_error {
-            return Err(io::Error::from_raw_os_error(errno));
-        }
         if self.write_side != WriteSide::Open {
             return Err(io::ErrorKind::BrokenPipe.into());
         }
-        let unsent = self.pending.len() + self.flight.len() - self.flight_sent;
-        let limit = if self.sending { SEND_LIMIT } else { TURN_LIMIT };
-        let room = limit.saturating_sub(unsent);
+        let mut room = self.room();
+        if room == 0 && !self.sending {
+            self.send_now();
+            room = self.room();
+        }
+        if let Some(errno) = self.write_error {
+            return Err(io::Error::from_raw_os_error(errno));
+        }
         if room == 0 {
             return Err(io::ErrorKind::WouldBlock.into());
         }
@@ -160,6 +161,30 @@ impl UringStream {
             }
         }
         Ok(taken)
+    }
+
+    /// Bytes a write may take now.
+    fn room(&self) -> usize {
+        let unsent = self.pending.len() + self.flight.len() - self.flight_sent;
+        SEND_LIMIT.saturating_sub(unsent)
+    }
+
+    /// Sends what is held with a direct non-blocking `send` (no send is in flight, so the
+    /// order holds): as much as the socket's buffer takes.
+    fn send_now(&mut self) {
+        while !self.pending.is_empty() {
+            match self.tcp.write(&self.pending) {
+                Ok(0) => return self.fail_direct(libc::EPIPE),
+                Ok(n) => drop(self.pending.drain(..n)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => return self.fail_direct(e.raw_os_error().unwrap_or(libc::EIO)),
+            }
+        }
+    }
+
+    fn fail_direct(&mut self, errno: i32) {
+        let _ = self.fail_sending(errno);
     }
 
     /// Shuts our direction once everything written is sent (see [`try_shutdown`](Self::try_shutdown)).

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
@@ -269,14 +269,15 @@ impl Driver {
         !self.graves.is_empty()
     }
 
-    /// At exit: cancels everything in flight and waits (a bounded time) for removed
-    /// connections' last completions, giving their buffers back. What is still in flight then
-    /// is leaked, never freed under the kernel.
+    /// At exit: cancels the accept (the kernel holds the listening socket open while it is in
+    /// flight) and the removed connections' operations, and waits (a bounded time) for their
+    /// last completions, giving their buffers back. What is still in flight then is leaked,
+    /// never freed under the kernel.
     pub(crate) fn finish(&mut self, within: Duration) {
         self.cancel_accept();
         self.sweep_graves(Instant::now(), Duration::ZERO);
         let deadline = Instant::now() + within;
-        while self.has_graves() && Instant::now() < deadline {
+        while (self.has_graves() || self.accept_armed) && Instant::now() < deadline {
             if !self.timer_armed {
                 self.arm_timer(Duration::from_millis(10));
             }
@@ -284,10 +285,17 @@ impl Driver {
                 break;
             }
             for (user_data, result, flags) in std::mem::take(&mut self.completions) {
-                if UserData::decode(user_data).is_some_and(|d| d.op == Op::Timer) {
-                    self.timer_armed = false;
+                match UserData::decode(user_data).map(|d| d.op) {
+                    Some(Op::Timer) => self.timer_armed = false,
+                    Some(Op::Accept) => {
+                        self.accept_armed &= cqueue::more(flags);
+                        if result >= 0 {
+                            // SAFETY: a successful accept's result is a new descriptor, ours.
+                            drop(unsafe { OwnedFd::from_raw_fd(result) });
+                        }
+                    }
+                    _ => self.settle_grave(user_data, result, flags),
                 }
-                self.settle_grave(user_data, result, flags);
             }
         }
         for (_, grave) in self.graves.drain() {

@@ -1,6 +1,7 @@
 //! A worker's io_uring event loop: the same turn as mio's (`Worker::run`), over completions
 //! instead of readiness, with the same handling of input, commands, deadlines, output and
-//! ends (the other `worker` files serve both loops through [`Transport`]).
+//! ends (the other `worker` files serve both loops through
+//! [`Transport`](crate::transport::Transport)).
 //!
 //! Each turn: one `io_uring_enter` submits everything the previous turn queued (every send,
 //! receives to arm, the timer for the next sweep) and waits for a completion; then the

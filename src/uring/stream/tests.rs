@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream as StdStream};
 
 use io_uring::{cqueue, opcode, types, IoUring};
 
-use super::{UringStream, SEND_LIMIT, TURN_LIMIT};
+use super::{UringStream, SEND_LIMIT};
 use crate::uring::op::{Op, UserData};
 use crate::uring::{setup, BufRing};
 
@@ -76,21 +76,23 @@ fn received_bytes_are_read_across_chunks_and_their_buffers_go_back() {
 fn writes_are_sent_in_order_and_block_past_the_limit() {
     let mut ring = setup::new_ring(8).unwrap();
     let (mut stream, mut client) = pair();
-    let big = vec![7u8; TURN_LIMIT];
-    let slices = [IoSlice::new(b"ab"), IoSlice::new(&big)];
-    assert_eq!(stream.write_vectored(&slices).unwrap(), TURN_LIMIT);
-    let full = |stream: &mut UringStream| stream.write(b"c").unwrap_err().kind();
-    assert_eq!(full(&mut stream), std::io::ErrorKind::WouldBlock);
-    let mut submit = stream.start_send();
-    assert!(stream.start_send().is_none(), "one send at a time");
-    const { assert!(TURN_LIMIT > SEND_LIMIT) };
-    assert_eq!(full(&mut stream), std::io::ErrorKind::WouldBlock);
-    let mut tail = Some(b"tail");
-    let mut expected = TURN_LIMIT;
     let reader = std::thread::spawn(move || {
         let mut got = Vec::new();
         client.read_to_end(&mut got).map(|_| got)
     });
+    let big = vec![7u8; SEND_LIMIT];
+    let slices = [IoSlice::new(b"ab"), IoSlice::new(&big)];
+    assert_eq!(stream.write_vectored(&slices).unwrap(), SEND_LIMIT);
+    let mut expected = SEND_LIMIT;
+    let mut submit = stream.start_send();
+    assert!(stream.start_send().is_none(), "one send at a time");
+    let full = stream.write_vectored(&[IoSlice::new(b"c")]).unwrap_err();
+    assert_eq!(
+        full.kind(),
+        std::io::ErrorKind::WouldBlock,
+        "a send in flight"
+    );
+    let mut tail = Some(b"tail");
     while let Some((ptr, len)) = submit {
         let send = opcode::Send::new(types::Fd(stream.as_raw_fd()), ptr, len)
             .build()
@@ -106,10 +108,24 @@ fn writes_are_sent_in_order_and_block_past_the_limit() {
         }
         submit = submit.or_else(|| stream.start_send());
     }
+    // With no send in flight, a burst past the limit goes to the socket's buffer at once.
+    let burst = vec![9u8; 2 * SEND_LIMIT];
+    let mut written = 0;
+    while written < burst.len() {
+        written += stream.write(&burst[written..]).unwrap();
+    }
+    expected += burst.len();
+    while let Some((ptr, len)) = submit.or_else(|| stream.start_send()) {
+        let send = opcode::Send::new(types::Fd(stream.as_raw_fd()), ptr, len).build();
+        unsafe { ring.submission().push(&send).unwrap() };
+        let (_, result, _) = complete(&mut ring);
+        submit = stream.sent(result);
+    }
     assert!(!stream.has_unsent());
     stream.shutdown_write();
     let got = reader.join().unwrap().unwrap();
     assert_eq!(got.len(), expected);
     assert_eq!(&got[..2], b"ab");
-    assert_eq!(&got[got.len() - 4..], b"tail");
+    assert_eq!(&got[SEND_LIMIT..SEND_LIMIT + 4], b"tail");
+    assert!(got[SEND_LIMIT + 4..].iter().all(|b| *b == 9));
 }
