@@ -12,9 +12,12 @@
 #
 # Environment: UPDATE_EXPECTED=1 rewrites expected-results.json from this run instead of
 # comparing (review the diff before committing it). RUNTIME=tokio runs the testees on the tokio
-# adapter (`--runtime tokio`), with reports in autobahn/reports/tokio-{server,client}/ and the
-# same expected results; RUNTIME=mio (the default) keeps autobahn/reports/{server,client}/. Two
-# runs with different roles or runtimes may go at the same time (ports are chosen free).
+# adapter (`--runtime tokio`), with reports in autobahn/reports/tokio-{server,client}/;
+# RUNTIME=io-uring on the io_uring event loop (`fullduplex echo --deflate --io-uring`, and
+# `autobahn-client --runtime io-uring`: the many-connection client on io_uring), with reports in
+# autobahn/reports/io-uring-{server,client}/; all with the same expected results. RUNTIME=mio
+# (the default) keeps autobahn/reports/{server,client}/. Two runs with different roles or
+# runtimes may go at the same time (ports are chosen free).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -33,11 +36,13 @@ server | client | all) ;;
     ;;
 esac
 
+# What each runtime's testees are told: the server's options, the client's --runtime.
 case "$RUNTIME" in
-mio) PREFIX="" ;;
-tokio) PREFIX="tokio-" ;;
+mio) PREFIX="" SERVER_ARGS=(--runtime mio) ;;
+tokio) PREFIX="tokio-" SERVER_ARGS=(--runtime tokio) ;;
+io-uring) PREFIX="io-uring-" SERVER_ARGS=(--io-uring) ;;
 *)
-    echo "autobahn/run.sh: RUNTIME=$RUNTIME is not a runtime (mio or tokio)" >&2
+    echo "autobahn/run.sh: RUNTIME=$RUNTIME is not a runtime (mio, tokio or io-uring)" >&2
     exit 2
     ;;
 esac
@@ -87,13 +92,13 @@ run_server_role() {
     local port log start
     rm -rf "$REPORTS/${PREFIX}server" && mkdir -p "$REPORTS/${PREFIX}server"
     log="$REPORTS/${PREFIX}server/testee.log"
-    "$BIN" echo --addr 127.0.0.1:0 --deflate --runtime "$RUNTIME" >"$log" 2>&1 &
+    "$BIN" echo --addr 127.0.0.1:0 --deflate "${SERVER_ARGS[@]}" >"$log" 2>&1 &
     local echo_pid=$!
     PIDS+=("$echo_pid")
     wait_for_line "$log" "listening on ws://" "$echo_pid"
     port="$(sed -n 's|.*listening on ws://127.0.0.1:\([0-9]*\).*|\1|p' "$log" | head -1)"
     write_spec "$REPORTS/${PREFIX}server/spec.json" "ws://127.0.0.1:$port" "$REPORTS/${PREFIX}server" fuzzingclient
-    say "server role: wstest -m fuzzingclient against fullduplex echo --deflate --runtime $RUNTIME on port $port"
+    say "server role: wstest -m fuzzingclient against fullduplex echo --deflate ${SERVER_ARGS[*]}: $(grep -m1 'listening on' "$log")"
     start=$SECONDS
     (cd "$REPORTS/${PREFIX}server" && "$WSTEST" -m fuzzingclient -s spec.json >wstest.log 2>&1)
     say "server role: wstest ran for $((SECONDS - start)) s"

@@ -3,17 +3,22 @@
 #
 #   scripts/test.sh [STAGE ...]     stages: cargo layers redis browser fuzz autobahn   (default: all)
 #
-#   cargo     unit, integration and property tests, doc examples (`cargo test --release`)
+#   cargo     unit, integration and property tests, doc examples (`cargo test --release`), then
+#             the runtime tests (tests/runtime_*.rs) a second time with their servers on the
+#             io_uring event loop (FULLDUPLEX_TEST_EVENT_LOOP=io-uring; the hostile peers of
+#             tests/hostile_peers.rs attack both event loops in the first run already)
 #   layers    each layer alone: the core's direct dependencies are exactly httparse, sha1, base64,
 #             flate2, getrandom; clippy, rustdoc and the tests with no features, with `runtime`, with
 #             `runtime,tls`, with `tokio-tls` (the tokio adapter without mio; the default features
-#             are the cargo stage's, which include `tokio`); `cargo package`, which
-#             builds the crate as published
+#             are the cargo stage's, which include `tokio`), with `io-uring` (the mio runtime and
+#             the io_uring event loop, no TLS); `cargo package`, which builds the crate as
+#             published
 #   redis     chat nodes sharing rooms through a real redis-server (scripts/redis-tests.sh)
 #   browser   the chat page in headless Chromium (tests/browser/run.sh: apt chromium, npm)
 #   fuzz      every cargo-fuzz target for FUZZ_SECONDS (default 45) on nightly (fuzz/run.sh)
-#   autobahn  the Autobahn testsuite, server and client roles, every case, on the mio runtime and
-#             on the tokio adapter (autobahn/run.sh)
+#   autobahn  the Autobahn testsuite, server and client roles, every case, on the mio runtime, on
+#             the tokio adapter and on the io_uring event loop (autobahn/run.sh), one after the
+#             other; AUTOBAHN_RUNTIMES="mio tokio io-uring" (the default) names which
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,7 +49,7 @@ check_core_deps() {
 layers() {
     check_core_deps
     local features
-    for features in "" runtime runtime,tls tokio-tls; do
+    for features in "" runtime runtime,tls tokio-tls io-uring; do
         local flags=(--no-default-features ${features:+--features "$features"})
         echo "layers: ${features:-no features}: clippy, rustdoc, tests"
         cargo clippy --all-targets "${flags[@]}" -- -D warnings
@@ -59,6 +64,14 @@ layers() {
     echo "summary: $(grep -o 'Packaged .*' <<<"$out")"
 }
 
+# The runtime test binaries (tests/runtime_*.rs), as `--test NAME` arguments.
+runtime_tests() {
+    local file
+    for file in tests/runtime_*.rs; do
+        printf -- '--test %s ' "$(basename "$file" .rs)"
+    done
+}
+
 run_stage() {
     case "$1" in
     cargo)
@@ -66,6 +79,12 @@ run_stage() {
         cargo test --release --all-targets 2>&1 | tail -n 200
         # --all-targets leaves out the doc examples.
         cargo test --release --doc 2>&1 | tail -n 20
+        # Every server of these tests checks that it runs the event loop asked for
+        # (tests/common/runtime.rs), so this run cannot pass on mio by mistake.
+        stage "the runtime tests again, their servers on io_uring (FULLDUPLEX_TEST_EVENT_LOOP)"
+        # shellcheck disable=SC2046 # one word per argument
+        FULLDUPLEX_TEST_EVENT_LOOP=io-uring cargo test --release $(runtime_tests) 2>&1 |
+            tail -n 200
         ;;
     layers)
         stage "each layer alone: core dependencies, clippy and tests per feature set, cargo package"
@@ -76,10 +95,11 @@ run_stage() {
         tests/browser/run.sh
         ;;
     autobahn)
-        stage "Autobahn testsuite, both roles at once, on the mio runtime (autobahn/run.sh all)"
-        RUNTIME=mio autobahn/run.sh all
-        stage "Autobahn testsuite, both roles at once, on the tokio adapter (RUNTIME=tokio)"
-        RUNTIME=tokio autobahn/run.sh all
+        local runtime
+        for runtime in ${AUTOBAHN_RUNTIMES:-mio tokio io-uring}; do
+            stage "Autobahn testsuite, both roles at once, RUNTIME=$runtime (autobahn/run.sh all)"
+            RUNTIME=$runtime autobahn/run.sh all
+        done
         ;;
     fuzz)
         stage "cargo-fuzz targets, ${FUZZ_SECONDS:-45} s each (fuzz/run.sh)"

@@ -79,6 +79,8 @@ pub mod server;
 pub mod tokio;
 #[cfg(feature = "runtime")]
 mod transport;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+mod uring;
 
 pub use config::Config;
 pub use error::{HandshakeError, ProtocolError, SendError, UsageError};

@@ -21,7 +21,20 @@ mod chat;
 mod cli;
 #[path = "apps/client.rs"]
 mod client;
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+#[path = "apps/io_uring.rs"]
+mod io_uring;
 #[path = "apps/scale_out.rs"]
 mod scale_out;
+#[allow(dead_code)]
+#[cfg(all(
+    target_os = "linux",
+    any(target_arch = "x86_64", target_arch = "aarch64")
+))]
+#[path = "common/seccomp.rs"]
+mod seccomp;
 #[path = "apps/tls.rs"]
 mod tls;

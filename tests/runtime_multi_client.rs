@@ -102,7 +102,7 @@ fn a_thousand_connections_on_one_loop_each_echo_and_close() {
         "RLIMIT_NOFILE is {limit}"
     );
     let (server, _events) = start_app(test_config());
-    let mut clients = MultiClient::new(ClientOptions::default()).unwrap();
+    let mut clients = multi_client(ClientOptions::default());
     let url = ws_url(server.local_addr(), "/");
     let ids: Vec<_> = (0..CONNECTIONS)
         .map(|_| clients.connect(&url).unwrap())
@@ -167,7 +167,10 @@ impl ClientHandler for SizeWalk {
 }
 
 fn walk_sizes(url: &str, options: ClientOptions) {
-    let mut clients = MultiClient::new(options).unwrap();
+    walk_sizes_with(multi_client(options), url);
+}
+
+fn walk_sizes_with(mut clients: MultiClient, url: &str) {
     clients.connect(url).unwrap();
     let sizes = vec![0, 1, 125, 126, 65_535, 65_536, 1 << 20, 16 << 20];
     let mut walk = SizeWalk {
@@ -184,6 +187,18 @@ fn walk_sizes(url: &str, options: ClientOptions) {
 fn echoes_0_bytes_to_16_mib() {
     let (server, _events) = start_app(test_config());
     walk_sizes(&ws_url(server.local_addr(), "/"), ClientOptions::default());
+}
+
+/// Each event loop's client against the other's server, whatever the tests' event loop.
+#[test]
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+fn the_event_loops_of_client_and_server_mix() {
+    use fullduplex::server::EventLoop::{IoUring, Mio};
+    for (client, server) in [(IoUring, Mio), (Mio, IoUring)] {
+        let server = start_on(server, test_config(), TestApp::new().0);
+        let clients = multi_client_on(client, ClientOptions::default());
+        walk_sizes_with(clients, &ws_url(server.local_addr(), "/"));
+    }
 }
 
 #[test]
@@ -206,7 +221,7 @@ fn echoes_0_bytes_to_16_mib_over_tls() {
     use fullduplex::server::{tls, Server};
     let cert = tls::self_signed(&[]).unwrap();
     let (app, _events) = TestApp::new();
-    let server = Server::new(test_config(), app)
+    let server = Server::new(server_config(test_config()), app)
         .with_tls(cert.server.clone())
         .bind("127.0.0.1:0")
         .unwrap();
@@ -226,7 +241,7 @@ fn refusals_and_unreachable_servers_are_reported_as_not_opened() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let mut clients = MultiClient::new(ClientOptions::default()).unwrap();
+    let mut clients = multi_client(ClientOptions::default());
     let refused = clients
         .connect(&ws_url(server.local_addr(), "/reject/403"))
         .unwrap();
@@ -262,7 +277,7 @@ fn a_server_that_never_answers_the_handshake_times_out() {
         connect_timeout: timeout,
         ..ClientOptions::default()
     };
-    let mut clients = MultiClient::new(options).unwrap();
+    let mut clients = multi_client(options);
     let started = Instant::now();
     let id = clients
         .connect(&ws_url(listener.local_addr().unwrap(), "/"))
@@ -280,7 +295,7 @@ fn a_server_that_never_answers_the_handshake_times_out() {
 #[test]
 fn pings_sends_from_outside_and_closes_from_the_server() {
     let (server, _events) = start_app(test_config());
-    let mut clients = MultiClient::new(ClientOptions::default()).unwrap();
+    let mut clients = multi_client(ClientOptions::default());
     let url = ws_url(server.local_addr(), "/");
     let id = clients.connect(&url).unwrap();
     let mut recorder = Recorder::default();
@@ -311,7 +326,7 @@ fn pings_sends_from_outside_and_closes_from_the_server() {
 #[test]
 fn graceful_shutdown_of_the_server_ends_every_connection_with_1001() {
     let (server, _events) = start_app(test_config());
-    let mut clients = MultiClient::new(ClientOptions::default()).unwrap();
+    let mut clients = multi_client(ClientOptions::default());
     let url = ws_url(server.local_addr(), "/");
     for _ in 0..50 {
         clients.connect(&url).unwrap();
@@ -349,7 +364,7 @@ fn a_server_that_breaks_the_protocol_is_closed_with_1002() {
         },
         ..ClientOptions::default()
     };
-    let mut clients = MultiClient::new(options).unwrap();
+    let mut clients = multi_client(options);
     let id = clients.connect(&ws_url(addr, "/")).unwrap();
     let mut recorder = Recorder::default();
     // The client sends its Close, then waits for the server to close TCP, which this one
@@ -383,7 +398,7 @@ fn a_server_that_never_answers_our_close_is_cut_at_the_close_deadline() {
         },
         ..ClientOptions::default()
     };
-    let mut clients = MultiClient::new(options).unwrap();
+    let mut clients = multi_client(options);
     let id = clients.connect(&ws_url(addr, "/")).unwrap();
     let mut recorder = Recorder::default();
     run_until(&mut clients, &mut recorder, |r, _| !r.opened.is_empty());

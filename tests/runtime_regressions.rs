@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::runtime::*;
 use fullduplex::client::{
-    self, ClientConn, ClientError, ClientHandler, ClientId, ClientOptions, Ended, MultiClient,
+    self, ClientConn, ClientError, ClientHandler, ClientId, ClientOptions, Ended,
 };
 use fullduplex::protocol::handshake::{ClientOffer, Request};
 use fullduplex::protocol::{CloseCode, DataKind, Message, Opcode, OwnedEvent};
@@ -88,7 +88,7 @@ impl ClientHandler for Ends {
 
 #[test]
 fn the_multi_client_reports_a_hang_up_without_a_close_frame_as_1006() {
-    let mut clients = MultiClient::new(ClientOptions::default()).unwrap();
+    let mut clients = multi_client(ClientOptions::default());
     let whole = clients
         .connect(&ws_url(server_that_hangs_up(server_text("hi")), "/"))
         .unwrap();

@@ -26,7 +26,7 @@ fn start_wss(config: impl Into<ServerConfig>) -> Wss {
     let config: ServerConfig = config.into();
     let cert = tls::self_signed(&[]).unwrap();
     let (app, events) = TestApp::new();
-    let server = Server::new(config.clone(), app)
+    let server = Server::new(server_config(config.clone()), app)
         .with_tls(cert.server.clone())
         .bind("127.0.0.1:0")
         .unwrap();

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::runtime::*;
+use fullduplex::client::ClientError;
 use fullduplex::client::{self, ClientConn, ClientHandler, ClientId, ClientOptions, Ended};
-use fullduplex::client::{ClientError, MultiClient};
 use fullduplex::protocol::Message;
 use fullduplex::server::{tls, Server};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
@@ -49,7 +49,7 @@ fn issue(names: &[&str], shape: impl FnOnce(&mut CertificateParams)) -> Issued {
 
 fn tls_server(config: Arc<rustls::ServerConfig>) -> TestServer {
     let (app, _events) = TestApp::new();
-    let server = Server::new(test_config(), app)
+    let server = Server::new(server_config(test_config()), app)
         .with_tls(config)
         .bind("127.0.0.1:0")
         .unwrap();
@@ -103,7 +103,7 @@ impl ClientHandler for Ends {
 
 /// How a `MultiClient`'s connection to `url` ended.
 fn multi_client_failure(url: &str, options: &ClientOptions) -> String {
-    let mut clients = MultiClient::new(options.clone()).unwrap();
+    let mut clients = multi_client(options.clone());
     clients.connect(url).unwrap();
     let mut ends = Ends::default();
     let deadline = Instant::now() + DEADLINE;

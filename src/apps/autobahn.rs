@@ -14,7 +14,8 @@ use fullduplex::config::DeflateConfig;
 use fullduplex::protocol::{CloseCode, Message, OwnedEvent};
 use fullduplex::Config;
 
-use super::cli::Runtime;
+use clap::ValueEnum;
+use fullduplex::server::EventLoop;
 
 /// `fullduplex autobahn-client` options.
 #[derive(Args, Debug)]
@@ -36,8 +37,19 @@ pub struct AutobahnArgs {
     #[arg(long)]
     pub verbose: bool,
     /// The runtime whose client plays the cases.
-    #[arg(long, value_enum, default_value_t = Runtime::Mio)]
-    pub runtime: Runtime,
+    #[arg(long, value_enum, default_value_t = ClientRuntime::Mio)]
+    pub runtime: ClientRuntime,
+}
+
+/// The clients that can play the cases.
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientRuntime {
+    /// The mio runtime's blocking client (`fullduplex::client::connect`).
+    Mio,
+    /// The tokio adapter's client, on a current-thread runtime.
+    Tokio,
+    /// The many-connection client (`MultiClient`) on the io_uring event loop (Linux).
+    IoUring,
 }
 
 /// The client's options: deflate offered and honoured as the server answers, limits as large
@@ -67,8 +79,12 @@ pub fn run(args: &AutobahnArgs) -> Result<(), String> {
     let base = args.url.trim_end_matches('/');
     let timeout = Duration::from_secs(args.case_timeout.max(1));
     let options = options(timeout);
-    if args.runtime == Runtime::Tokio {
-        return super::autobahn_tokio::run(args, &options, timeout);
+    match args.runtime {
+        ClientRuntime::Tokio => return super::autobahn_tokio::run(args, &options, timeout),
+        ClientRuntime::IoUring => {
+            return super::autobahn_multi::run(args, &options, timeout, EventLoop::IoUring)
+        }
+        ClientRuntime::Mio => {}
     }
     let count = case_count(base, &options)?;
     let cases = chosen_cases(&args.cases, count)?;

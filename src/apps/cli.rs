@@ -10,6 +10,7 @@ use fullduplex::server::{Handler, RunningServer, Server, ServerConfig};
 use fullduplex::Config;
 
 use super::addr::{parse_listen_addr, ListenAddr};
+use super::event_loop::{self, IoUringMode};
 use super::tls::ServerTls;
 
 /// A WebSocket stack written from the protocol up (RFC 6455, RFC 7692).
@@ -93,6 +94,18 @@ pub struct ListenArgs {
     /// The PEM private key for --tls-cert.
     #[arg(long, requires = "tls_cert", value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// Run the connections on io_uring (Linux) instead of epoll: `--io-uring` refuses to start
+    /// where io_uring is missing or forbidden (old kernel, seccomp, kernel.io_uring_disabled),
+    /// `--io-uring=fallback` runs on epoll there, saying why.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "MODE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "require"
+    )]
+    pub io_uring: Option<IoUringMode>,
 }
 
 /// `fullduplex echo` and `fullduplex broadcast` options.
@@ -128,6 +141,7 @@ impl ListenArgs {
     ) -> Result<RunningServer, String> {
         let config = ServerConfig {
             threads: self.threads,
+            event_loop: event_loop::wanted(self.io_uring),
             ..config.into()
         };
         let mut server = Server::new(config, handler);
@@ -142,15 +156,19 @@ impl ListenArgs {
         if let Some(choice) = &self.addr.choice {
             println!("fullduplex {what}: {choice}");
         }
-        let running = server
-            .bind(self.addr.socket)
-            .map_err(|e| bind_error(&self.addr, &e))?;
+        let running = server.bind(self.addr.socket).map_err(|e| {
+            match self.io_uring.is_some() && event_loop::is_refusal(&e) {
+                true => event_loop::refused(&e),
+                false => bind_error(&self.addr, &e),
+            }
+        })?;
         let addr = running.local_addr();
         let every = match addr.ip().is_unspecified() {
             true => " (every interface)",
             false => "",
         };
-        println!("fullduplex {what} listening on {scheme}://{addr}{every}");
+        let on = event_loop::name(running.event_loop());
+        println!("fullduplex {what} ({on}) listening on {scheme}://{addr}{every}");
         let announced = tls.map_or(Ok(()), |tls| {
             tls.announce(self.tls_cert_out.as_deref(), running.local_addr(), what)
         });
@@ -251,6 +269,11 @@ pub fn shutdown_on_signals(running: &RunningServer) -> std::io::Result<()> {
 pub fn main() -> ExitCode {
     let result = match Cli::parse().command() {
         Command::Chat(args) => super::chat::args::run(&args),
+        Command::Echo(args) | Command::Broadcast(args)
+            if args.runtime == Runtime::Tokio && args.listen.io_uring.is_some() =>
+        {
+            Err(event_loop::NOT_WITH_TOKIO.into())
+        }
         Command::Echo(args) if args.runtime == Runtime::Tokio => {
             super::tokio_echo::run(&args, testee_config(args.deflate))
         }

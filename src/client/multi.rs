@@ -1,6 +1,7 @@
-//! Many client connections on one mio event loop, for programs that hold thousands of them
-//! (the load generator): connect, send and close by [`ClientId`], receive through a
-//! [`ClientHandler`].
+//! Many client connections on one event loop, for programs that hold thousands of them (the
+//! load generator): connect, send and close by [`ClientId`], receive through a
+//! [`ClientHandler`]. The loop is mio's (epoll), or io_uring's on Linux (feature `io-uring`,
+//! [`MultiClient::with_event_loop`]): the connections behave the same on both.
 //!
 //! Each connection goes through a non-blocking TCP connect, TLS for `wss://`, the opening
 //! handshake (RFC 6455 §4.1), then the same sans-I/O [`Connection`](crate::protocol::Connection)
@@ -18,10 +19,12 @@
 //! connections and gives the time to those whose deadline came, and to each connection after
 //! it read.
 //!
-//! Sockets are registered for both READABLE and WRITABLE once: readiness is edge-triggered,
-//! so the kernel reports writability only after a write found the socket full, and an idle
-//! connection costs no events. Read buffers are lent from a pool while a connection reads,
-//! so an idle connection holds none.
+//! Over mio, sockets are registered for both READABLE and WRITABLE once: readiness is
+//! edge-triggered, so the kernel reports writability only after a write found the socket full,
+//! and an idle connection costs no events. Read buffers are lent from a pool while a
+//! connection reads, so an idle connection holds none. Over io_uring, receives complete into
+//! a ring of buffers shared by the connections, and the bytes a turn wrote are sent with the
+//! next turn's wait, in one system call (see `multi/uring.rs`).
 //!
 //! # Example
 //!
@@ -60,24 +63,27 @@ use std::net::ToSocketAddrs;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::{Events, Interest, Poll, Token};
-
 use super::url::{UrlError, WsUrl};
 use super::{opening, ClientError, ClientOptions};
 use crate::protocol::close::CloseCode;
 use crate::protocol::Message;
+use crate::server::EventLoop;
 #[cfg(feature = "tls")]
 use crate::transport::TlsStream;
 use crate::transport::{sweep_interval, ReadBuffers, Transport};
 use crate::Config;
 
 mod conn;
+mod driver;
 mod peer;
 mod turn;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+mod uring;
 
 pub use conn::{ClientConn, ClientHandler};
 pub use peer::Ended;
 
+use driver::Driver;
 use peer::{Handshaking, Peer, Phase};
 use turn::Ready;
 
@@ -110,8 +116,9 @@ struct Slot {
 
 /// Many WebSocket client connections driven by one event loop on the caller's thread.
 pub struct MultiClient {
-    poll: Poll,
-    events: Events,
+    driver: Driver,
+    /// The connections the last wait found ready.
+    ready: Vec<(usize, Ready)>,
     options: ClientOptions,
     /// `options.config`, shared by every connection.
     config: Arc<Config>,
@@ -130,12 +137,21 @@ pub struct MultiClient {
 
 impl MultiClient {
     /// A client whose connections all use these options (limits, deflate offer,
-    /// subprotocols, headers, TLS roots, the connect timeout).
+    /// subprotocols, headers, TLS roots, the connect timeout), on mio.
     pub fn new(options: ClientOptions) -> io::Result<Self> {
+        Self::with_event_loop(options, EventLoop::Mio)
+    }
+
+    /// [`new`](Self::new) on the event loop asked for: [`EventLoop::IoUring`] fails, saying
+    /// why, where io_uring is missing or forbidden (an old kernel, a seccomp filter,
+    /// `kernel.io_uring_disabled`) or the build lacks the feature `io-uring`;
+    /// [`EventLoop::IoUringOrMio`] runs on mio there (the reason is printed on standard
+    /// error). [`event_loop`](Self::event_loop) says which one runs.
+    pub fn with_event_loop(options: ClientOptions, event_loop: EventLoop) -> io::Result<Self> {
         let buffers = ReadBuffers::new(options.read_buffer_size, POOLED_BUFFERS);
         Ok(Self {
-            poll: Poll::new()?,
-            events: Events::with_capacity(1024),
+            driver: Driver::new(event_loop)?,
+            ready: Vec::new(),
             config: Arc::new(options.config.clone()),
             options,
             #[cfg(feature = "tls")]
@@ -160,7 +176,7 @@ impl MultiClient {
             .to_socket_addrs()?
             .next()
             .ok_or_else(|| UrlError(format!("{} did not resolve", url.host)))?;
-        let mut tcp = mio::net::TcpStream::connect(addr)?;
+        let tcp = mio::net::TcpStream::connect(addr)?;
         let _ = tcp.set_nodelay(true);
         let slot = self.free.pop().unwrap_or_else(|| {
             self.slots.push(Slot {
@@ -169,23 +185,15 @@ impl MultiClient {
             });
             self.slots.len() - 1
         });
-        let interest = Interest::READABLE | Interest::WRITABLE;
-        if let Err(e) = self
-            .poll
-            .registry()
-            .register(&mut tcp, Token(slot), interest)
-        {
-            self.free.push(slot);
-            return Err(e.into());
-        }
-        let transport = match self.transport(&url, tcp) {
+        let transport = match self.transport(&url, tcp, slot) {
             Ok(transport) => transport,
             Err(e) => {
                 self.free.push(slot);
                 return Err(e);
             }
         };
-        let id = ClientId::new(self.slots[slot].generation, slot);
+        let generation = self.slots[slot].generation;
+        let id = ClientId::new(generation, slot);
         let handshake = Handshaking {
             opening: opening::begin(&url, &self.options),
             written: 0,
@@ -193,7 +201,7 @@ impl MultiClient {
             connected: false,
             deadline: Instant::now() + self.options.connect_timeout,
         };
-        self.slots[slot].peer = Some(Peer {
+        let peer = self.slots[slot].peer.insert(Peer {
             id,
             transport,
             phase: Phase::Handshake(Box::new(handshake)),
@@ -201,16 +209,28 @@ impl MultiClient {
             dirty: false,
             dead: false,
         });
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        if let (Driver::IoUring(ring), Some(stream)) = (&mut self.driver, peer.transport.uring()) {
+            ring.start_connect(slot, generation, stream);
+        }
+        #[cfg(not(all(feature = "io-uring", target_os = "linux")))]
+        let _ = peer;
         Ok(id)
+    }
+
+    /// The event loop the connections run on: [`EventLoop::Mio`] or [`EventLoop::IoUring`].
+    pub fn event_loop(&self) -> EventLoop {
+        self.driver.event_loop()
     }
 
     fn transport(
         &mut self,
         url: &WsUrl,
         tcp: mio::net::TcpStream,
+        slot: usize,
     ) -> Result<Transport, ClientError> {
         if !url.secure {
-            return Ok(Transport::Plain(tcp));
+            return Ok(self.driver.plain(tcp, slot)?);
         }
         #[cfg(feature = "tls")]
         {
@@ -219,10 +239,15 @@ impl MultiClient {
                 None => self.tls.insert(opening::tls_config(&self.options)?).clone(),
             };
             let session = opening::tls_session(url, config)?;
-            Ok(Transport::Tls(Box::new(TlsStream {
-                tcp,
-                tls: session.into(),
-            })))
+            let tls = session.into();
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            if let Driver::IoUring(_) = self.driver {
+                return Ok(uring::UringLoop::tls(tcp, tls));
+            }
+            let Transport::Plain(tcp) = self.driver.plain(tcp, slot)? else {
+                unreachable!("mio's plain transport");
+            };
+            Ok(Transport::Tls(Box::new(TlsStream { tcp, tls })))
         }
         #[cfg(not(feature = "tls"))]
         {
@@ -326,22 +351,14 @@ impl MultiClient {
         if !self.more_to_read.is_empty() {
             wait = Duration::ZERO;
         }
-        let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
-        let polled = self.poll.poll(&mut events, Some(wait));
+        let waited = self.wait(wait);
         let now = Instant::now();
-        for event in events.iter() {
-            let ready = Ready {
-                readable: event.is_readable() || event.is_read_closed() || event.is_error(),
-                read_closed: event.is_read_closed(),
-                writable: event.is_writable(),
-            };
-            self.on_event(handler, event.token().0, ready, now);
+        let mut ready = std::mem::take(&mut self.ready);
+        for (slot, state) in ready.drain(..) {
+            self.on_event(handler, slot, state, now);
         }
-        self.events = events;
-        match polled {
-            Err(e) if e.kind() != io::ErrorKind::Interrupted => return Err(e),
-            _ => {}
-        }
+        self.ready = ready;
+        waited?;
         for (slot, read_closed) in std::mem::take(&mut self.more_to_read) {
             let ready = Ready {
                 readable: true,
@@ -390,13 +407,15 @@ impl MultiClient {
     fn remove_dead<H: ClientHandler>(&mut self, handler: &mut H) {
         for slot in std::mem::take(&mut self.dead) {
             let entry = &mut self.slots[slot];
-            let Some(mut peer) = entry.peer.take() else {
+            let Some(peer) = entry.peer.take() else {
                 continue;
             };
-            let _ = self.poll.registry().deregister(peer.transport.tcp());
-            entry.generation = entry.generation.wrapping_add(1);
+            let generation = entry.generation;
+            entry.generation = generation.wrapping_add(1);
             self.free.push(slot);
-            let ended = peer.ended.take().unwrap_or_else(|| {
+            // Before the handler runs: it may connect again, into this slot.
+            self.driver.release(slot, generation, peer.transport);
+            let ended = peer.ended.unwrap_or_else(|| {
                 Ended::Closed(abnormal("the connection ended without a close frame"))
             });
             handler.on_end(peer.id, &ended);

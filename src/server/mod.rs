@@ -1,20 +1,22 @@
-//! The WebSocket server: worker threads, each running a mio event loop over its share of the
-//! connections, driving the sans-I/O [`Connection`](crate::protocol::Connection).
+//! The WebSocket server: worker threads, each running an event loop (mio's, or io_uring's on
+//! Linux: [`EventLoop`]) over its share of the connections, driving the sans-I/O
+//! [`Connection`](crate::protocol::Connection).
 //!
 //! # Architecture
 //!
 //! - **Workers.** [`ServerConfig::threads`] threads (default: one per core), each with its own
-//!   `Poll`, connections, read-buffer pool and topic table. Nothing is locked on the data
-//!   path: a connection lives and dies on one worker.
+//!   `Poll` (or io_uring ring), connections, read-buffer pool and topic table. Nothing is
+//!   locked on the data path: a connection lives and dies on one worker.
 //! - **Accepting.** One listening socket, shared: each worker registers a clone of it and
-//!   accepts until `WouldBlock` when it becomes readable. On the 2-core machines this project
+//!   accepts until `WouldBlock` when it becomes readable (io_uring: each keeps a multishot
+//!   accept on its clone). On the 2-core machines this project
 //!   runs on, one connection's accept wakes both workers and one gets it; measured with
 //!   `fullduplex bench connect` this costs nothing visible next to the handshake, and it
 //!   spreads connections by who is least busy (an idle worker wins the race), where
 //!   `SO_REUSEPORT` spreads them by a hash of the address regardless of load.
 //! - **Cross-thread work.** [`ServerHandle`] sends commands (send to a connection, publish
 //!   to a topic, broadcast, close, shutdown) to a worker's mailbox and wakes it with a
-//!   `mio::Waker`. Each mailbox is bounded ([`ServerConfig::max_mailbox`]): a command that finds
+//!   `mio::Waker` (io_uring: an eventfd the ring polls). Each mailbox is bounded ([`ServerConfig::max_mailbox`]): a command that finds
 //!   it full is dropped, counted, and reported to a [`ServerHandle`] caller ([`MailboxFull`]);
 //!   a callback's [`Context`] drops it without a word (a shutdown is never dropped). A message
 //!   for many receivers is encoded once ([`SharedFrame`](crate::protocol::SharedFrame)):
@@ -74,10 +76,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use mio::{Poll, Waker};
-
 use crate::protocol::close::CloseCode;
 use crate::protocol::DataKind;
+use crate::transport::LoopWaker;
 use crate::Config;
 
 mod config;
@@ -138,10 +139,10 @@ pub(crate) enum Command {
     Shutdown,
 }
 
-/// A worker's queue of commands and the waker that interrupts its poll.
+/// A worker's queue of commands and the waker that interrupts its wait.
 pub(crate) struct Mailbox {
     pub(crate) queue: Mutex<Vec<Command>>,
-    waker: Waker,
+    waker: LoopWaker,
 }
 
 /// What every thread of a server shares.
@@ -349,16 +350,15 @@ impl<H: Handler> Server<H> {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
-        let mut polls = Vec::with_capacity(threads);
+        let mut loops = Vec::with_capacity(threads);
         let mut mailboxes = Vec::with_capacity(threads);
         for _ in 0..threads {
-            let poll = Poll::new()?;
-            let waker = Waker::new(poll.registry(), worker::WAKER)?;
+            let (io, waker) = worker::LoopToBe::new(event_loop)?;
             mailboxes.push(Mailbox {
                 queue: Mutex::new(Vec::new()),
                 waker,
             });
-            polls.push(poll);
+            loops.push(io);
         }
         let shared = Arc::new(Shared {
             mailboxes,
@@ -374,36 +374,65 @@ impl<H: Handler> Server<H> {
             max_request_body: self.config.max_request_body,
             max_deferral: self.config.max_deferral,
         };
+        // Each worker sets its event loop up on its own thread (an io_uring ring belongs to the
+        // thread that creates it: the kernel interrupts that thread's blocking calls when the
+        // ring ends) and says whether it could.
+        let (ready, setups) = std::sync::mpsc::channel();
         let mut joins = Vec::with_capacity(threads);
-        for (index, poll) in polls.into_iter().enumerate() {
+        for (index, io) in loops.into_iter().enumerate() {
             let listener = mio::net::TcpListener::from_std(listener.try_clone()?);
             let handle = ServerHandle {
                 shared: shared.clone(),
                 worker: Some(index),
             };
-            let worker = worker::Worker::new(
-                index,
-                poll,
-                listener,
-                handle,
-                limits,
-                self.handler.clone(),
-                #[cfg(feature = "tls")]
-                self.tls.clone(),
-            )?;
+            let handler = self.handler.clone();
+            #[cfg(feature = "tls")]
+            let tls = self.tls.clone();
+            let ready = ready.clone();
+            let start = move || {
+                let worker = io.open().and_then(|io| {
+                    worker::Worker::new(
+                        index,
+                        io,
+                        listener,
+                        handle,
+                        limits,
+                        handler,
+                        #[cfg(feature = "tls")]
+                        tls,
+                    )
+                });
+                match worker {
+                    Ok(worker) => {
+                        let _ = ready.send(Ok(()));
+                        worker.run();
+                    }
+                    Err(err) => {
+                        let _ = ready.send(Err(err));
+                    }
+                }
+            };
             let join = std::thread::Builder::new()
                 .name(format!("fullduplex-worker-{index}"))
-                .spawn(move || worker.run())?;
+                .spawn(start)?;
             joins.push(join);
         }
-        Ok(RunningServer {
+        drop(ready);
+        let running = RunningServer {
             handle: ServerHandle {
                 shared,
                 worker: None,
             },
             joins,
             event_loop,
-        })
+        };
+        for _ in 0..threads {
+            if let Ok(Err(err)) = setups.recv() {
+                running.stop();
+                return Err(err);
+            }
+        }
+        Ok(running)
     }
 }
 
@@ -422,8 +451,19 @@ fn choose_event_loop(wanted: EventLoop) -> io::Result<EventLoop> {
     }
 }
 
-/// Whether this build and this system can run the io_uring event loop.
+/// Whether this build and this system can run the io_uring event loop: a ring is set up and
+/// probed for every operation the loop uses; the error is one sentence naming the cause and
+/// what to do.
 fn io_uring_support() -> io::Result<()> {
+    // On a thread of its own, like the workers' rings (see `Server::bind`).
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    return std::thread::scope(|scope| {
+        let probe = scope.spawn(crate::uring::setup::support);
+        probe
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the io_uring probe failed")))
+    });
+    #[cfg(not(all(feature = "io-uring", target_os = "linux")))]
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
         "io_uring is not in this build of fullduplex: it needs Linux and the `io-uring` feature",

@@ -1,4 +1,6 @@
-//! One worker thread: a mio event loop over its share of the connections.
+//! One worker thread: an event loop over its share of the connections, mio's (below) or
+//! io_uring's (`uring_loop`, the same turn over completions), over the same handling of
+//! connections (the other files of this module).
 //!
 //! Each tick: wait for events (at most until the next deadline sweep); read every readable
 //! connection until its socket is drained (a short read proves it, so no extra `read` that would
@@ -13,6 +15,12 @@
 //! is stuck, and is removed only at the end of a tick, so no event of this tick can name a removed
 //! or reused token (tokens carry a slot, and ids a generation besides).
 
+// Without io_uring in the build, mio's is the only event loop: its patterns always match.
+#![cfg_attr(
+    not(all(feature = "io-uring", target_os = "linux")),
+    allow(irrefutable_let_patterns, clippy::infallible_destructuring_match)
+)]
+
 use std::collections::HashMap;
 use std::io;
 use std::sync::Arc;
@@ -24,10 +32,12 @@ use mio::{event::Event as MioEvent, Events, Interest, Poll, Token};
 use crate::server::handler::{ConnId, Handler};
 use crate::server::peer::{Handshaking, Peer, Phase, V6Addrs};
 use crate::server::stats::Stats;
-use crate::server::{Command, ServerHandle};
+use crate::server::{Command, EventLoop, ServerHandle};
 #[cfg(feature = "tls")]
 use crate::transport::TlsStream;
-use crate::transport::{discard_input, sweep_interval, ReadBuffers, Transport};
+use crate::transport::{discard_input, sweep_interval, LoopWaker, ReadBuffers, Transport};
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+use crate::uring::UringStream;
 use crate::Config;
 
 pub(crate) const LISTENER: Token = Token(0);
@@ -48,6 +58,48 @@ pub(crate) struct Limits {
     pub(crate) max_deferral: Duration,
 }
 
+/// What belongs to one event loop: mio's `Poll`, or the io_uring driver.
+pub(crate) enum Io {
+    Mio(Poll),
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    Uring(Box<uring::Driver>),
+}
+
+/// A worker's event loop before its thread starts it: mio's `Poll`, or the eventfd an
+/// io_uring loop will poll (the ring itself is created on the worker's thread).
+pub(crate) enum LoopToBe {
+    Mio(Poll),
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    Uring(crate::uring::EventFd),
+}
+
+impl LoopToBe {
+    /// A worker's event loop of this kind ([`EventLoop::IoUringOrMio`] was decided before),
+    /// and the waker of its mailbox.
+    pub(crate) fn new(event_loop: EventLoop) -> io::Result<(LoopToBe, LoopWaker)> {
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        if event_loop != EventLoop::Mio {
+            let eventfd = crate::uring::EventFd::new()?;
+            let waker = LoopWaker::EventFd(eventfd.try_clone()?);
+            return Ok((LoopToBe::Uring(eventfd), waker));
+        }
+        let _ = event_loop;
+        let poll = Poll::new()?;
+        let waker = mio::Waker::new(poll.registry(), WAKER)?;
+        Ok((LoopToBe::Mio(poll), LoopWaker::Mio(waker)))
+    }
+
+    /// The event loop, on the worker's thread. Creating a ring fails as the probe does, in
+    /// one sentence.
+    pub(crate) fn open(self) -> io::Result<Io> {
+        match self {
+            LoopToBe::Mio(poll) => Ok(Io::Mio(poll)),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            LoopToBe::Uring(eventfd) => Ok(Io::Uring(Box::new(uring::Driver::new(eventfd)?))),
+        }
+    }
+}
+
 /// A place for a connection. Its id is not stored: it is the worker's index, the slot's
 /// position and the occupant's generation (see [`Peer::id`]).
 struct Slot<S> {
@@ -58,7 +110,7 @@ struct Slot<S> {
 /// handler and the outbox at once.
 pub(crate) struct Worker<H: Handler> {
     index: usize,
-    poll: Poll,
+    io: Io,
     listener: Option<TcpListener>,
     handle: ServerHandle,
     /// [`ServerConfig::max_connections`](crate::server::ServerConfig::max_connections).
@@ -101,21 +153,23 @@ pub(crate) struct Worker<H: Handler> {
 impl<H: Handler> Worker<H> {
     pub(crate) fn new(
         index: usize,
-        poll: Poll,
+        io: Io,
         mut listener: TcpListener,
         handle: ServerHandle,
         limits: Limits,
         handler: H,
         #[cfg(feature = "tls")] tls: Option<Arc<rustls::ServerConfig>>,
     ) -> io::Result<Self> {
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        if let Io::Mio(poll) = &io {
+            poll.registry()
+                .register(&mut listener, LISTENER, Interest::READABLE)?;
+        }
         let config = handle.shared.config.clone();
         let stats = handle.shared.stats.clone();
         let buffers = ReadBuffers::new(limits.read_buffer_size, POOLED_BUFFERS);
         Ok(Self {
             index,
-            poll,
+            io,
             listener: Some(listener),
             handle,
             max_connections: limits.max_connections,
@@ -146,7 +200,16 @@ impl<H: Handler> Worker<H> {
     }
 
     /// Runs the event loop until the server shuts down.
-    pub(crate) fn run(mut self) {
+    pub(crate) fn run(self) {
+        match &self.io {
+            Io::Mio(_) => self.run_mio(),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Io::Uring(_) => self.run_uring(),
+        }
+    }
+
+    /// Runs mio's event loop until the server shuts down.
+    fn run_mio(mut self) {
         self.handler.on_start(&self.handle);
         let mut events = Events::with_capacity(1024);
         let sweep_every = sweep_interval(self.config.shortest_timeout());
@@ -158,7 +221,10 @@ impl<H: Handler> Worker<H> {
             } else {
                 Duration::ZERO
             };
-            if let Err(err) = self.poll.poll(&mut events, Some(timeout)) {
+            let Io::Mio(poll) = &mut self.io else {
+                return;
+            };
+            if let Err(err) = poll.poll(&mut events, Some(timeout)) {
                 if err.kind() != io::ErrorKind::Interrupted {
                     eprintln!("fullduplex: worker {}: poll failed: {err}", self.index);
                     break;
@@ -213,6 +279,10 @@ impl<H: Handler> Worker<H> {
             return;
         }
         self.accept_paused_until = None;
+        if !matches!(self.io, Io::Mio(_)) {
+            // io_uring's multishot accept is armed again at the end of the turn.
+            return;
+        }
         loop {
             let Some(listener) = self.listener.as_ref() else {
                 return;
@@ -281,14 +351,15 @@ impl<H: Handler> Worker<H> {
             (self.slots.len() - 1, 0)
         });
         let token = Token(slot + FIRST_PEER);
-        if self
-            .poll
-            .registry()
-            .register(&mut stream, token, Interest::READABLE)
-            .is_err()
-        {
-            self.free.push((slot, generation));
-            return false;
+        if let Io::Mio(poll) = &self.io {
+            if poll
+                .registry()
+                .register(&mut stream, token, Interest::READABLE)
+                .is_err()
+            {
+                self.free.push((slot, generation));
+                return false;
+            }
         }
         let Some(transport) = self.transport(stream) else {
             self.free.push((slot, generation));
@@ -304,19 +375,30 @@ impl<H: Handler> Worker<H> {
             holding: false,
             dead: false,
         });
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        if let Io::Uring(driver) = &mut self.io {
+            driver.arm.push(slot);
+        }
         Stats::add(&self.stats.accepted, 1);
         true
     }
 
-    /// The byte stream for an accepted socket: plain, or a new TLS session over it.
+    /// The byte stream for an accepted socket: plain, or a new TLS session over it; through
+    /// mio or the ring.
     fn transport(&self, stream: mio::net::TcpStream) -> Option<Transport> {
         #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
-            let conn = rustls::ServerConnection::new(tls.clone()).ok()?;
-            return Some(Transport::Tls(Box::new(TlsStream {
-                tcp: stream,
-                tls: conn.into(),
-            })));
+            let tls = rustls::ServerConnection::new(tls.clone()).ok()?.into();
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            if let Io::Uring(_) = self.io {
+                let tcp = UringStream::new(stream);
+                return Some(Transport::UringTls(Box::new(TlsStream { tcp, tls })));
+            }
+            return Some(Transport::Tls(Box::new(TlsStream { tcp: stream, tls })));
+        }
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        if let Io::Uring(_) = self.io {
+            return Some(Transport::Uring(Box::new(UringStream::new(stream))));
         }
         Some(Transport::Plain(stream))
     }
@@ -345,6 +427,7 @@ impl<H: Handler> Worker<H> {
         let Some(peer) = self.live_peer(slot) else {
             return;
         };
+        let read_closed = read_closed || peer.transport.is_read_ended();
         match &peer.phase {
             Phase::Handshake { .. } => self.read_handshake(slot, read_closed, now),
             Phase::Established(_) => self.read_frames(slot, read_closed, now),
@@ -394,6 +477,10 @@ mod fanout;
 mod http;
 mod input;
 mod lifecycle;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+mod uring;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+mod uring_loop;
 
 #[cfg(test)]
 mod tests {
@@ -413,6 +500,8 @@ mod tests {
             ("Connection", size_of::<Connection>()),
             ("Receiver", size_of::<Receiver>()),
             ("Sender", size_of::<Sender>()),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            ("UringStream", size_of::<UringStream>()),
         ];
         eprintln!("{sizes:?}");
         // Before the slimming: Slot 120, Open 488 (Connection 344 = Receiver 200 + Sender 144).
@@ -427,7 +516,11 @@ mod tests {
         // (a 112-byte chunk). The keepalive and close stamps moved into the core's
         // `Connection` (24 bytes of timers) and its limits behind the shared `Arc<Config>`:
         // Connection 88, Open still 104. `Open` renamed `Established`, unchanged.
-        assert!(size_of::<Slot<()>>() <= 48, "{sizes:?}");
+        // With the io_uring streams the transport has four variants; mio's debug builds give
+        // each socket a selector id, which leaves no room for the tag: 8 more bytes in debug
+        // builds only (release: 48).
+        let debug_extra = if cfg!(debug_assertions) { 8 } else { 0 };
+        assert!(size_of::<Slot<()>>() <= 48 + debug_extra, "{sizes:?}");
         assert!(size_of::<Established<()>>() <= 104, "{sizes:?}");
     }
 }

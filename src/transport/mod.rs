@@ -1,8 +1,9 @@
-//! The mio runtime's byte streams: plain TCP or TLS (rustls) over TCP, written from a
-//! connection's output queue with vectored writes and read into buffers lent from a pool.
-//! The server and the [`MultiClient`](crate::client::MultiClient) read and write WebSocket
-//! bytes through it without caring which (the blocking client has its own blocking stream).
-//! TLS (feature `tls`) is in [`tls`].
+//! The runtime's byte streams: plain TCP or TLS (rustls) over TCP, each either a mio socket or
+//! an io_uring one (`crate::uring::UringStream`, Linux, feature `io-uring`),
+//! written from a connection's output queue with vectored writes and read into buffers lent
+//! from a pool. The server and the [`MultiClient`](crate::client::MultiClient) read and write
+//! WebSocket bytes through it without caring which (the blocking client has its own blocking
+//! stream). TLS (feature `tls`) is in [`tls`].
 
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
@@ -12,11 +13,15 @@ use mio::net::TcpStream;
 
 pub(crate) use crate::protocol::read_buffers::ReadBuffers;
 use crate::protocol::Sender;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+use crate::uring::UringStream;
 
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
+mod waker;
 #[cfg(feature = "tls")]
 pub(crate) use tls::TlsStream;
+pub(crate) use waker::LoopWaker;
 
 /// Most output chunks handed to one vectored write.
 const MAX_IOVECS: usize = 64;
@@ -28,21 +33,57 @@ pub(crate) enum Transport {
     /// TLS over TCP (`wss://`).
     #[cfg(feature = "tls")]
     Tls(Box<TlsStream>),
+    /// Plain TCP through an io_uring event loop.
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    Uring(Box<UringStream>),
+    /// TLS over TCP through an io_uring event loop.
+    #[cfg(all(feature = "io-uring", target_os = "linux", feature = "tls"))]
+    UringTls(Box<TlsStream<UringStream>>),
 }
 
 impl Transport {
-    /// The TCP stream (to register with the event loop).
+    /// The TCP stream (to register with mio's event loop, or for its address and options).
     pub(crate) fn tcp(&mut self) -> &mut TcpStream {
         match self {
             Transport::Plain(tcp) => tcp,
             #[cfg(feature = "tls")]
             Transport::Tls(s) => &mut s.tcp,
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Transport::Uring(s) => s.tcp(),
+            #[cfg(all(feature = "io-uring", target_os = "linux", feature = "tls"))]
+            Transport::UringTls(s) => s.tcp.tcp(),
         }
     }
 
+    /// The io_uring stream under the connection, if it runs on io_uring.
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    pub(crate) fn uring(&mut self) -> Option<&mut UringStream> {
+        match self {
+            Transport::Uring(s) => Some(s),
+            #[cfg(feature = "tls")]
+            Transport::UringTls(s) => Some(&mut s.tcp),
+            _ => None,
+        }
+    }
+
+    /// Whether receiving ended (io_uring: the end of the stream or an error arrived, to be read
+    /// after the bytes before it). A mio socket tells this through its readiness event.
+    pub(crate) fn is_read_ended(&mut self) -> bool {
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        if let Some(stream) = self.uring() {
+            return stream.is_read_ended();
+        }
+        false
+    }
+
     /// Whether a read shorter than the buffer proves the socket drained (plain TCP: the
-    /// kernel had no more; TLS: rustls may still hold decrypted records).
+    /// kernel, or the received chunks, had no more; TLS: rustls may still hold decrypted
+    /// records).
     pub(crate) fn short_read_drains(&self) -> bool {
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        if let Transport::Uring(_) = self {
+            return true;
+        }
         matches!(self, Transport::Plain(_))
     }
 
@@ -53,6 +94,10 @@ impl Transport {
             Transport::Plain(tcp) => tcp.read(buf),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => s.read(buf),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Transport::Uring(s) => s.read(buf),
+            #[cfg(all(feature = "io-uring", target_os = "linux", feature = "tls"))]
+            Transport::UringTls(s) => s.read(buf),
         }
     }
 
@@ -66,6 +111,10 @@ impl Transport {
             },
             #[cfg(feature = "tls")]
             Transport::Tls(s) => s.write_vectored(chunks),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Transport::Uring(s) => s.write_vectored(chunks),
+            #[cfg(all(feature = "io-uring", target_os = "linux", feature = "tls"))]
+            Transport::UringTls(s) => s.write_vectored(chunks),
         }
     }
 
@@ -75,6 +124,10 @@ impl Transport {
             Transport::Plain(_) => Ok(true),
             #[cfg(feature = "tls")]
             Transport::Tls(s) => s.flush_tls(),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Transport::Uring(_) => Ok(true),
+            #[cfg(all(feature = "io-uring", target_os = "linux", feature = "tls"))]
+            Transport::UringTls(s) => s.flush_tls(),
         }
     }
 
@@ -84,14 +137,26 @@ impl Transport {
             Transport::Plain(_) => false,
             #[cfg(feature = "tls")]
             Transport::Tls(s) => s.has_pending_output(),
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Transport::Uring(_) => false,
+            #[cfg(all(feature = "io-uring", target_os = "linux", feature = "tls"))]
+            Transport::UringTls(s) => s.has_pending_output(),
         }
     }
 
     /// Ends our direction of the stream (TLS close_notify, then TCP FIN); reading goes on.
+    /// Over io_uring the FIN follows the last send's completion.
     pub(crate) fn shutdown_write(&mut self) {
-        #[cfg(feature = "tls")]
-        if let Transport::Tls(s) = self {
-            s.shutdown_write();
+        match self {
+            #[cfg(feature = "tls")]
+            Transport::Tls(s) => s.shutdown_write(),
+            #[cfg(all(feature = "io-uring", target_os = "linux", feature = "tls"))]
+            Transport::UringTls(s) => s.shutdown_write(),
+            _ => {}
+        }
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        if let Some(stream) = self.uring() {
+            return stream.shutdown_write();
         }
         let _ = self.tcp().shutdown(Shutdown::Write);
     }

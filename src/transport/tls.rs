@@ -1,4 +1,4 @@
-//! rustls over a non-blocking TCP stream (feature `tls`).
+//! rustls over a non-blocking TCP stream (feature `tls`): a mio socket, or an io_uring one.
 //!
 //! rustls is itself sans-I/O: ciphertext moves between the socket and the TLS state with
 //! `read_tls`/`write_tls`, plaintext with its reader and writer. A plaintext read that finds
@@ -8,13 +8,13 @@ use std::io::{self, IoSlice, Read, Write};
 
 use mio::net::TcpStream;
 
-/// rustls over a non-blocking TCP stream.
-pub(crate) struct TlsStream {
-    pub(crate) tcp: TcpStream,
+/// rustls over a non-blocking byte stream (a mio socket unless said otherwise).
+pub(crate) struct TlsStream<S = TcpStream> {
+    pub(crate) tcp: S,
     pub(crate) tls: rustls::Connection,
 }
 
-impl TlsStream {
+impl<S: Read + Write> TlsStream<S> {
     pub(super) fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             match self.tls.reader().read(buf) {

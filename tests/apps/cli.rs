@@ -22,24 +22,23 @@ pub struct Running {
 }
 
 impl Running {
-    /// Starts `fullduplex ARGS`, its stdout read line by line.
+    /// Starts `fullduplex ARGS`, its stdout and stderr read line by line.
     pub fn start(args: &[&str]) -> Running {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fullduplex"))
-            .args(args)
+        Running::spawn(&mut fullduplex(args))
+    }
+
+    /// Starts `command` (a [`fullduplex`] command), its stdout and stderr read line by line.
+    pub fn spawn(command: &mut Command) -> Running {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("the binary starts");
-        let stdout = BufReader::new(child.stdout.take().expect("piped"));
         let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let stderr = BufReader::new(child.stderr.take().expect("piped"));
+        forward_lines(stderr, tx.clone());
+        forward_lines(BufReader::new(child.stdout.take().expect("piped")), tx);
         Running { child, lines }
     }
 
@@ -65,11 +64,33 @@ impl Drop for Running {
     }
 }
 
+/// Sends each line `from` reads to `to`, on a thread of its own.
+fn forward_lines(from: impl BufRead + Send + 'static, to: mpsc::Sender<String>) {
+    std::thread::spawn(move || {
+        for line in from.lines().map_while(Result::ok) {
+            if to.send(line).is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// The command `fullduplex ARGS`.
+pub fn fullduplex(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fullduplex"));
+    command.args(args);
+    command
+}
+
 /// Runs `fullduplex ARGS` to its end with `input` on stdin; kills it and fails the test if it
 /// outlives [`DEADLINE`].
 pub fn run(args: &[&str], input: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fullduplex"))
-        .args(args)
+    run_command(&mut fullduplex(args), input)
+}
+
+/// [`run`] for a [`fullduplex`] command.
+pub fn run_command(command: &mut Command, input: &[u8]) -> Output {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -88,7 +109,7 @@ pub fn run(args: &[&str], input: &[u8]) -> Output {
     let Ok((stdout, stderr)) = rx.recv_timeout(DEADLINE) else {
         let _ = child.kill();
         let _ = child.wait();
-        panic!("fullduplex {args:?} ran longer than {DEADLINE:?}");
+        panic!("{command:?} ran longer than {DEADLINE:?}");
     };
     let status = child.wait().expect("the binary's exit status");
     Output {
@@ -113,14 +134,14 @@ pub fn free_port() -> u16 {
 }
 
 /// The address in a "listening on ws://ADDR" line.
-fn listening_addr(line: &str) -> SocketAddr {
+pub fn listening_addr(line: &str) -> SocketAddr {
     let at = line.find("ws://").expect("a ws:// URL") + "ws://".len();
     let addr = line[at..].split_whitespace().next().expect("an address");
     addr.parse().expect("the URL names an address")
 }
 
 /// An echo round trip through the server at `addr`.
-fn echoes(addr: SocketAddr) {
+pub fn echoes(addr: SocketAddr) {
     let mut ws = fullduplex::client::connect(&format!("ws://{addr}/")).expect("connects");
     ws.set_read_timeout(Some(DEADLINE)).unwrap();
     ws.send_text("ping").unwrap();
@@ -134,7 +155,7 @@ fn a_bare_port_listens_on_loopback() {
     let line = echo.line_containing("listening on");
     assert_eq!(
         line,
-        format!("fullduplex echo listening on ws://127.0.0.1:{port}")
+        format!("fullduplex echo (mio) listening on ws://127.0.0.1:{port}")
     );
     echoes(listening_addr(&line));
 }
@@ -249,7 +270,10 @@ fn echo_runs_on_the_tokio_adapter_when_asked() {
 
 #[test]
 fn an_unknown_runtime_is_refused_with_the_choices() {
-    for command in ["echo", "autobahn-client"] {
+    for (command, choices) in [
+        ("echo", "[possible values: mio, tokio]"),
+        ("autobahn-client", "[possible values: mio, tokio, io-uring]"),
+    ] {
         let output = run(&[command, "--runtime", "uring"], b"");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{stderr}");
@@ -257,7 +281,7 @@ fn an_unknown_runtime_is_refused_with_the_choices() {
             stderr.contains("invalid value 'uring' for '--runtime <RUNTIME>'"),
             "{stderr}"
         );
-        assert!(stderr.contains("[possible values: mio, tokio]"), "{stderr}");
+        assert!(stderr.contains(choices), "{stderr}");
     }
     let output = run(&["broadcast", "--runtime", "tokio"], b"");
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -6,6 +6,8 @@ pub mod adapter;
 pub mod counting;
 #[cfg(feature = "runtime")]
 pub mod runtime;
+#[cfg(feature = "io-uring")]
+pub mod seccomp;
 
 use fullduplex::protocol::{CloseCode, Connection, OwnedEvent};
 use fullduplex::{Config, ProtocolError};

@@ -7,11 +7,11 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fullduplex::client::{self, ClientOptions, WebSocket};
+use fullduplex::client::{self, ClientOptions, MultiClient, WebSocket};
 use fullduplex::protocol::handshake::{ClientOffer, Request};
 use fullduplex::protocol::{Chunk, CloseCode, DataKind, FrameHeader, Message, Opcode, OwnedEvent};
 use fullduplex::server::{
-    CloseInfo, Conn, ConnId, Context, Handler, RunningServer, Server, ServerConfig,
+    CloseInfo, Conn, ConnId, Context, EventLoop, Handler, RunningServer, Server, ServerConfig,
 };
 use fullduplex::server::{HttpResponse, Upgrade};
 use fullduplex::Config;
@@ -118,9 +118,47 @@ impl TestServer {
     }
 }
 
+/// The environment variable that picks the event loop of the tests' servers: `mio` (the
+/// default) or `io-uring`. `scripts/test.sh` runs the runtime and hostile-input tests once
+/// with each.
+pub const EVENT_LOOP_VAR: &str = "FULLDUPLEX_TEST_EVENT_LOOP";
+
+/// The event loop [`EVENT_LOOP_VAR`] asks for; a value that names none fails the test.
+pub fn test_event_loop() -> EventLoop {
+    match std::env::var(EVENT_LOOP_VAR).as_deref() {
+        Err(std::env::VarError::NotPresent) | Ok("" | "mio") => EventLoop::Mio,
+        Ok("io-uring") => EventLoop::IoUring,
+        other => panic!("{EVENT_LOOP_VAR}={other:?}: expected mio or io-uring"),
+    }
+}
+
+/// `config` (a [`ServerConfig`] or a connection [`Config`]) on the event loop of
+/// [`test_event_loop`]: every server a runtime test builds goes through here or [`start`].
+pub fn server_config(config: impl Into<ServerConfig>) -> ServerConfig {
+    ServerConfig {
+        event_loop: test_event_loop(),
+        ..config.into()
+    }
+}
+
+impl TestServer {
+    /// Takes `server`, checking that it runs `wanted`: a run on io_uring never passes on mio by
+    /// mistake.
+    pub fn on(server: RunningServer, wanted: EventLoop) -> Self {
+        let running = server.event_loop();
+        let server = Self(Some(server));
+        assert_eq!(
+            running, wanted,
+            "the server runs {running:?}, not {wanted:?}"
+        );
+        server
+    }
+}
+
+/// Takes a server built on [`server_config`], checking its event loop ([`TestServer::on`]).
 impl From<RunningServer> for TestServer {
     fn from(server: RunningServer) -> Self {
-        Self(Some(server))
+        Self::on(server, test_event_loop())
     }
 }
 
@@ -140,18 +178,43 @@ impl Drop for TestServer {
     }
 }
 
-/// Starts `handler` on 127.0.0.1, port 0.
+/// A [`MultiClient`] on the event loop of [`test_event_loop`], checked to run it.
+pub fn multi_client(options: ClientOptions) -> MultiClient {
+    multi_client_on(test_event_loop(), options)
+}
+
+/// A [`MultiClient`] on `wanted`, checked to run it.
+pub fn multi_client_on(wanted: EventLoop, options: ClientOptions) -> MultiClient {
+    let clients = MultiClient::with_event_loop(options, wanted)
+        .unwrap_or_else(|e| panic!("a MultiClient on {wanted:?}: {e}"));
+    assert_eq!(clients.event_loop(), wanted);
+    clients
+}
+
+/// Starts `handler` on 127.0.0.1, port 0, on the event loop of [`test_event_loop`].
 ///
 /// A config without a thread count gets two workers, so that tests cross workers.
 pub fn start<H: Handler>(config: impl Into<ServerConfig>, handler: H) -> TestServer {
-    let mut config = config.into();
+    start_on(test_event_loop(), config, handler)
+}
+
+/// [`start`] on the event loop given, whatever [`EVENT_LOOP_VAR`] says.
+pub fn start_on<H: Handler>(
+    event_loop: EventLoop,
+    config: impl Into<ServerConfig>,
+    handler: H,
+) -> TestServer {
+    let mut config = ServerConfig {
+        event_loop,
+        ..config.into()
+    };
     if config.threads == 0 {
         config.threads = 2;
     }
     let server = Server::new(config, handler)
         .bind("127.0.0.1:0")
-        .expect("bind 127.0.0.1:0");
-    TestServer(Some(server))
+        .unwrap_or_else(|e| panic!("bind 127.0.0.1:0 on {event_loop:?}: {e}"));
+    TestServer::on(server, event_loop)
 }
 
 /// Starts the [`TestApp`] with `config`.

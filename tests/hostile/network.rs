@@ -1,10 +1,12 @@
 //! The hostile-input attacks that need a server over loopback (127.0.0.1, port 0), written once
-//! for every runtime: each takes the server as a [`Target`] (the mio server with the test
-//! application, [`Mio`]; the tokio adapter's echo server in `tests/tokio_hostile.rs`) and
+//! for every runtime: each takes the server as a [`Target`] (the server with the test
+//! application on each event loop, [`Mio`] and [`IoUring`]; the tokio adapter's echo server in
+//! `tests/tokio_hostile.rs`) and
 //! asserts the HTTP status or close code, that other connections are unaffected, and the heap
 //! growth ([`bounded`], process-wide: the server's threads count).
 
 use std::io::{Read, Write};
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::thread;
@@ -14,6 +16,7 @@ use crate::common::runtime::*;
 use crate::common::{client_frame, server_frame};
 use crate::hostile::{bounded, unmeasured, MAX_FRAME, MAX_MESSAGE};
 use fullduplex::protocol::{CloseCode, Opcode, OwnedEvent};
+use fullduplex::server::EventLoop;
 use fullduplex::Config;
 
 const FIN: u8 = 0x80;
@@ -32,13 +35,39 @@ pub trait Target {
     fn open(&self) -> u64;
 }
 
-/// The mio server running the test application.
-pub struct Mio(TestServer, mpsc::Receiver<AppEvent>);
+/// An event loop of the server, chosen by type.
+pub trait Loop {
+    /// Which one.
+    const EVENT_LOOP: EventLoop;
+}
 
-impl Target for Mio {
+/// The epoll loop.
+pub struct OnMio;
+
+impl Loop for OnMio {
+    const EVENT_LOOP: EventLoop = EventLoop::Mio;
+}
+
+/// The io_uring loop.
+pub struct OnIoUring;
+
+impl Loop for OnIoUring {
+    const EVENT_LOOP: EventLoop = EventLoop::IoUring;
+}
+
+/// The server running the test application on the event loop `L`.
+pub struct Served<L>(TestServer, mpsc::Receiver<AppEvent>, PhantomData<L>);
+
+/// The server on mio, whatever `FULLDUPLEX_TEST_EVENT_LOOP` says.
+pub type Mio = Served<OnMio>;
+
+/// The server on io_uring.
+pub type IoUring = Served<OnIoUring>;
+
+impl<L: Loop> Target for Served<L> {
     fn start(config: Config) -> Self {
-        let (server, events) = start_app(config);
-        Self(server, events)
+        let (app, events) = TestApp::new();
+        Self(start_on(L::EVENT_LOOP, config, app), events, PhantomData)
     }
 
     fn addr(&self) -> SocketAddr {

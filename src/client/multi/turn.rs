@@ -27,6 +27,16 @@ pub(super) struct Ready {
     pub(super) writable: bool,
 }
 
+impl Ready {
+    /// What two reports about one socket say together.
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    pub(super) fn merge(&mut self, other: Ready) {
+        self.readable |= other.readable;
+        self.read_closed |= other.read_closed;
+        self.writable |= other.writable;
+    }
+}
+
 impl MultiClient {
     pub(super) fn on_event<H: ClientHandler>(
         &mut self,
@@ -35,6 +45,7 @@ impl MultiClient {
         ready: Ready,
         now: Instant,
     ) {
+        self.touch(slot);
         let Some(peer) = self.live_peer(slot) else {
             return;
         };
@@ -274,6 +285,7 @@ impl MultiClient {
     pub(super) fn flush_dirty(&mut self, now: Instant) {
         let close_timeout = self.options.config.close_timeout;
         for slot in std::mem::take(&mut self.dirty) {
+            self.touch(slot);
             let Some(peer) = self.live_peer(slot) else {
                 continue;
             };

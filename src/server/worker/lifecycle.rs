@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use mio::{Interest, Token};
 
-use super::{Worker, FIRST_PEER};
+use super::{Io, Worker, FIRST_PEER};
 use crate::protocol::close::CloseCode;
 use crate::protocol::close::CloseInfo;
 use crate::protocol::{State, Timeout};
@@ -243,9 +243,20 @@ impl<H: Handler> Worker<H> {
         }
     }
 
+    /// Notes whether a connection's output is stuck: mio then waits for WRITABLE; io_uring
+    /// submits what was written at the end of the turn and, while stuck, writes again when a
+    /// send completes.
     fn set_writable(&mut self, slot: usize, writable: bool) {
         let Some(peer) = self.slots.get_mut(slot).and_then(|s| s.peer.as_mut()) else {
             return;
+        };
+        let poll = match &mut self.io {
+            Io::Mio(poll) => poll,
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Io::Uring(driver) => {
+                peer.writable = writable;
+                return driver.touched.push(slot);
+            }
         };
         if peer.writable == writable || peer.dead {
             return;
@@ -256,8 +267,7 @@ impl<H: Handler> Worker<H> {
             Interest::READABLE
         };
         let token = Token(slot + FIRST_PEER);
-        if self
-            .poll
+        if poll
             .registry()
             .reregister(peer.transport.tcp(), token, interest)
             .is_ok()
@@ -321,10 +331,16 @@ impl<H: Handler> Worker<H> {
         let mut dead = std::mem::replace(&mut self.dead, std::mem::take(&mut self.spare_slots));
         for slot in dead.drain(..) {
             if let Some(mut peer) = self.slots[slot].peer.take() {
-                let _ = self.poll.registry().deregister(peer.transport.tcp());
                 Stats::sub(&self.stats.connections, 1);
                 self.v6_addrs.remove(slot, peer.addr);
                 self.free.push((slot, peer.generation.wrapping_add(1)));
+                match &mut self.io {
+                    Io::Mio(poll) => {
+                        let _ = poll.registry().deregister(peer.transport.tcp());
+                    }
+                    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+                    Io::Uring(driver) => driver.retire(peer.transport, slot, peer.generation),
+                }
             }
         }
         self.spare_slots = dead;
@@ -338,7 +354,13 @@ impl<H: Handler> Worker<H> {
         }
         self.shutdown_deadline = Some(now + self.config.close_timeout);
         if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
+            match &mut self.io {
+                Io::Mio(poll) => {
+                    let _ = poll.registry().deregister(&mut listener);
+                }
+                #[cfg(all(feature = "io-uring", target_os = "linux"))]
+                Io::Uring(driver) => driver.cancel_accept(),
+            }
         }
         for slot in 0..self.slots.len() {
             let Some(peer) = self.live_peer(slot) else {
