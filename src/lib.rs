@@ -23,6 +23,7 @@
 //! | `dev-cert` | `server::tls::self_signed` | rcgen |
 //! | `tokio` (no `runtime` needed) | `tokio`, `client` (options, errors) | tokio, futures-core, futures-sink |
 //! | `tokio-tls` | `wss://` for `tokio::connect` | tokio-rustls, rustls, rustls-native-certs |
+//! | `io-uring` (with `runtime`; Linux) | none: `server::EventLoop::IoUring` and `MultiClient::with_event_loop` work | io-uring, libc |
 //! | `cli`, default | the `fullduplex` binary | clap, serde, serde_json, signal-hook, libc, redis, ring |
 //!
 //! # Depending on it
