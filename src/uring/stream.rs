@@ -10,7 +10,9 @@
 //! send's completion is the loop's "writable"; except that with no send in flight (a burst
 //! within one turn, when nothing could be submitted yet) the buffer is first sent at once with
 //! a direct non-blocking `send`, so that the kernel's socket buffer absorbs the burst as it does
-//! under mio.
+//! under mio. A large write ([`DIRECT_WRITE`] bytes or more) with nothing held and no send in
+//! flight goes to the socket at once from the caller's slices (`sendmsg`, non-blocking), and
+//! only what the socket did not take is copied, under the same limit.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -24,6 +26,10 @@ use super::Chunk;
 
 /// Most bytes written and not yet sent that a stream holds.
 pub(crate) const SEND_LIMIT: usize = 256 << 10;
+/// Bytes in a write's slices from which, with nothing held and no send in flight, the write
+/// goes to the socket at once from the caller's slices (one copy fewer than through the send
+/// buffer; smaller writes are batched into the turn's sends on the ring).
+pub(crate) const DIRECT_WRITE: usize = 64 << 10;
 /// Send buffers kept per thread for reuse, and the largest capacity kept.
 const SPARE_BUFFERS: usize = 256;
 const SPARE_CAPACITY: usize = 64 << 10;
@@ -148,19 +154,57 @@ impl UringStream {
         if room == 0 {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        if self.pending.capacity() == 0 {
-            self.pending = spare_buffer();
+        let sent = self.write_direct(chunks)?;
+        Ok(sent + self.hold(chunks, sent, room))
+    }
+
+    /// A large write with nothing held and no send in flight goes to the socket at once from
+    /// `chunks` (a non-blocking `sendmsg`, so the order holds): the bytes it took, 0 when the
+    /// write is small or the socket is full.
+    fn write_direct(&mut self, chunks: &[IoSlice<'_>]) -> io::Result<usize> {
+        if self.sending || !self.pending.is_empty() {
+            return Ok(0);
         }
+        if chunks.iter().map(|c| c.len()).sum::<usize>() < DIRECT_WRITE {
+            return Ok(0);
+        }
+        loop {
+            match send_slices(self.tcp.as_raw_fd(), chunks) {
+                Ok(0) => return Err(self.fail_now(libc::EPIPE)),
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
+                Err(e) => return Err(self.fail_now(e.raw_os_error().unwrap_or(libc::EIO))),
+            }
+        }
+    }
+
+    /// Copies `chunks` past their first `skip` bytes into the send buffer, at most `room`
+    /// bytes: the bytes taken.
+    fn hold(&mut self, chunks: &[IoSlice<'_>], mut skip: usize, room: usize) -> usize {
         let mut taken = 0;
         for chunk in chunks {
-            let n = chunk.len().min(room - taken);
-            self.pending.extend_from_slice(&chunk[..n]);
+            let start = skip.min(chunk.len());
+            skip -= start;
+            let n = (chunk.len() - start).min(room - taken);
+            if n == 0 {
+                continue;
+            }
+            if self.pending.capacity() == 0 {
+                self.pending = spare_buffer();
+            }
+            self.pending.extend_from_slice(&chunk[start..start + n]);
             taken += n;
             if taken == room {
                 break;
             }
         }
-        Ok(taken)
+        taken
+    }
+
+    fn fail_now(&mut self, errno: i32) -> io::Error {
+        self.fail_direct(errno);
+        io::Error::from_raw_os_error(errno)
     }
 
     /// Bytes a write may take now.
@@ -297,6 +341,21 @@ impl UringStream {
         self.flight_sent = 0;
         None
     }
+}
+
+/// One non-blocking `sendmsg` of `chunks` (no `SIGPIPE`: a closed peer is an `EPIPE` error).
+fn send_slices(fd: RawFd, chunks: &[IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: an all-zero `msghdr` is valid (no name, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    // `IoSlice` is ABI-compatible with `iovec` on Unix; `sendmsg` only reads the slices.
+    msg.msg_iov = chunks.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = chunks.len().min(libc::UIO_MAXIOV as usize) as _;
+    // SAFETY: `msg` points at `chunks`, alive and unchanged for the call.
+    let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
 }
 
 impl Drop for UringStream {

@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream as StdStream};
 
 use io_uring::{cqueue, opcode, types, IoUring};
 
-use super::{UringStream, SEND_LIMIT};
+use super::{UringStream, DIRECT_WRITE, SEND_LIMIT};
 use crate::uring::op::{Op, UserData};
 use crate::uring::{setup, BufRing};
 
@@ -80,9 +80,11 @@ fn writes_are_sent_in_order_and_block_past_the_limit() {
         let mut got = Vec::new();
         client.read_to_end(&mut got).map(|_| got)
     });
+    // Two writes, the second with bytes held: both go to the send buffer.
+    assert_eq!(stream.write(b"ab").unwrap(), 2);
     let big = vec![7u8; SEND_LIMIT];
-    let slices = [IoSlice::new(b"ab"), IoSlice::new(&big)];
-    assert_eq!(stream.write_vectored(&slices).unwrap(), SEND_LIMIT);
+    let slices = [IoSlice::new(&big)];
+    assert_eq!(stream.write_vectored(&slices).unwrap(), SEND_LIMIT - 2);
     let mut expected = SEND_LIMIT;
     let mut submit = stream.start_send();
     assert!(stream.start_send().is_none(), "one send at a time");
@@ -115,17 +117,83 @@ fn writes_are_sent_in_order_and_block_past_the_limit() {
         written += stream.write(&burst[written..]).unwrap();
     }
     expected += burst.len();
-    while let Some((ptr, len)) = submit.or_else(|| stream.start_send()) {
-        let send = opcode::Send::new(types::Fd(stream.as_raw_fd()), ptr, len).build();
-        unsafe { ring.submission().push(&send).unwrap() };
-        let (_, result, _) = complete(&mut ring);
-        submit = stream.sent(result);
-    }
-    assert!(!stream.has_unsent());
+    send_all(&mut ring, &mut stream, submit);
     stream.shutdown_write();
     let got = reader.join().unwrap().unwrap();
     assert_eq!(got.len(), expected);
     assert_eq!(&got[..2], b"ab");
     assert_eq!(&got[SEND_LIMIT..SEND_LIMIT + 4], b"tail");
     assert!(got[SEND_LIMIT + 4..].iter().all(|b| *b == 9));
+}
+
+/// Submits the stream's sends one after the other until nothing is left to send.
+fn send_all(ring: &mut IoUring, stream: &mut UringStream, mut submit: Option<(*const u8, u32)>) {
+    while let Some((ptr, len)) = submit.or_else(|| stream.start_send()) {
+        let send = opcode::Send::new(types::Fd(stream.as_raw_fd()), ptr, len).build();
+        unsafe { ring.submission().push(&send).unwrap() };
+        let (_, result, _) = complete(ring);
+        submit = stream.sent(result);
+    }
+    assert!(!stream.has_unsent());
+}
+
+fn set_buffer(fd: i32, option: i32, bytes: i32) {
+    let size = std::ptr::addr_of!(bytes).cast();
+    let len = std::mem::size_of::<i32>() as libc::socklen_t;
+    assert_eq!(
+        unsafe { libc::setsockopt(fd, libc::SOL_SOCKET, option, size, len) },
+        0
+    );
+}
+
+#[test]
+fn a_large_write_the_socket_takes_partly_keeps_the_rest_in_order() {
+    let mut ring = setup::new_ring(8).unwrap();
+    let (mut stream, mut client) = pair();
+    set_buffer(stream.as_raw_fd(), libc::SO_SNDBUF, 16 << 10);
+    set_buffer(client.as_raw_fd(), libc::SO_RCVBUF, 16 << 10);
+    let data: Vec<u8> = (0..4 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let slices = [IoSlice::new(&data[..3]), IoSlice::new(&data[3..])];
+    let taken = stream.write_vectored(&slices).unwrap();
+    // The socket took part at once, straight from the slices; the send buffer holds what
+    // follows, up to the limit.
+    assert_eq!(stream.pending.len(), SEND_LIMIT);
+    assert!(taken > SEND_LIMIT && taken < data.len(), "took {taken}");
+    assert_eq!(stream.pending[..], data[taken - SEND_LIMIT..taken]);
+    let reader = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).map(|_| got)
+    });
+    let mut written = taken;
+    let mut submit = None;
+    while written < data.len() {
+        match stream.write(&data[written..]) {
+            Ok(n) => written += n,
+            Err(e) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+                let (ptr, len) = submit.or_else(|| stream.start_send()).unwrap();
+                let send = opcode::Send::new(types::Fd(stream.as_raw_fd()), ptr, len).build();
+                unsafe { ring.submission().push(&send).unwrap() };
+                let (_, result, _) = complete(&mut ring);
+                submit = stream.sent(result);
+            }
+        }
+    }
+    send_all(&mut ring, &mut stream, submit);
+    stream.shutdown_write();
+    let got = reader.join().unwrap().unwrap();
+    assert!(got == data, "the bytes arrive whole and in order");
+}
+
+#[test]
+fn a_large_write_with_bytes_held_waits_behind_them() {
+    let (mut stream, _client) = pair();
+    assert_eq!(stream.write(b"first").unwrap(), 5);
+    let big = vec![1u8; 2 * DIRECT_WRITE];
+    assert_eq!(stream.write(&big).unwrap(), big.len());
+    assert_eq!(
+        stream.pending.len(),
+        5 + big.len(),
+        "nothing went around the held bytes"
+    );
 }
