@@ -76,6 +76,9 @@ pub enum EventLoop {
     /// holds), and up to 256 KiB written and not yet taken by the kernel, beside the output
     /// queue and its limit
     /// ([`Config::max_outbound_queue`](crate::Config::max_outbound_queue)) as on mio.
+    /// Measured with 10 000 idle connections on one worker (`fullduplex bench connect`):
+    /// 387 bytes resident per connection against mio's 226, and about 4 MiB more resident
+    /// for the worker from the start.
     IoUring,
     /// io_uring where it works, else mio (the reason is printed on standard error once).
     /// [`RunningServer::event_loop`](super::RunningServer::event_loop) says which one runs.
