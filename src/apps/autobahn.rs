@@ -88,18 +88,12 @@ pub fn run(args: &AutobahnArgs) -> Result<(), String> {
     }
     let count = case_count(base, &options)?;
     let cases = chosen_cases(&args.cases, count)?;
-    let mut failed = 0;
-    for (done, case) in cases.iter().enumerate() {
+    let mut tally = Tally::new(cases.len(), args.verbose);
+    for &case in &cases {
         let url = format!("{base}/runCase?case={case}&agent={}", args.agent);
-        if let Err(e) = run_case(&url, &options, timeout) {
-            failed += 1;
-            if args.verbose {
-                eprintln!("case {case}: {e}");
-            }
-        }
-        report_progress(done + 1, cases.len());
+        tally.record(case, run_case(&url, &options, timeout));
     }
-    report_failures(failed);
+    tally.finish();
     let url = format!("{base}/updateReports?agent={}", args.agent);
     let mut ws = connect_with(&url, &options).map_err(|e| format!("{url}: {e}"))?;
     drain(&mut ws, timeout);
@@ -119,19 +113,48 @@ pub fn chosen_cases(given: &[usize], count: usize) -> Result<Vec<usize>, String>
     })
 }
 
-/// Says how far the run is, every 50 cases and at the end.
-pub fn report_progress(done: usize, total: usize) {
-    if done % 50 == 0 || done == total {
-        eprintln!("autobahn-client: {done}/{total} cases run");
-    }
+/// A run's bookkeeping, the same on every runtime: how far it is (every 50 cases and at the
+/// end) and how many cases ended in an error (listed with `--verbose`).
+pub struct Tally {
+    total: usize,
+    done: usize,
+    failed: usize,
+    verbose: bool,
 }
 
-/// Says how many cases ended in an error, and why that is not a verdict.
-pub fn report_failures(failed: usize) {
-    eprintln!(
-        "autobahn-client: {failed} cases ended in an error (a protocol error is what many \
-         cases test; --verbose lists them); the report tells which were right"
-    );
+impl Tally {
+    /// For a run of `total` cases.
+    pub fn new(total: usize, verbose: bool) -> Self {
+        Self {
+            total,
+            done: 0,
+            failed: 0,
+            verbose,
+        }
+    }
+
+    /// Counts case `case` as played, ending as `outcome` says.
+    pub fn record<E: std::fmt::Display>(&mut self, case: usize, outcome: Result<(), E>) {
+        if let Err(why) = outcome {
+            self.failed += 1;
+            if self.verbose {
+                eprintln!("case {case}: {why}");
+            }
+        }
+        self.done += 1;
+        if self.done % 50 == 0 || self.done == self.total {
+            eprintln!("autobahn-client: {}/{} cases run", self.done, self.total);
+        }
+    }
+
+    /// Says how many cases ended in an error, and why that is not a verdict.
+    pub fn finish(self) {
+        eprintln!(
+            "autobahn-client: {} cases ended in an error (a protocol error is what many \
+             cases test; --verbose lists them); the report tells which were right",
+            self.failed
+        );
+    }
 }
 
 fn case_count(base: &str, options: &ClientOptions) -> Result<usize, String> {

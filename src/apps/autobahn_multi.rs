@@ -9,7 +9,7 @@ use fullduplex::client::{Ended, MultiClient};
 use fullduplex::protocol::{Chunk, CloseCode, Message};
 use fullduplex::server::EventLoop;
 
-use super::autobahn::{chosen_cases, report_failures, report_progress, AutobahnArgs};
+use super::autobahn::{chosen_cases, AutobahnArgs, Tally};
 
 /// How long a connection that was asked to close may take to end.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
@@ -27,19 +27,13 @@ pub fn run(
     let base = args.url.trim_end_matches('/');
     let count = case_count(&mut clients, base)?;
     let cases = chosen_cases(&args.cases, count)?;
-    let mut failed = 0;
-    for (done, case) in cases.iter().enumerate() {
+    let mut tally = Tally::new(cases.len(), args.verbose);
+    for &case in &cases {
         let url = format!("{base}/runCase?case={case}&agent={}", args.agent);
         let played = play(&mut clients, &url, Role::Echo, timeout)?;
-        if let Some(why) = played.failure() {
-            failed += 1;
-            if args.verbose {
-                eprintln!("case {case}: {why}");
-            }
-        }
-        report_progress(done + 1, cases.len());
+        tally.record(case, played.failure().map_or(Ok(()), Err));
     }
-    report_failures(failed);
+    tally.finish();
     let url = format!("{base}/updateReports?agent={}", args.agent);
     play(&mut clients, &url, Role::Listen, timeout).map(drop)
 }

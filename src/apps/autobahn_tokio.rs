@@ -26,18 +26,12 @@ async fn run_all(
     let base = args.url.trim_end_matches('/');
     let count = case_count(base, options).await?;
     let cases = super::autobahn::chosen_cases(&args.cases, count)?;
-    let mut failed = 0;
-    for (done, case) in cases.iter().enumerate() {
+    let mut tally = super::autobahn::Tally::new(cases.len(), args.verbose);
+    for &case in &cases {
         let url = format!("{base}/runCase?case={case}&agent={}", args.agent);
-        if let Err(e) = run_case(&url, options, timeout).await {
-            failed += 1;
-            if args.verbose {
-                eprintln!("case {case}: {e}");
-            }
-        }
-        super::autobahn::report_progress(done + 1, cases.len());
+        tally.record(case, run_case(&url, options, timeout).await);
     }
-    super::autobahn::report_failures(failed);
+    tally.finish();
     let url = format!("{base}/updateReports?agent={}", args.agent);
     let mut ws = connect(&url, options)
         .await
