@@ -82,6 +82,7 @@ use crate::transport::LoopWaker;
 use crate::Config;
 
 mod config;
+pub(crate) mod event_loop;
 mod handler;
 mod http;
 mod peer;
@@ -343,7 +344,12 @@ impl<H: Handler> Server<H> {
             .to_socket_addrs()?
             .next()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))?;
-        let event_loop = choose_event_loop(self.config.event_loop)?;
+        let event_loop = event_loop::choose(
+            self.config.event_loop,
+            "running on mio (epoll) instead",
+            || Ok(EventLoop::Mio),
+            || event_loop::io_uring_support().map(|()| EventLoop::IoUring),
+        )?;
         let listener = listen(addr)?;
         let local_addr = listener.local_addr()?;
         let threads = match self.config.threads {
@@ -434,40 +440,6 @@ impl<H: Handler> Server<H> {
         }
         Ok(running)
     }
-}
-
-/// The event loop a server asking for `wanted` runs, or why it cannot run it.
-fn choose_event_loop(wanted: EventLoop) -> io::Result<EventLoop> {
-    if wanted == EventLoop::Mio {
-        return Ok(EventLoop::Mio);
-    }
-    match io_uring_support() {
-        Ok(()) => Ok(EventLoop::IoUring),
-        Err(why) if wanted == EventLoop::IoUringOrMio => {
-            eprintln!("fullduplex: {why}; running on mio (epoll) instead");
-            Ok(EventLoop::Mio)
-        }
-        Err(why) => Err(why),
-    }
-}
-
-/// Whether this build and this system can run the io_uring event loop: a ring is set up and
-/// probed for every operation the loop uses; the error is one sentence naming the cause and
-/// what to do.
-fn io_uring_support() -> io::Result<()> {
-    // On a thread of its own, like the workers' rings (see `Server::bind`).
-    #[cfg(all(feature = "io-uring", target_os = "linux"))]
-    return std::thread::scope(|scope| {
-        let probe = scope.spawn(crate::uring::setup::support);
-        probe
-            .join()
-            .unwrap_or_else(|_| Err(io::Error::other("the io_uring probe failed")))
-    });
-    #[cfg(not(all(feature = "io-uring", target_os = "linux")))]
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "io_uring is not in this build of fullduplex: it needs Linux and the `io-uring` feature",
-    ))
 }
 
 /// Binds a non-blocking listening socket with a backlog deep enough for bursts of connects.

@@ -10,6 +10,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::turn::Ready;
 use super::MultiClient;
+use crate::server::event_loop;
 use crate::server::EventLoop;
 use crate::transport::Transport;
 
@@ -29,17 +30,12 @@ impl Driver {
     /// The loop `wanted` asks for, or why it cannot run ([`EventLoop::IoUringOrMio`] falls back
     /// to mio, saying why on standard error, as the server does).
     pub(super) fn new(wanted: EventLoop) -> io::Result<Self> {
-        if wanted == EventLoop::Mio {
-            return Self::mio();
-        }
-        match Self::io_uring() {
-            Ok(driver) => Ok(driver),
-            Err(why) if wanted == EventLoop::IoUringOrMio => {
-                eprintln!("fullduplex: {why}; the client runs on mio (epoll) instead");
-                Self::mio()
-            }
-            Err(why) => Err(why),
-        }
+        event_loop::choose(
+            wanted,
+            "the client runs on mio (epoll) instead",
+            Self::mio,
+            Self::io_uring,
+        )
     }
 
     fn mio() -> io::Result<Self> {
@@ -56,11 +52,7 @@ impl Driver {
 
     #[cfg(not(all(feature = "io-uring", target_os = "linux")))]
     fn io_uring() -> io::Result<Self> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "io_uring is not in this build of fullduplex: it needs Linux and the `io-uring` \
-             feature",
-        ))
+        Err(event_loop::not_in_this_build())
     }
 
     /// The loop that runs.
