@@ -100,7 +100,7 @@ run_server_role() {
     write_spec "$REPORTS/${PREFIX}server/spec.json" "ws://127.0.0.1:$port" "$REPORTS/${PREFIX}server" fuzzingclient
     say "server role: wstest -m fuzzingclient against fullduplex echo --deflate ${SERVER_ARGS[*]}: $(grep -m1 'listening on' "$log")"
     start=$SECONDS
-    (cd "$REPORTS/${PREFIX}server" && "$WSTEST" -m fuzzingclient -s spec.json >wstest.log 2>&1)
+    (cd "$REPORTS/${PREFIX}server" && "$PY" "$HERE/wstest_loopback.py" -m fuzzingclient -s spec.json >wstest.log 2>&1)
     say "server role: wstest ran for $((SECONDS - start)) s"
     if ! kill -0 "$echo_pid" 2>/dev/null; then
         say "server role: the testee died during the run:"
