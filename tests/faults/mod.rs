@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::chat::support::Client;
 pub use crate::scale_out::support::PATIENCE;
 
+mod dead_peers;
 pub mod netns;
 pub mod proxy;
 mod proxy_tests;
