@@ -23,6 +23,7 @@ pub use crate::scale_out::support::PATIENCE;
 
 mod dead_peers;
 pub mod netns;
+mod partition;
 pub mod proxy;
 mod proxy_tests;
 
