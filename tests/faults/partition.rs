@@ -1,6 +1,7 @@
-//! Case 4: a chat node cut off from Redis by a link that goes silent (no FIN), then
-//! restored. The node degrades as docs/scale-out.md says (`/healthz` `200 degraded…`), its
-//! own users lose nothing meanwhile, and once the link is back delivery across nodes resumes and presence reconverges within
+//! Case 4: a chat node cut off from Redis by a link that goes silent (no FIN), then restored;
+//! and Redis restarted empty while the node is cut off. The node degrades as
+//! docs/scale-out.md says (`/healthz` `200 degraded…`), its own users lose nothing meanwhile,
+//! and once the link is back delivery across nodes resumes and presence reconverges within
 //! the bound the broker's timings give.
 //!
 //! Redis runs in a namespace reached by two veth pairs: node A's through one, node B's
@@ -208,6 +209,28 @@ fn a_node_whose_link_to_redis_stalls_degrades_keeps_local_delivery_and_heals() {
     let took = cluster.restore_a();
     println!(
         "faults: stalled link resumed: presence reconverged and A healthy after {} ms",
+        took.as_millis()
+    );
+}
+
+#[test]
+fn redis_restarted_empty_while_a_node_is_cut_off_heals_too() {
+    let Some(mut cluster) = Cluster::in_netns() else {
+        return;
+    };
+    cluster.cut_off_a();
+    // Redis restarts empty and its host forgets every connection: B's end at once (its
+    // link is up), A's never (the FIN and RSTs are lost on the cut link). Once the link is
+    // back, A holds two half-open connections: the one it publishes on breaks at its next
+    // write, the one it is subscribed on only if A asks whether Redis is still there.
+    cluster.redis.kill();
+    if let Link::Veth { ns, .. } = &cluster.a_link {
+        ns.forget_connections();
+    }
+    cluster.redis.restart();
+    let took = cluster.restore_a();
+    println!(
+        "faults: Redis restarted empty during the cut: reconverged after {} ms",
         took.as_millis()
     );
 }
