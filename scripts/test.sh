@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project, installing what the tests need first.
 #
-#   scripts/test.sh [STAGE ...]     stages: cargo layers redis browser fuzz autobahn   (default: all)
+#   scripts/test.sh [STAGE ...]     stages: cargo layers redis browser fuzz autobahn faults
+#                                   (default: all)
 #
 #   cargo     unit, integration and property tests, doc examples (`cargo test --release`), then
 #             the runtime tests (tests/runtime_*.rs) a second time with their servers on the
@@ -19,10 +20,15 @@
 #   autobahn  the Autobahn testsuite, server and client roles, every case, on the mio runtime, on
 #             the tokio adapter and on the io_uring event loop (autobahn/run.sh), one after the
 #             other; AUTOBAHN_RUNTIMES="mio tokio io-uring" (the default) names which
+#   faults    real network faults (tests/faults/): chat clients whose namespace's link is cut
+#             without a FIN, on both event loops; a chat node cut off from redis-server and
+#             restored, and Redis restarted empty meanwhile; the fault-injecting proxy. Needs
+#             root (network namespaces); installs iproute2 and redis-server when missing, and
+#             sets FULLDUPLEX_REQUIRE_NETNS=1 so nothing is skipped
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL_STAGES=(cargo layers redis browser fuzz autobahn)
+ALL_STAGES=(cargo layers redis browser fuzz autobahn faults)
 STAGES=("$@")
 [[ ${#STAGES[@]} -eq 0 ]] && STAGES=("${ALL_STAGES[@]}")
 
@@ -72,6 +78,26 @@ runtime_tests() {
     done
 }
 
+# The fault tests (tests/faults/) with what they need: root, `ip`, `ss`, redis-server.
+faults() {
+    local missing=()
+    command -v ip >/dev/null && command -v ss >/dev/null || missing+=(iproute2)
+    command -v redis-server >/dev/null || missing+=(redis-server)
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
+            echo "faults: ${missing[*]} missing; run as root on Debian to install them" >&2
+            return 1
+        fi
+        echo "faults: installing ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    local start=$SECONDS
+    FULLDUPLEX_REQUIRE_NETNS=1 FULLDUPLEX_REQUIRE_REDIS=1 \
+        cargo test --release --test apps faults:: -- --nocapture 2>&1 | tail -n 100
+    echo "faults: stage took $((SECONDS - start)) s"
+}
+
 run_stage() {
     case "$1" in
     cargo)
@@ -108,6 +134,10 @@ run_stage() {
     redis)
         stage "scale-out: chat nodes through a real redis-server (scripts/redis-tests.sh)"
         scripts/redis-tests.sh
+        ;;
+    faults)
+        stage "faults: dead peers without a FIN, a partitioned broker (tests/faults/, as root)"
+        faults
         ;;
     *)
         echo "test.sh: unknown stage '$1' (stages: ${ALL_STAGES[*]})" >&2

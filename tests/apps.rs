@@ -4,7 +4,8 @@
 //! itself, as `src/main.rs` does.
 //!
 //! `scale_out::` needs a `redis-server` (see `scripts/redis-tests.sh`); `tls::` runs the
-//! binary over TLS.
+//! binary over TLS; `faults::` cuts links in network namespaces, as root (see
+//! `scripts/test.sh faults`).
 #![cfg(feature = "cli")]
 
 #[allow(dead_code, unused_imports)]
@@ -21,6 +22,9 @@ mod chat;
 mod cli;
 #[path = "apps/client.rs"]
 mod client;
+#[cfg(target_os = "linux")]
+#[path = "faults/mod.rs"]
+mod faults;
 #[cfg(all(
     target_os = "linux",
     any(target_arch = "x86_64", target_arch = "aarch64")

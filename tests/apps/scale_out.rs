@@ -5,7 +5,7 @@
 //! `scripts/redis-tests.sh` sets).
 
 #[path = "scale_out/support.rs"]
-mod support;
+pub(crate) mod support;
 
 #[path = "scale_out/failures.rs"]
 mod failures;

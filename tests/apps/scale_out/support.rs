@@ -2,7 +2,7 @@
 //! run as the real binary, and bounded waits.
 
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,26 +42,42 @@ pub fn redis_server() -> Option<PathBuf> {
 pub struct Redis {
     binary: PathBuf,
     child: Option<Child>,
-    /// Its port on 127.0.0.1.
+    /// Its port.
     pub port: u16,
+    /// Where it listens and is pinged (127.0.0.1 unless started in a namespace).
+    host: IpAddr,
+    /// `ip netns exec NAME`, when it runs in a network namespace.
+    netns: Option<String>,
 }
 
 impl Redis {
     /// Starts one on a free loopback port and waits until it answers.
     pub fn start(binary: PathBuf) -> Self {
-        let port = free_port();
+        Self::start_at(binary, None, IpAddr::from([127, 0, 0, 1]), free_port())
+    }
+
+    /// Starts one on `port`, in network namespace `netns` if any (then listening on every
+    /// address there), and waits until it answers on `host`.
+    pub fn start_at(binary: PathBuf, netns: Option<&str>, host: IpAddr, port: u16) -> Self {
         let mut redis = Self {
             binary,
             child: None,
             port,
+            host,
+            netns: netns.map(str::to_owned),
         };
         redis.restart();
         redis
     }
 
-    /// `redis://127.0.0.1:PORT`.
+    /// `redis://HOST:PORT`, HOST being where it was started (127.0.0.1 by default).
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        self.url_at(self.host)
+    }
+
+    /// `redis://HOST:PORT`: for a namespace's Redis, reached by another of its addresses.
+    pub fn url_at(&self, host: IpAddr) -> String {
+        format!("redis://{host}:{}", self.port)
     }
 
     /// Kills it (SIGKILL): every connection to it breaks.
@@ -75,8 +91,21 @@ impl Redis {
     /// Starts it again on the same port and waits until it answers.
     pub fn restart(&mut self) {
         self.kill();
-        let child = Command::new(&self.binary)
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+        let mut command = match &self.netns {
+            Some(name) => {
+                let mut ip = Command::new("ip");
+                ip.args(["netns", "exec", name]).arg(&self.binary);
+                ip.args(["--bind", "*", "--protected-mode", "no"]);
+                ip
+            }
+            None => {
+                let mut redis = Command::new(&self.binary);
+                redis.args(["--bind", "127.0.0.1"]);
+                redis
+            }
+        };
+        let child = command
+            .args(["--port", &self.port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(std::env::temp_dir())
@@ -86,7 +115,7 @@ impl Redis {
             .expect("redis-server starts");
         self.child = Some(child);
         let deadline = Instant::now() + PATIENCE;
-        while !answers_ping(self.port) {
+        while !answers_ping(self.host, self.port) {
             assert!(Instant::now() < deadline, "redis-server did not come up");
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -99,9 +128,9 @@ impl Drop for Redis {
     }
 }
 
-fn answers_ping(port: u16) -> bool {
+fn answers_ping(host: IpAddr, port: u16) -> bool {
     use std::io::{Read, Write};
-    let Ok(mut tcp) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+    let Ok(mut tcp) = std::net::TcpStream::connect((host, port)) else {
         return false;
     };
     let _ = tcp.set_read_timeout(Some(Duration::from_secs(1)));
@@ -132,19 +161,35 @@ impl Node {
 
     /// Like [`start`](Self::start) with this node timeout.
     pub fn start_with(redis_url: &str, id: &str, node_timeout_ms: u64) -> Self {
+        Self::start_args(redis_url, id, node_timeout_ms, 200)
+    }
+
+    /// Like [`start_with`](Self::start_with) with this longest reconnection delay.
+    pub fn start_args(redis_url: &str, id: &str, node_timeout_ms: u64, backoff_ms: u64) -> Self {
+        let node = Self::spawn(&[
+            "--addr",
+            "127.0.0.1:0",
+            "--redis",
+            redis_url,
+            "--node-id",
+            id,
+            "--redis-heartbeat-ms",
+            &HEARTBEAT_MS.to_string(),
+            "--redis-node-timeout-ms",
+            &node_timeout_ms.to_string(),
+            "--redis-backoff-max-ms",
+            &backoff_ms.to_string(),
+        ]);
+        node.wait_health("ok");
+        node
+    }
+
+    /// Starts `fullduplex chat --threads 2 --rate-messages 1000 ARGS` and waits until it
+    /// prints its address.
+    pub fn spawn(args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_fullduplex"))
-            .args(["chat", "--addr", "127.0.0.1:0", "--threads", "2"])
-            .args([
-                "--rate-messages",
-                "1000",
-                "--redis",
-                redis_url,
-                "--node-id",
-                id,
-            ])
-            .args(["--redis-heartbeat-ms", &HEARTBEAT_MS.to_string()])
-            .args(["--redis-node-timeout-ms", &node_timeout_ms.to_string()])
-            .args(["--redis-backoff-max-ms", "200"])
+            .args(["chat", "--threads", "2", "--rate-messages", "1000"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(node_log())
             .spawn()
@@ -162,9 +207,12 @@ impl Node {
         let addr = rx
             .recv_timeout(PATIENCE)
             .expect("the chat prints its address");
-        let node = Self { child, addr };
-        node.wait_health("ok");
-        node
+        Self { child, addr }
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Kills it with SIGKILL: no goodbye.

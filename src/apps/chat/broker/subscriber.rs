@@ -1,7 +1,7 @@
 //! The subscribing thread: receives the other nodes' envelopes and hands room events to the
 //! workers through the [`ServerHandle`] (which wakes them with their `mio::Waker`); keeps the
-//! presence of other nodes and removes the users of nodes that went silent; reconnects with
-//! backoff.
+//! presence of other nodes and removes the users of nodes that went silent; asks Redis
+//! whether it is still there when the subscription goes quiet; reconnects with backoff.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -88,15 +88,37 @@ fn listen(
     inner.stats.subscriber_up.store(true, Relaxed);
     inner.log(format_args!("subscribed to {}", inner.options.url));
     inner.send(inner.nodes_channel(), Body::Hello);
+    let mut heard = Instant::now();
     while !stopping(inner, handle) {
         match pubsub.get_message() {
-            Ok(message) => receive(inner, handle, message.get_payload_bytes()),
-            Err(err) if err.is_timeout() => {}
+            Ok(message) => {
+                heard = Instant::now();
+                receive(inner, handle, message.get_payload_bytes());
+            }
+            Err(err) if err.is_timeout() => {
+                if heard.elapsed() >= inner.options.heartbeat_interval {
+                    if let Err(err) = still_there(&mut pubsub) {
+                        return Some(err);
+                    }
+                    heard = Instant::now();
+                }
+            }
             Err(err) => return Some(err),
         }
         expire(inner, handle);
     }
     None
+}
+
+/// Asks Redis whether this subscription is still there, after a heartbeat interval without
+/// a message (this node's own heartbeats come back every interval while all is well). A
+/// subscriber only reads, so without asking it would never learn that Redis forgot it: Redis
+/// restarted, or its host did, while a cut link lost the news. The PING is answered within
+/// the I/O timeout or the subscription is taken for lost.
+fn still_there(pubsub: &mut redis::PubSub<'_>) -> redis::RedisResult<()> {
+    pubsub.set_read_timeout(Some(link::IO_TIMEOUT))?;
+    pubsub.ping::<redis::Value>()?;
+    pubsub.set_read_timeout(Some(POLL))
 }
 
 fn receive(inner: &Inner, handle: &ServerHandle, bytes: &[u8]) {
