@@ -22,6 +22,7 @@
 //! transports, and the deliveries and their latency are counted per receiving transport.
 //! With `--pid`, the server's CPU time per delivery over the measured window.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -104,6 +105,11 @@ pub struct ChatBenchArgs {
     /// sender's sequence number).
     #[arg(short = 's', long = "size", default_value_t = 64, value_parser = clap::value_parser!(u32).range(LABEL_LEN as i64..=2000))]
     pub size: u32,
+    /// Spread the clients over N source addresses, 127.0.0.1 and up through 127.0.0.0/8
+    /// (client k binds to the (k mod N)th before connecting), for more ephemeral ports than
+    /// one address has; the server must listen on 127.0.0.1 or 0.0.0.0.
+    #[arg(long, value_name = "N", value_parser = source_addrs)]
+    pub source_addrs: Option<u32>,
     /// The `Origin` header to send (default: none, as non-browser clients do; the chat
     /// accepts its own origin, e.g. http://127.0.0.1:8080, or one given with --allowed-origin).
     #[arg(long)]
@@ -122,7 +128,28 @@ fn positive_rate(text: &str) -> Result<f64, String> {
     }
 }
 
+/// Addresses of 127.0.0.0/8 after 127.0.0.0 and before the broadcast address.
+const LOOPBACK_HOSTS: u32 = (1 << 24) - 2;
+
+fn source_addrs(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(n) if (1..=LOOPBACK_HOSTS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{text:?} is not a number of source addresses: 1 to {LOOPBACK_HOSTS} (127.0.0.1 and up)"
+        )),
+    }
+}
+
 impl ChatBenchArgs {
+    /// The local address client `number` connects from, with `--source-addrs`.
+    fn source_addr(&self, number: usize) -> Option<IpAddr> {
+        let n = self.source_addrs?;
+        let host = 1 + (number as u64 % u64::from(n)) as u32;
+        Some(IpAddr::V4(Ipv4Addr::from(
+            u32::from(Ipv4Addr::LOCALHOST) - 1 + host,
+        )))
+    }
+
     fn urls(&self) -> Vec<&str> {
         let more = self.more_urls.iter().map(String::as_str);
         std::iter::once(self.common.url.as_str())

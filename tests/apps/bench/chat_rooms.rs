@@ -1,9 +1,11 @@
-//! `bench chat` with rooms, per-sender sequence accounting and the latency series: against
-//! the chat every delivery is accounted for; against relays that repeat or drop a message
-//! the run fails and says how many.
+//! `bench chat` with rooms, per-sender sequence accounting, the latency series and source
+//! addresses: against the chat every delivery is accounted for; against relays that repeat
+//! or drop a message the run fails and says how many.
 
+use std::collections::BTreeSet;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use super::{bench, fails, start, start_chat};
 use fullduplex::protocol::handshake::{ClientOffer, Request};
@@ -165,4 +167,61 @@ fn chat_mode_fails_when_the_relay_drops_a_message() {
     );
     assert!(!stderr.contains(": 0 lost"), "{stderr}");
     assert!(stderr.contains("0 repeated, 0 out of order"), "{stderr}");
+}
+
+/// Welcomes a join, echoes each chat message, and notes the address each client came from.
+#[derive(Clone)]
+struct NotesSources(Arc<Mutex<BTreeSet<IpAddr>>>);
+
+impl Handler for NotesSources {
+    type Session = ();
+
+    fn upgrade(&mut self, _: &Request, _: &ClientOffer) -> Upgrade<()> {
+        Upgrade::accept(())
+    }
+
+    fn on_open(&mut self, conn: &mut Conn<'_, ()>) {
+        self.0.lock().unwrap().insert(conn.peer_addr().ip());
+    }
+
+    fn on_message(&mut self, conn: &mut Conn<'_, ()>, message: Message<'_>) {
+        let Message::Text(text) = message else { return };
+        if text.contains(r#""type":"join""#) {
+            let _ = conn.send_text(r#"{"type":"welcome","users":[{}]}"#);
+        } else {
+            let _ = conn.send_text(text);
+        }
+    }
+}
+
+#[test]
+fn chat_mode_spreads_its_clients_over_source_addresses() {
+    let sources = Arc::new(Mutex::new(BTreeSet::new()));
+    let server = start(NotesSources(sources.clone()));
+    let url = format!("ws://{}/ws", server.local_addr());
+    let result = bench(&[
+        "chat",
+        &url,
+        "-c",
+        "5",
+        "--room-size",
+        "1",
+        "--source-addrs",
+        "3",
+        "--duration",
+        "0.3",
+    ]);
+    assert_eq!(result["members"], 5, "{result}");
+    let expected: BTreeSet<IpAddr> = [1, 2, 3]
+        .map(|last| IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)))
+        .into();
+    assert_eq!(*sources.lock().unwrap(), expected);
+    server.stop();
+    let refused = super::run(&["chat", &url, "--source-addrs", "0"]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("is not a number of source addresses"),
+        "{stderr}"
+    );
 }
