@@ -68,6 +68,7 @@ fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 
 # Starts the chat on a free port; sets SERVER_PID and URL.
 start_server() {
+    : >"$OUT/server.log" # truncated here, so a previous run's address is never read
     "$BIN" chat --addr 127.0.0.1:0 --quiet >"$OUT/server.log" 2>&1 &
     SERVER_PID=$!
     local i addr=""
