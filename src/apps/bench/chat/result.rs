@@ -49,6 +49,7 @@ pub(super) fn print_result(args: &ChatBenchArgs, load: &Load, run: &Run) {
         "members": run.members,
         "failed": load.failed,
         "dropped": load.dropped,
+        "end_reasons": load.failures.to_string(),
         "senders": run.senders,
         "rate": args.rate,
         "size": args.size,
