@@ -17,6 +17,8 @@
 #   redis     chat nodes sharing rooms through a real redis-server (scripts/redis-tests.sh)
 #   browser   the chat page in headless Chromium (tests/browser/run.sh: apt chromium, npm)
 #   fuzz      every cargo-fuzz target for FUZZ_SECONDS (default 45) on nightly (fuzz/run.sh)
+#   soak      (only when named) the chat under steady load for 20 minutes, memory, descriptors and
+#             every delivery checked, docs/soak.png drawn (scripts/soak.sh; SOAK_SHORT=1: 2 minutes)
 #   autobahn  the Autobahn testsuite, server and client roles, every case, on the mio runtime, on
 #             the tokio adapter and on the io_uring event loop (autobahn/run.sh), one after the
 #             other; AUTOBAHN_RUNTIMES="mio tokio io-uring" (the default) names which
@@ -138,6 +140,11 @@ run_stage() {
     faults)
         stage "faults: dead peers without a FIN, a partitioned broker (tests/faults/, as root)"
         faults
+        ;;
+    soak)
+        # Not in ALL_STAGES: 20 minutes (issue 20, case 1). SOAK_SHORT=1: the 2-minute CI form.
+        stage "soak: 10 000 chat clients, rooms of 100, 1 msg/s per room (scripts/soak.sh${SOAK_SHORT:+ --short})"
+        scripts/soak.sh ${SOAK_SHORT:+--short}
         ;;
     *)
         echo "test.sh: unknown stage '$1' (stages: ${ALL_STAGES[*]})" >&2

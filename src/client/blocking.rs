@@ -82,7 +82,7 @@ pub fn connect(url: &str) -> Result<WebSocket, ClientError> {
 pub fn connect_with(url: &str, options: &ClientOptions) -> Result<WebSocket, ClientError> {
     let url = WsUrl::parse(url)?;
     let deadline = Instant::now() + options.connect_timeout;
-    let tcp = connect_tcp(&url, options.connect_timeout)?;
+    let tcp = connect_tcp(&url, options)?;
     tcp.set_nodelay(true)?;
     tcp.set_read_timeout(Some(options.connect_timeout))?;
     let mut stream = open_stream(&url, options, tcp)?;
@@ -172,13 +172,18 @@ fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
-fn connect_tcp(url: &WsUrl, timeout: Duration) -> io::Result<TcpStream> {
+fn connect_tcp(url: &WsUrl, options: &ClientOptions) -> io::Result<TcpStream> {
     let mut last = io::Error::new(
         io::ErrorKind::NotFound,
         format!("{} did not resolve", url.host),
     );
+    let timeout = options.connect_timeout;
     for addr in url.socket_addr_text().to_socket_addrs()? {
-        match TcpStream::connect_timeout(&addr, timeout) {
+        let connected = match options.local_addr {
+            Some(local) => super::bind::connect_timeout(addr, local, timeout),
+            None => TcpStream::connect_timeout(&addr, timeout),
+        };
+        match connected {
             Ok(tcp) => return Ok(tcp),
             Err(e) => last = e,
         }

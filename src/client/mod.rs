@@ -10,6 +10,8 @@ use std::fmt;
 use std::io;
 
 #[cfg(feature = "runtime")]
+mod bind;
+#[cfg(feature = "runtime")]
 mod blocking;
 #[cfg(feature = "runtime")]
 mod multi;

@@ -59,7 +59,7 @@
 //! ```
 
 use std::io;
-use std::net::ToSocketAddrs;
+use std::net::{IpAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -168,15 +168,31 @@ impl MultiClient {
 
     /// Starts connecting to a `ws://` or `wss://` URL; the handshake goes on in
     /// [`poll`](Self::poll), which reports the outcome to the handler. The host name is
-    /// resolved here (blocking), and its first address used.
+    /// resolved here (blocking), and its first address used. The connection comes from
+    /// [`ClientOptions::local_addr`] if set.
     pub fn connect(&mut self, url: &str) -> Result<ClientId, ClientError> {
+        self.start(url, self.options.local_addr)
+    }
+
+    /// As [`connect`](Self::connect), from local address `local` (its port left to the
+    /// system): e.g. connections spread over 127.0.0.0/8 to have more ephemeral ports.
+    pub fn connect_from(&mut self, url: &str, local: IpAddr) -> Result<ClientId, ClientError> {
+        self.start(url, Some(local))
+    }
+
+    fn start(&mut self, url: &str, local: Option<IpAddr>) -> Result<ClientId, ClientError> {
         let url = WsUrl::parse(url)?;
         let addr = url
             .socket_addr_text()
             .to_socket_addrs()?
             .next()
             .ok_or_else(|| UrlError(format!("{} did not resolve", url.host)))?;
-        let tcp = mio::net::TcpStream::connect(addr)?;
+        let tcp = match local {
+            Some(local) => {
+                mio::net::TcpStream::from_std(super::bind::connect_nonblocking(addr, local)?)
+            }
+            None => mio::net::TcpStream::connect(addr)?,
+        };
         let _ = tcp.set_nodelay(true);
         let slot = self.free.pop().unwrap_or_else(|| {
             self.slots.push(Slot {

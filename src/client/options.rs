@@ -5,6 +5,7 @@
 //! a client put in its opening handshake (subprotocols, `Origin`, other fields) and the limits of
 //! the connection it opens.
 
+use std::net::IpAddr;
 #[cfg(any(feature = "tls", feature = "tokio-tls"))]
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,11 @@ pub struct ClientOptions {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Longest wait for the TCP connection and the handshake. Default: 10 s.
     pub connect_timeout: Duration,
+    /// The local address to connect from: the socket is bound to it (its port left to the
+    /// system) before it connects, e.g. to spread many connections over several source
+    /// addresses (each has its own ephemeral ports). Default: `None`, the system's choice.
+    /// `MultiClient::connect_from` chooses it per connection.
+    pub local_addr: Option<IpAddr>,
     /// Bytes read from a socket at a time by a `MultiClient` (feature `runtime`), in buffers
     /// lent to connections while they read. Default: 64 KiB.
     pub read_buffer_size: usize,
@@ -46,6 +52,7 @@ impl Default for ClientOptions {
             #[cfg(any(feature = "tls", feature = "tokio-tls"))]
             tls: None,
             connect_timeout: Duration::from_secs(10),
+            local_addr: None,
             read_buffer_size: 64 << 10,
         }
     }

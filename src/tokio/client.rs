@@ -6,11 +6,12 @@
 //! ([`ClientError`]; a refusal keeps its status, headers and the start of its body).
 
 use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use ::tokio::net::TcpStream;
+use ::tokio::net::{TcpSocket, TcpStream};
 
 use super::transport::ClientStream;
 use super::WebSocketStream;
@@ -30,7 +31,7 @@ pub async fn connect(
 ) -> Result<WebSocketStream<ClientStream>, ClientError> {
     let url = WsUrl::parse(url)?;
     let connecting = async {
-        let tcp = TcpStream::connect(url.socket_addr_text()).await?;
+        let tcp = connect_tcp(&url, options).await?;
         tcp.set_nodelay(true)?;
         let stream = secure(&url, options, tcp).await?;
         handshake(stream, &url, options).await
@@ -39,6 +40,33 @@ pub async fn connect(
         Ok(connected) => connected,
         Err(_) => Err(timed_out(options.connect_timeout)),
     }
+}
+
+/// The TCP connection to `url`'s first address that answers, from
+/// [`ClientOptions::local_addr`] if set.
+async fn connect_tcp(url: &WsUrl, options: &ClientOptions) -> io::Result<TcpStream> {
+    let Some(local) = options.local_addr else {
+        return TcpStream::connect(url.socket_addr_text()).await;
+    };
+    let mut last = io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{} did not resolve", url.host),
+    );
+    for peer in ::tokio::net::lookup_host(url.socket_addr_text()).await? {
+        let socket = match peer {
+            SocketAddr::V4(_) => TcpSocket::new_v4()?,
+            SocketAddr::V6(_) => TcpSocket::new_v6()?,
+        };
+        let connected = match socket.bind(SocketAddr::new(local, 0)) {
+            Ok(()) => socket.connect(peer).await,
+            Err(e) => Err(e),
+        };
+        match connected {
+            Ok(tcp) => return Ok(tcp),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// The opening handshake for `url` over a stream already connected (a proxy's tunnel, a

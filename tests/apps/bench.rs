@@ -12,6 +12,9 @@ use fullduplex::protocol::handshake::{ClientOffer, Request};
 use fullduplex::protocol::{CloseCode, Message};
 use fullduplex::server::{Conn, Handler, RunningServer, Server, ServerConfig, Upgrade};
 
+#[path = "bench/chat_rooms.rs"]
+mod chat_rooms;
+
 fn start<H: Handler>(handler: H) -> RunningServer {
     let config = ServerConfig {
         threads: 1,

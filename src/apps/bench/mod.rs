@@ -5,6 +5,7 @@
 //! needs one core and leaves the other to the server under test.
 
 use std::io::IsTerminal;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
@@ -290,7 +291,21 @@ pub(crate) fn start_connection(
     url: &str,
     started: usize,
 ) -> Result<ClientId, String> {
-    clients.connect(url).map_err(|e| {
+    start_connection_from(clients, url, started, None)
+}
+
+/// As [`start_connection`], from local address `from` if given.
+pub(crate) fn start_connection_from(
+    clients: &mut MultiClient,
+    url: &str,
+    started: usize,
+    from: Option<IpAddr>,
+) -> Result<ClientId, String> {
+    let connected = match from {
+        Some(local) => clients.connect_from(url, local),
+        None => clients.connect(url),
+    };
+    connected.map_err(|e| {
         let sentence = match (&e, started) {
             (ClientError::Url(_), _) => e.to_string(),
             (_, 0) => format!("could not connect to {url}: {e}"),

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::super::start_connection;
+use super::super::start_connection_from;
 use super::{turn, ChatBenchArgs, Load};
 use fullduplex::client::MultiClient;
 
@@ -30,7 +30,9 @@ pub(super) fn join_all(
         let settling = load.member_count() + load.dropped + load.failed;
         let ws_settling = load.members.len() + load.websocket_ended;
         while requested < websocket && requested - ws_settling < CONCURRENCY {
-            let id = start_connection(clients, urls[requested % urls.len()], requested)?;
+            let url = urls[requested % urls.len()];
+            let from = args.source_addr(requested);
+            let id = start_connection_from(clients, url, requested, from)?;
             load.numbered(id, requested);
             requested += 1;
         }

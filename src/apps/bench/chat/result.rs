@@ -3,6 +3,7 @@
 
 use super::super::{cpu_json, cpu_text, latency_json, latency_text, report};
 use super::load::{Load, Transport};
+use super::sequence::Verdict;
 use super::ChatBenchArgs;
 
 /// The server's `error` messages by code, e.g. `rate_limited × 3, bad_request × 1`.
@@ -32,10 +33,12 @@ pub(super) struct Run {
     pub(super) sent: u64,
     pub(super) send_failures: u64,
     pub(super) server_cpu: Option<f64>,
+    /// The per-sender sequence check.
+    pub(super) sequence: Verdict,
 }
 
 pub(super) fn print_result(args: &ChatBenchArgs, load: &Load, run: &Run) {
-    let expected = run.sent * run.members as u64;
+    let expected = load.expected;
     let rate = load.deliveries as f64 / run.seconds.max(1e-9);
     let errors: u64 = load.errors.values().sum();
     let (cpu_secs, cpu_per) = cpu_json(run.server_cpu, load.deliveries);
@@ -46,6 +49,7 @@ pub(super) fn print_result(args: &ChatBenchArgs, load: &Load, run: &Run) {
         "members": run.members,
         "failed": load.failed,
         "dropped": load.dropped,
+        "end_reasons": load.failures.to_string(),
         "senders": run.senders,
         "rate": args.rate,
         "size": args.size,
@@ -59,6 +63,14 @@ pub(super) fn print_result(args: &ChatBenchArgs, load: &Load, run: &Run) {
         "missing": load.missing(),
         "completed": load.completed,
         "strays": load.strays,
+        "rooms": load.rooms.count(),
+        "sequence": {
+            "lost": run.sequence.lost,
+            "duplicated": run.sequence.duplicated,
+            "reordered": run.sequence.reordered,
+            "refused": run.sequence.refused,
+            "passed": run.sequence.passed(),
+        },
         "left_notices": load.left_notices,
         "errors": errors,
         "error_codes": load.errors,
@@ -78,12 +90,13 @@ pub(super) fn print_result(args: &ChatBenchArgs, load: &Load, run: &Run) {
     });
     let mut lines = vec![
         format!(
-            "chat {}: {} members of #{}, {} senders, {} msg/s × {} chars, {:.1} s measured",
+            "chat {}: {} members of {}, {} senders, {} msg/s{} × {} chars, {:.1} s measured",
             args.urls().join(","),
             run.members,
-            args.room,
+            load.rooms.describe(),
             run.senders,
             args.rate,
+            if args.room_size.is_some() { " per room" } else { "" },
             args.size,
             run.seconds
         ),
@@ -95,6 +108,14 @@ pub(super) fn print_result(args: &ChatBenchArgs, load: &Load, run: &Run) {
             expected,
             rate,
             load.missing()
+        ),
+        format!(
+            "  per sender: {} lost, {} repeated, {} out of order ({} refused or unanswered by the chat): {}",
+            run.sequence.lost,
+            run.sequence.duplicated,
+            run.sequence.reordered,
+            run.sequence.refused,
+            if run.sequence.passed() { "PASS" } else { "FAIL" }
         ),
         format!("  delivery latency: {}", latency_text(&load.delivery)),
         format!("  fan-out latency:  {}", latency_text(&load.fanout)),

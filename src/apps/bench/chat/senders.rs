@@ -15,7 +15,19 @@ pub(super) enum Sender {
     Fallback(usize),
 }
 
+/// The sender numbers of fallback clients start here, past any WebSocket client's number.
+const FALLBACK_NUMBERS: u32 = 1 << 31;
+
 impl Sender {
+    /// The sender's number in the messages' labels: a WebSocket client's number, or a
+    /// fallback client's number in the fleet past [`FALLBACK_NUMBERS`].
+    pub(super) fn number(self, load: &Load) -> Option<u32> {
+        match self {
+            Sender::WebSocket(id) => load.number(id).map(|n| n as u32),
+            Sender::Fallback(client) => Some(FALLBACK_NUMBERS | client as u32),
+        }
+    }
+
     /// Sends a chat message (its JSON); `Err` if the sender's connection had ended.
     pub(super) fn send(self, clients: &mut MultiClient, load: &Load, json: &str) -> Result<(), ()> {
         match self {
@@ -32,9 +44,24 @@ impl Sender {
     }
 }
 
+/// The senders of each room: `count` of its members (in one room, see [`pick`]).
+pub(super) fn pick_per_room(load: &Load, count: usize) -> Vec<Vec<Sender>> {
+    if load.rooms.count() == 1 {
+        return vec![pick(load, count)];
+    }
+    let mut rooms = vec![Vec::with_capacity(count); load.rooms.count()];
+    for &id in &load.members {
+        let room = &mut rooms[load.rooms.of(load.number(id).unwrap_or_default())];
+        if room.len() < count {
+            room.push(Sender::WebSocket(id));
+        }
+    }
+    rooms
+}
+
 /// `count` senders among the members, alternating between the WebSocket and the fallback
 /// members while both have some left.
-pub(super) fn pick(load: &Load, count: usize) -> Vec<Sender> {
+fn pick(load: &Load, count: usize) -> Vec<Sender> {
     let mut websocket = load.members.iter().map(|&id| Sender::WebSocket(id));
     let mut fallback = load.fallback_members.iter().map(|&n| Sender::Fallback(n));
     let mut senders = Vec::with_capacity(count);
