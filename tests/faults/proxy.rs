@@ -249,6 +249,6 @@ fn write_side(
 /// Waits in ticks while `busy` holds and the connection has not been ended.
 fn wait_while(ended: &AtomicBool, busy: impl Fn() -> bool) {
     while busy() && !ended.load(Relaxed) {
-        std::thread::sleep(TICK.min(Duration::from_millis(1)));
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
