@@ -87,6 +87,7 @@ mod handler;
 mod http;
 mod peer;
 pub mod prometheus;
+mod send_buffer;
 mod shared_message;
 mod slow_consumer;
 mod stats;
@@ -97,7 +98,7 @@ mod worker;
 pub use crate::error::SendError;
 pub use crate::protocol::close::CloseInfo;
 pub use crate::protocol::handshake::{reason_phrase, HttpResponse, Upgrade};
-pub use config::{EventLoop, ServerConfig};
+pub use config::{EventLoop, SendBuffer, ServerConfig};
 pub use handler::{Conn, ConnId, Context, Handler};
 pub use http::{HttpRequest, Reply, ResponseId};
 pub use prometheus::{Exposition, MetricKind};
@@ -379,6 +380,7 @@ impl<H: Handler> Server<H> {
             read_buffer_size: self.config.read_buffer_size,
             max_request_body: self.config.max_request_body,
             max_deferral: self.config.max_deferral,
+            send_buffer: self.config.send_buffer,
         };
         // Each worker sets its event loop up on its own thread (an io_uring ring belongs to the
         // thread that creates it: the kernel interrupts that thread's blocking calls when the
