@@ -4,38 +4,41 @@
 #   scripts/slow-readers.sh [ci|full|pressure]      (default: ci)
 #
 # For each send-buffer option of `fullduplex broadcast` (--send-buffer: kernel, lowat:16k,
-# sndbuf:64k; SLOW_OPTIONS overrides the list), one server runs two loads from
+# sndbuf:64k; SLOW_OPTIONS overrides the list; SLOW_SERVER_FLAGS adds flags, e.g. --io-uring), one server runs two loads from
 # `fullduplex bench broadcast`, one after the other: READERS reading clients alone (the
 # baseline), then the same with SLOW more that open and never read (--slow), so their receive
-# windows fill. Each run prints the reading clients' fan-out latency p50/p99, the server's
+# windows fill, then the baseline again once they are gone (the two baselines give the run's
+# noise: the machine is shared). Each run prints the reading clients' fan-out latency p50/p99, the server's
 # peak resident memory (VmHWM), the peak of /proc/net/sockstat's TCP memory (pages, against
 # net.ipv4.tcp_mem's pressure threshold) and what /metrics counted of the slow-consumer policy.
 #
 # Verdict, for every option but `kernel` (measured for comparison: it is what the others fix):
-#   - the readers' p99 with the slow readers is within 2x of the baseline's p99;
+#   - the readers' p99 with the slow readers is within 2x of the baselines' (the larger of the
+#     two, before and after);
 #   - the server's peak memory is within baseline + SLOW x QUEUE (QUEUE: --max-outbound-queue);
 #   - /metrics counts at least one slow-consumer close or drop per slow reader.
 # Exits non-zero on FAIL.
 #
-#   ci        2 000 clients, 200 of them slow, 4 KiB at 20/s, 10 s per load (about 2 minutes)
-#   full      10 000 clients, 1 000 of them slow, 4 KiB at 20/s, 20 s per load
-#   pressure  the run issue 20 found: 50 readers and 1 000 slow, 4 KiB at 200/s, 20 s
+#   ci        2 000 clients, 200 of them slow, 4 KiB at 20/s, 10 s per load, queues of 256 KiB,
+#             the default option only (lowat:16k)
+#   full      10 000 clients, 1 000 of them slow, 4 KiB at 10/s, 30 s per load, 256 KiB queues
+#   pressure  the run issue 20 found: 50 readers and 1 000 slow, 4 KiB at 200/s, 20 s per
+#             load, 1 MiB queues (the kernel's default goes past tcp_mem's pressure threshold)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FORM=${1:-ci}
 case $FORM in
-ci) READERS=1800 SLOW=200 RATE=20 SECONDS_EACH=10 ;;
-full) READERS=9000 SLOW=1000 RATE=20 SECONDS_EACH=20 ;;
-pressure) READERS=50 SLOW=1000 RATE=200 SECONDS_EACH=20 ;;
+ci) READERS=1800 SLOW=200 RATE=20 SECONDS_EACH=10 QUEUE=$((256 << 10)) ALL="lowat:16k" ;;
+full) READERS=9000 SLOW=1000 RATE=10 SECONDS_EACH=30 QUEUE=$((256 << 10)) ;;
+pressure) READERS=50 SLOW=1000 RATE=200 SECONDS_EACH=20 QUEUE=$((1 << 20)) ;;
 *)
     echo "usage: $0 [ci|full|pressure]" >&2
     exit 2
     ;;
 esac
 SIZE=4096
-QUEUE=$((1 << 20))
-OPTIONS=${SLOW_OPTIONS:-"kernel lowat:16k sndbuf:64k"}
+OPTIONS=${SLOW_OPTIONS:-${ALL:-"kernel lowat:16k sndbuf:64k"}}
 BIN=${FULLDUPLEX_BIN:-target/release/fullduplex}
 ulimit -n 20000
 
@@ -58,7 +61,7 @@ json() { python3 -c "import json,sys; d=json.load(open('$1')); print($2)"; }
 # Starts the broadcast server with send-buffer option $1 and waits for its address.
 start_server() {
     "$BIN" broadcast --addr 127.0.0.1:0 --threads 1 --send-buffer "$1" \
-        --max-outbound-queue "$QUEUE" >"$WORK/server.out" 2>&1 &
+        --max-outbound-queue "$QUEUE" ${SLOW_SERVER_FLAGS:-} >"$WORK/server.out" 2>&1 &
     SERVER=$!
     local tries=0
     until ADDR=$(grep -o 'ws://[0-9.:]*' "$WORK/server.out"); do
@@ -114,11 +117,14 @@ for option in $OPTIONS; do
     SAMPLER=""
     curl -sf "http://${ADDR#ws://}/metrics" >"$WORK/metrics"
     rss_peak=$(kib "$SERVER" VmHWM)
+    load again
     kill "$SERVER"
     wait "$SERVER" 2>/dev/null || true
     SERVER=""
     p50b=$(quantile base p50)
     p99b=$(quantile base p99)
+    p99a=$(quantile again p99)
+    ((p99a > p99b)) && p99b=$p99a
     p50s=$(quantile slow p50)
     p99s=$(quantile slow p99)
     closes=$(metric "$WORK/metrics" slow_consumer_closes_total)
@@ -126,7 +132,7 @@ for option in $OPTIONS; do
     pages=$(cat "$WORK/sockstat")
     bound_kib=$((rss_base + SLOW * QUEUE / 1024))
     why=""
-    for name in base slow; do
+    for name in base slow again; do
         why+=$(json "$WORK/$name.json" "' $name load failed: ' + d['failed'] + ';' if 'failed' in d else ''")
     done
     ((p99s >= 0 && p99b >= 0 && p99s <= 2 * p99b)) || why+=" p99 ${p99s}us > 2x ${p99b}us;"
