@@ -115,8 +115,18 @@ pub enum SendBuffer {
 }
 
 impl SendBuffer {
-    /// The default: `TCP_NOTSENT_LOWAT` of 16 KiB.
-    pub const DEFAULT: SendBuffer = SendBuffer::NotSentLowat(16 << 10);
+    /// The default: `TCP_NOTSENT_LOWAT` of 64 KiB. Measured (docs/reliability.md, "Slow
+    /// readers"; `scripts/slow-readers.sh pressure`: 50 readers and 1 000 clients that never
+    /// read, 4 KiB messages at 200 a second): with [`SendBuffer::Kernel`] the machine's TCP
+    /// memory went past `net.ipv4.tcp_mem`'s pressure threshold (406 851 pages against
+    /// 383 877) and the throttled readers were closed as slow consumers themselves; with a
+    /// low-water mark of 16 or 64 KiB it peaked at 46 000 to 56 000 pages and only the 1 000
+    /// slow readers were closed. 64 KiB rather than 16: echoing 1 MiB messages on loopback
+    /// (`fullduplex bench echo`), 16 KiB cost a third of the kernel default's throughput
+    /// (medians 405 to 513 MB/s against 618 to 667), 64 KiB a tenth (601). A capped
+    /// `SO_SNDBUF` of 64 KiB also held (71 909 pages) but limits every connection's bytes in
+    /// flight, so its throughput on a path with a longer round trip.
+    pub const DEFAULT: SendBuffer = SendBuffer::NotSentLowat(64 << 10);
 }
 
 impl Default for SendBuffer {
