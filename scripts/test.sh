@@ -19,6 +19,8 @@
 #   autobahn  the Autobahn testsuite, server and client roles, every case, on the mio runtime, on
 #             the tokio adapter and on the io_uring event loop (autobahn/run.sh), one after the
 #             other; AUTOBAHN_RUNTIMES="mio tokio io-uring" (the default) names which
+#   slow      (only when named) slow readers against the send-buffer options
+#             (scripts/slow-readers.sh; SLOW_FORM=full, the default, ci or pressure)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -108,6 +110,12 @@ run_stage() {
     redis)
         stage "scale-out: chat nodes through a real redis-server (scripts/redis-tests.sh)"
         scripts/redis-tests.sh
+        ;;
+    slow)
+        # Issue 20, case 2: not among the default stages (the full form takes about 8 minutes).
+        stage "slow readers, SLOW_FORM=${SLOW_FORM:-full} (scripts/slow-readers.sh)"
+        cargo build --release --bin fullduplex
+        scripts/slow-readers.sh "${SLOW_FORM:-full}"
         ;;
     *)
         echo "test.sh: unknown stage '$1' (stages: ${ALL_STAGES[*]})" >&2
