@@ -27,7 +27,9 @@
 //!   handshake size and time, read buffer, output queue per connection (slow consumers are
 //!   closed with 1008 or have messages dropped, as the core's
 //!   [`Sender::make_room`](crate::protocol::Sender::make_room) decides; the application's send
-//!   then returns [`SendError::SlowConsumer`]), connection count (503 above it; over TLS the
+//!   then returns [`SendError::SlowConsumer`]; what the kernel holds beyond the queue is
+//!   bounded by [`ServerConfig::send_buffer`], so that a slow reader's backlog reaches the
+//!   queue), connection count (503 above it; over TLS the
 //!   connection is closed without a byte, see [`ServerConfig::max_connections`]). The file
 //!   descriptor limit must allow `max_connections`: raise it with `ulimit -n`.
 //! - **Plain HTTP.** A request that is not an upgrade goes to
