@@ -27,6 +27,8 @@
 #             restored, and Redis restarted empty meanwhile; the fault-injecting proxy. Needs
 #             root (network namespaces); installs iproute2 and redis-server when missing, and
 #             sets FULLDUPLEX_REQUIRE_NETNS=1 so nothing is skipped
+#   slow      (only when named) slow readers against the send-buffer options
+#             (scripts/slow-readers.sh; SLOW_FORM=full, the default, ci or pressure)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -145,6 +147,12 @@ run_stage() {
         # Not in ALL_STAGES: 20 minutes (issue 20, case 1). SOAK_SHORT=1: the 2-minute CI form.
         stage "soak: 10 000 chat clients, rooms of 100, 1 msg/s per room (scripts/soak.sh${SOAK_SHORT:+ --short})"
         scripts/soak.sh ${SOAK_SHORT:+--short}
+        ;;
+    slow)
+        # Issue 20, case 2: not among the default stages (the full form takes about 8 minutes).
+        stage "slow readers, SLOW_FORM=${SLOW_FORM:-full} (scripts/slow-readers.sh)"
+        cargo build --release --bin fullduplex
+        scripts/slow-readers.sh "${SLOW_FORM:-full}"
         ;;
     *)
         echo "test.sh: unknown stage '$1' (stages: ${ALL_STAGES[*]})" >&2

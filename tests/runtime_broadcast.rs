@@ -137,15 +137,6 @@ fn kernel_buffering(receive_buffer: usize) -> usize {
     max_send + 2 * receive_buffer
 }
 
-/// A WebSocket opened by hand on a socket with a small receive buffer, that reads nothing.
-fn silent_reader(addr: std::net::SocketAddr, receive_buffer: usize) -> (TcpStream, Vec<u8>) {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(receive_buffer).unwrap();
-    socket.connect(&addr.into()).unwrap();
-    raw_upgrade_on(socket.into())
-}
-
 const MESSAGE: usize = 64 << 10;
 const ROUND: usize = 16;
 

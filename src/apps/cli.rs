@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use fullduplex::config::DeflateConfig;
-use fullduplex::server::{Handler, RunningServer, Server, ServerConfig};
+use fullduplex::server::{Handler, RunningServer, SendBuffer, Server, ServerConfig};
 use fullduplex::Config;
 
 use super::addr::{parse_listen_addr, ListenAddr};
@@ -106,6 +106,12 @@ pub struct ListenArgs {
         default_missing_value = "require"
     )]
     pub io_uring: Option<IoUringMode>,
+    /// What each connection's socket may hold of its outgoing bytes: `kernel` (autotuned, up
+    /// to net.ipv4.tcp_wmem's maximum), `lowat:BYTES` (TCP_NOTSENT_LOWAT) or `sndbuf:BYTES`
+    /// (a capped SO_SNDBUF); BYTES may end in k. A slow reader's backlog beyond it waits in
+    /// the server's bounded queue. [default: the library's, `SendBuffer::DEFAULT`]
+    #[arg(long, value_name = "HOW", value_parser = parse_send_buffer)]
+    pub send_buffer: Option<SendBuffer>,
 }
 
 /// `fullduplex echo` and `fullduplex broadcast` options.
@@ -120,6 +126,10 @@ pub struct EchoArgs {
     /// The runtime that drives the connections (tokio: echo only, ws:// on one thread).
     #[arg(long, value_enum, default_value_t = Runtime::Mio)]
     pub runtime: Runtime,
+    /// Most bytes queued for one connection before the slow-consumer policy (close with
+    /// 1008) applies (`Config::max_outbound_queue`).
+    #[arg(long, value_name = "BYTES", default_value_t = TESTEE_QUEUE)]
+    pub max_outbound_queue: usize,
 }
 
 /// The runtimes a testee can run on.
@@ -139,10 +149,12 @@ impl ListenArgs {
         handler: H,
         what: &str,
     ) -> Result<RunningServer, String> {
+        let config: ServerConfig = config.into();
         let config = ServerConfig {
             threads: self.threads,
             event_loop: event_loop::wanted(self.io_uring),
-            ..config.into()
+            send_buffer: self.send_buffer.unwrap_or(config.send_buffer),
+            ..config
         };
         let mut server = Server::new(config, handler);
         let tls = ServerTls::from_args(self)?;
@@ -202,6 +214,10 @@ pub fn bind_error(addr: &ListenAddr, e: &std::io::Error) -> String {
     }
 }
 
+/// The testees' bound on each connection's output queue: 64 MiB, room for the Autobahn
+/// testsuite's largest messages.
+const TESTEE_QUEUE: usize = 64 << 20;
+
 /// `--threads`: 0 (one per core) to [`MAX_THREADS`].
 fn parse_threads(text: &str) -> Result<usize, String> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -215,6 +231,29 @@ fn parse_threads(text: &str) -> Result<usize, String> {
         Ok(_) => Err(bound),
         Err(_) if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => Err(bound),
         Err(_) => Err(format!("not a number: {bound}")),
+    }
+}
+
+/// `--send-buffer`: `kernel`, `lowat:BYTES` or `sndbuf:BYTES`.
+fn parse_send_buffer(text: &str) -> Result<SendBuffer, String> {
+    let usage = "expected kernel, lowat:BYTES or sndbuf:BYTES (BYTES may end in k)";
+    let bytes = |text: &str| {
+        let (digits, scale) = match text.strip_suffix(['k', 'K']) {
+            Some(digits) => (digits, 1024),
+            None => (text, 1),
+        };
+        digits
+            .parse::<u32>()
+            .ok()
+            .and_then(|n| n.checked_mul(scale))
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("not a positive number of bytes below 4 GiB: {text}"))
+    };
+    match text.split_once(':') {
+        None if text == "kernel" => Ok(SendBuffer::Kernel),
+        Some(("lowat", n)) => bytes(n).map(SendBuffer::NotSentLowat),
+        Some(("sndbuf", n)) => bytes(n).map(|n| SendBuffer::Capped(n as usize)),
+        _ => Err(usage.into()),
     }
 }
 
@@ -234,16 +273,18 @@ pub fn testee_config(deflate: bool) -> Config {
         deflate,
         max_message_size: 16 << 20,
         max_frame_size: 16 << 20,
-        max_outbound_queue: 64 << 20,
+        max_outbound_queue: TESTEE_QUEUE,
         ..Config::default()
     }
 }
 
 /// Runs a testee until SIGINT/SIGTERM.
 fn run_testee<H: Handler>(args: &EchoArgs, handler: H, what: &str) -> Result<(), String> {
-    let running = args
-        .listen
-        .bind(testee_config(args.deflate), handler, what)?;
+    let config = Config {
+        max_outbound_queue: args.max_outbound_queue,
+        ..testee_config(args.deflate)
+    };
+    let running = args.listen.bind(config, handler, what)?;
     shutdown_on_signals(&running).map_err(|e| e.to_string())?;
     running.join();
     Ok(())

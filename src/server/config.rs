@@ -50,6 +50,9 @@ pub struct ServerConfig {
     /// The event loop the workers run: mio's (epoll, every platform) or, on Linux with the
     /// `io-uring` feature, io_uring's. Default: [`EventLoop::Mio`].
     pub event_loop: EventLoop,
+    /// How many of a connection's outgoing bytes the kernel may hold (see [`SendBuffer`]).
+    /// Default: [`SendBuffer::DEFAULT`].
+    pub send_buffer: SendBuffer,
 }
 
 /// Which event loop a server's workers run. Every one serves the same [`Handler`](super::Handler)
@@ -85,6 +88,53 @@ pub enum EventLoop {
     IoUringOrMio,
 }
 
+/// How many of a connection's outgoing bytes the kernel may hold in the socket's send buffer.
+///
+/// What a connection writes goes first into its output queue, bounded by
+/// [`Config::max_outbound_queue`] where the slow-consumer policy ([`Config::slow_consumer`])
+/// applies, and from there into the kernel. Left to itself, Linux grows a socket's send buffer
+/// up to `net.ipv4.tcp_wmem`'s maximum (4 MiB by default) even for a peer that reads nothing,
+/// so a thousand stalled readers hold gigabytes of kernel memory: past `net.ipv4.tcp_mem`'s
+/// pressure threshold the kernel then throttles every TCP socket of the machine, the fast
+/// readers' too. Bounding the kernel's share keeps a slow reader's backlog in its own queue,
+/// where the policy closes it or drops messages and `/metrics` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendBuffer {
+    /// The kernel's own sizing (`SO_SNDBUF` left alone, autotuned).
+    Kernel,
+    /// `TCP_NOTSENT_LOWAT`: the socket takes writes, and reports writable, only while fewer
+    /// than this many bytes are written and not yet sent; bytes sent and not yet acknowledged
+    /// are not counted, so a fast peer's throughput is the kernel's. The kernel then holds, per
+    /// connection, about this bound (plus up to one segment of 64 KiB) and what the peer's
+    /// receive window admits. Linux and Android; elsewhere as [`SendBuffer::Kernel`].
+    NotSentLowat(u32),
+    /// `SO_SNDBUF` set to this many bytes (Linux doubles it for its bookkeeping, and stops
+    /// autotuning): bounds the sent and unacknowledged bytes too, so it also caps each
+    /// connection's throughput at this size per round trip.
+    Capped(usize),
+}
+
+impl SendBuffer {
+    /// The default: `TCP_NOTSENT_LOWAT` of 64 KiB. Measured (docs/reliability.md, "Slow
+    /// readers"; `scripts/slow-readers.sh pressure`: 50 readers and 1 000 clients that never
+    /// read, 4 KiB messages at 200 a second): with [`SendBuffer::Kernel`] the machine's TCP
+    /// memory went past `net.ipv4.tcp_mem`'s pressure threshold (406 851 pages against
+    /// 383 877) and the throttled readers were closed as slow consumers themselves; with a
+    /// low-water mark of 16 or 64 KiB it peaked at 46 000 to 56 000 pages and only the 1 000
+    /// slow readers were closed. 64 KiB rather than 16: echoing 1 MiB messages on loopback
+    /// (`fullduplex bench echo`), 16 KiB cost a third of the kernel default's throughput
+    /// (medians 405 to 513 MB/s against 618 to 667), 64 KiB a tenth (601). A capped
+    /// `SO_SNDBUF` of 64 KiB also held (71 909 pages) but limits every connection's bytes in
+    /// flight, so its throughput on a path with a longer round trip.
+    pub const DEFAULT: SendBuffer = SendBuffer::NotSentLowat(64 << 10);
+}
+
+impl Default for SendBuffer {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -96,6 +146,7 @@ impl Default for ServerConfig {
             max_request_body: 64 << 10,
             max_deferral: Duration::from_secs(60),
             event_loop: EventLoop::Mio,
+            send_buffer: SendBuffer::DEFAULT,
         }
     }
 }

@@ -27,7 +27,9 @@
 //!   handshake size and time, read buffer, output queue per connection (slow consumers are
 //!   closed with 1008 or have messages dropped, as the core's
 //!   [`Sender::make_room`](crate::protocol::Sender::make_room) decides; the application's send
-//!   then returns [`SendError::SlowConsumer`]), connection count (503 above it; over TLS the
+//!   then returns [`SendError::SlowConsumer`]; what the kernel holds beyond the queue is
+//!   bounded by [`ServerConfig::send_buffer`], so that a slow reader's backlog reaches the
+//!   queue), connection count (503 above it; over TLS the
 //!   connection is closed without a byte, see [`ServerConfig::max_connections`]). The file
 //!   descriptor limit must allow `max_connections`: raise it with `ulimit -n`.
 //! - **Plain HTTP.** A request that is not an upgrade goes to
@@ -87,6 +89,7 @@ mod handler;
 mod http;
 mod peer;
 pub mod prometheus;
+mod send_buffer;
 mod shared_message;
 mod slow_consumer;
 mod stats;
@@ -97,7 +100,7 @@ mod worker;
 pub use crate::error::SendError;
 pub use crate::protocol::close::CloseInfo;
 pub use crate::protocol::handshake::{reason_phrase, HttpResponse, Upgrade};
-pub use config::{EventLoop, ServerConfig};
+pub use config::{EventLoop, SendBuffer, ServerConfig};
 pub use handler::{Conn, ConnId, Context, Handler};
 pub use http::{HttpRequest, Reply, ResponseId};
 pub use prometheus::{Exposition, MetricKind};
@@ -379,6 +382,7 @@ impl<H: Handler> Server<H> {
             read_buffer_size: self.config.read_buffer_size,
             max_request_body: self.config.max_request_body,
             max_deferral: self.config.max_deferral,
+            send_buffer: self.config.send_buffer,
         };
         // Each worker sets its event loop up on its own thread (an io_uring ring belongs to the
         // thread that creates it: the kernel interrupts that thread's blocking calls when the

@@ -56,6 +56,7 @@ pub(crate) struct Limits {
     pub(crate) read_buffer_size: usize,
     pub(crate) max_request_body: usize,
     pub(crate) max_deferral: Duration,
+    pub(crate) send_buffer: crate::server::SendBuffer,
 }
 
 /// What belongs to one event loop: mio's `Poll`, or the io_uring driver.
@@ -119,6 +120,8 @@ pub(crate) struct Worker<H: Handler> {
     max_request_body: usize,
     /// [`ServerConfig::max_deferral`](crate::server::ServerConfig::max_deferral).
     max_deferral: Duration,
+    /// [`ServerConfig::send_buffer`](crate::server::ServerConfig::send_buffer).
+    send_buffer: crate::server::SendBuffer,
     handler: H,
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ServerConfig>>,
@@ -175,6 +178,7 @@ impl<H: Handler> Worker<H> {
             max_connections: limits.max_connections,
             max_request_body: limits.max_request_body,
             max_deferral: limits.max_deferral,
+            send_buffer: limits.send_buffer,
             handler,
             #[cfg(feature = "tls")]
             tls,
@@ -346,6 +350,8 @@ impl<H: Handler> Worker<H> {
         now: Instant,
     ) -> bool {
         let _ = stream.set_nodelay(true);
+        // Like TCP_NODELAY, these options only fail on a socket that is not TCP.
+        let _ = crate::server::send_buffer::apply(&stream, self.send_buffer);
         let (slot, generation) = self.free.pop().unwrap_or_else(|| {
             self.slots.push(Slot { peer: None });
             (self.slots.len() - 1, 0)

@@ -332,6 +332,15 @@ pub fn raw_upgrade(addr: SocketAddr) -> (TcpStream, Vec<u8>) {
     raw_upgrade_on(raw(addr))
 }
 
+/// A WebSocket opened by hand on a socket with a small receive buffer, that reads nothing.
+pub fn silent_reader(addr: SocketAddr, receive_buffer: usize) -> (TcpStream, Vec<u8>) {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(receive_buffer).unwrap();
+    socket.connect(&addr.into()).unwrap();
+    raw_upgrade_on(socket.into())
+}
+
 /// [`raw_upgrade`] on a socket already connected.
 pub fn raw_upgrade_on(mut stream: TcpStream) -> (TcpStream, Vec<u8>) {
     stream.set_read_timeout(Some(DEADLINE)).unwrap();

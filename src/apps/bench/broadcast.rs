@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 
 use super::histogram::Histogram;
+use super::slow::SlowReaders;
 use super::{
     close_all, connect_all, cpu_json, cpu_text, latency_json, latency_text, poll_failed, report,
     Common, Failures, Phases,
@@ -40,6 +41,11 @@ pub struct BroadcastArgs {
     /// Send binary messages (default: text).
     #[arg(long)]
     pub binary: bool,
+    /// Connections besides --connections that open and then never read (ws:// only): their
+    /// receive windows fill, and the server's slow-consumer policy meets them. The fan-out
+    /// latency is the reading connections'.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub slow: usize,
 }
 
 /// A message on its way: when it was sent, how many receivers still lack it.
@@ -121,6 +127,7 @@ pub fn run(args: &BroadcastArgs) -> Result<(), String> {
         stopping: false,
     };
     wait_until_open(&mut clients, &mut load, &common.url, args.receivers)?;
+    let slow = SlowReaders::open(&common.url, args.slow)?;
     let mut phases = Phases::start(common);
     let mut sent_total = 0u64;
     let mut sent_measured = 0u64;
@@ -194,6 +201,7 @@ pub fn run(args: &BroadcastArgs) -> Result<(), String> {
         ));
     }
     print_result(args, &load, (receivers, sent_measured), seconds, cpu);
+    drop(slow);
     Ok(())
 }
 
@@ -253,6 +261,7 @@ fn print_result(
         "mode": "broadcast",
         "url": args.common.url,
         "receivers": receivers,
+        "slow": args.slow,
         "size": args.size,
         "rate": args.rate,
         "inflight": args.inflight,
@@ -267,8 +276,16 @@ fn print_result(
     });
     let lines = [
         format!(
-            "broadcast {}: {} receivers × {} B, {} in flight, {:.1} s measured",
-            args.common.url, receivers, args.size, args.inflight, seconds
+            "broadcast {}: {} receivers{} × {} B, {} in flight, {:.1} s measured",
+            args.common.url,
+            receivers,
+            match args.slow {
+                0 => String::new(),
+                n => format!(" (and {n} never reading)"),
+            },
+            args.size,
+            args.inflight,
+            seconds
         ),
         format!(
             "  {:.0} deliveries/s; {} messages sent, {} reached every receiver",

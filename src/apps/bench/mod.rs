@@ -25,6 +25,7 @@ pub mod failures;
 pub mod histogram;
 pub mod payload;
 pub mod raw;
+pub mod slow;
 
 pub(crate) use failures::Failures;
 use histogram::Histogram;

@@ -122,7 +122,7 @@ pub fn run(args: &EchoArgs) -> Result<(), String> {
 }
 
 /// The host and port of a URL such as `ws://127.0.0.1:9001/` or `tcp://127.0.0.1:9001`.
-fn address(url: &str) -> Result<std::net::SocketAddr, String> {
+pub(super) fn address(url: &str) -> Result<std::net::SocketAddr, String> {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let authority = rest.split('/').next().unwrap_or(rest);
     authority
