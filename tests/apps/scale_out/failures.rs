@@ -113,9 +113,12 @@ fn without_redis_local_chat_goes_on_and_delivery_resumes_when_it_returns() {
     );
 }
 
+/// A message's type and a test it must pass.
+type Wanted<'a> = (&'a str, &'a dyn Fn(&Value) -> bool);
+
 /// Reads until a message of each (type, test) of `wanted` has arrived, in any order, skipping
 /// others; panics after [`PATIENCE`].
-fn wait_for_each(client: &mut Client, wanted: &[(&str, &dyn Fn(&Value) -> bool)]) {
+fn wait_for_each(client: &mut Client, wanted: &[Wanted<'_>]) {
     let mut missing: Vec<_> = wanted.iter().collect();
     let deadline = Instant::now() + PATIENCE;
     while !missing.is_empty() {
