@@ -19,6 +19,12 @@
 #   autobahn  the Autobahn testsuite, server and client roles, every case, on the mio runtime, on
 #             the tokio adapter and on the io_uring event loop (autobahn/run.sh), one after the
 #             other; AUTOBAHN_RUNTIMES="mio tokio io-uring" (the default) names which
+#
+# Stages run only when named:
+#   storms    issue 20 case 5 in full: 10 000 connections at once and a descriptor table too
+#             small for the clients, on both event loops (tests/storms.rs, whose CI form in the
+#             cargo stage opens 2 000), and 48 chat pages reconnecting after a server restart
+#             (tests/browser/storm.spec.mjs, 24 pages in the browser stage)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -108,6 +114,12 @@ run_stage() {
     redis)
         stage "scale-out: chat nodes through a real redis-server (scripts/redis-tests.sh)"
         scripts/redis-tests.sh
+        ;;
+    storms)
+        stage "storms: 10 000 connects at once, a full descriptor table, 48 pages reconnecting"
+        FULLDUPLEX_STORM_CONNECTIONS=10000 cargo test --release --test storms -- --nocapture \
+            --test-threads=1 2>&1 | tail -n 40
+        STORM_PAGES=48 tests/browser/run.sh storm.spec.mjs
         ;;
     *)
         echo "test.sh: unknown stage '$1' (stages: ${ALL_STAGES[*]})" >&2

@@ -75,7 +75,7 @@ function densest(times, width) {
   return most;
 }
 
-test(`${PAGES} pages reconnect after a server restart, spread out by the jitter`, { timeout: 300_000 }, async () => {
+test(`${PAGES} pages reconnect after a server restart, spread out by the jitter`, { timeout: 900_000 }, async () => {
   let { child: server, url } = await startServer();
   const browser = await launchBrowser();
   try {
@@ -93,8 +93,9 @@ test(`${PAGES} pages reconnect after a server restart, spread out by the jitter`
         (since) => window.stormLog.filter((e) => e.at >= since && e.state === 'connecting').length, killed)));
       return retries.every((n) => n >= RETRIES);
     }, `every page retried ${RETRIES} times`, 60_000);
-    server = (await startServer(`127.0.0.1:${new URL(url).port}`)).child;
+    // Taken before the start: a page may be back before startServer has read the address.
     const restarted = Date.now();
+    server = (await startServer(`127.0.0.1:${new URL(url).port}`)).child;
     await until(async () => {
       const states = await Promise.all(pages.map((p) => p.evaluate(() => document.getElementById('status').dataset.state)));
       return states.every((s) => s === 'online');
