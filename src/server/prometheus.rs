@@ -144,7 +144,7 @@ impl StatsSnapshot {
         let over_limit = self.refused_over_limit;
         m.counter(
             "refused_over_limit_total",
-            "Refused with 503 at max_connections.",
+            "Refused with 503 at max_connections or out of descriptors.",
             over_limit,
         );
         m.counter(

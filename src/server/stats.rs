@@ -36,8 +36,8 @@ pub struct StatsSnapshot {
     pub open: u64,
     /// TCP connections accepted.
     pub accepted: u64,
-    /// Connections refused because `max_connections` was reached (with 503; over TLS, closed
-    /// without a byte).
+    /// Connections refused because `max_connections` was reached, or because the process ran
+    /// out of file descriptors (with 503; over TLS, closed without a byte).
     pub refused_over_limit: u64,
     /// Data messages received.
     pub messages_in: u64,

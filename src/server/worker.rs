@@ -149,6 +149,10 @@ pub(crate) struct Worker<H: Handler> {
     spare_messages: Vec<(Arc<crate::server::shared_message::SharedMessage>, u64)>,
     shutdown_deadline: Option<Instant>,
     accept_paused_until: Option<Instant>,
+    /// Whether the last accept ran out of a resource (said once, until one succeeds).
+    exhausted: bool,
+    /// A descriptor given up to refuse waiting connections when the others ran out (`shed`).
+    reserve: Option<std::fs::File>,
     /// What connections' [`Stamp`](crate::server::peer::Stamp)s count from.
     epoch: Instant,
 }
@@ -199,6 +203,8 @@ impl<H: Handler> Worker<H> {
             spare_messages: Vec::new(),
             shutdown_deadline: None,
             accept_paused_until: None,
+            exhausted: false,
+            reserve: shed::reserve(),
             epoch: Instant::now(),
         })
     }
@@ -283,6 +289,10 @@ impl<H: Handler> Worker<H> {
             return;
         }
         self.accept_paused_until = None;
+        // A reserve another worker's accept took while this one shed is taken back first.
+        if self.reserve.is_none() {
+            self.reserve = shed::reserve();
+        }
         if !matches!(self.io, Io::Mio(_)) {
             // io_uring's multishot accept is armed again at the end of the turn.
             return;
@@ -295,9 +305,8 @@ impl<H: Handler> Worker<H> {
                 Ok((stream, addr)) => self.take_connection(stream, addr, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if is_resource_exhausted(&e) => {
-                    // Out of file descriptors: retry at the next sweep rather than spin.
-                    eprintln!("fullduplex: accept failed ({e}); raise `ulimit -n`");
-                    self.accept_paused_until = Some(now + Duration::from_millis(100));
+                    // Retried at the next sweep rather than in a busy loop.
+                    self.on_accept_exhausted(&e, now);
                     return;
                 }
                 Err(_) => {}
@@ -313,6 +322,7 @@ impl<H: Handler> Worker<H> {
         addr: std::net::SocketAddr,
         now: Instant,
     ) {
+        self.exhausted = false;
         // The count is reserved before anything else, atomically across workers, so that
         // two workers accepting at once cannot both take the last place.
         if !self.stats.reserve_connection(self.max_connections) {
@@ -322,24 +332,6 @@ impl<H: Handler> Worker<H> {
         if !self.register(stream, addr, now) {
             Stats::sub(&self.stats.connections, 1);
         }
-    }
-
-    /// Refuses a connection over `max_connections`. A plain listener answers 503 (one write
-    /// into the fresh socket's empty buffer, which cannot block). A TLS listener closes the
-    /// connection without a byte: a plaintext 503 would be garbage to a TLS client, and a
-    /// TLS handshake just to refuse would spend the CPU that the limit is there to save.
-    fn refuse_over_limit(&mut self, mut stream: mio::net::TcpStream) {
-        use std::io::Write;
-        if !self.is_tls() {
-            let body = "server at capacity, try again later\n";
-            let response = format!(
-                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n\
-                 Content-Length: {}\r\nConnection: close\r\nRetry-After: 1\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write(response.as_bytes());
-        }
-        Stats::add(&self.stats.refused_over_limit, 1);
     }
 
     /// Takes an accepted connection into a slot; `false` when it could not be.
@@ -483,6 +475,7 @@ mod fanout;
 mod http;
 mod input;
 mod lifecycle;
+mod shed;
 #[cfg(all(feature = "io-uring", target_os = "linux"))]
 mod uring;
 #[cfg(all(feature = "io-uring", target_os = "linux"))]

@@ -6,10 +6,13 @@
 # WebSocket in the browser and behind nginx), which start, restart and stop `fullduplex chat`
 # (and nginx, installed here from Debian) on free loopback ports themselves. Screenshots:
 # tests/browser/output/.
-# Usage: tests/browser/run.sh
+# storm.spec.mjs: a reconnect storm of STORM_PAGES pages (default 24) after a server restart.
+# Usage: tests/browser/run.sh [SPEC.mjs ...]   (default: every spec file)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT="$(cd ../.. && pwd)"
+SPECS=("$@")
+[[ ${#SPECS[@]} -eq 0 ]] && SPECS=(chat.spec.mjs page.spec.mjs limits.spec.mjs fallback.spec.mjs storm.spec.mjs)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -38,4 +41,4 @@ echo "== cargo build --release"
 echo "== chat in headless $(/usr/bin/chromium --version 2>/dev/null || echo chromium)"
 rm -rf output
 FULLDUPLEX_BIN="$ROOT/target/release/fullduplex" CHROMIUM=/usr/bin/chromium NGINX=/usr/sbin/nginx \
-    node --test --test-concurrency=1 chat.spec.mjs page.spec.mjs limits.spec.mjs fallback.spec.mjs
+    node --test --test-concurrency=1 "${SPECS[@]}"

@@ -108,7 +108,7 @@ impl<H: Handler> Worker<H> {
     }
 
     /// A multishot accept's completion: a new connection, or an error (out of descriptors:
-    /// accepting pauses until the next sweep, as mio's loop does).
+    /// accepting pauses and waiting connections are refused, as in mio's loop: `shed`).
     fn on_accepted(&mut self, result: i32, flags: u32, now: Instant) {
         let Io::Uring(driver) = &mut self.io else {
             return;
@@ -127,9 +127,8 @@ impl<H: Handler> Worker<H> {
         }
         let err = io::Error::from_raw_os_error(result.saturating_neg());
         if is_resource_exhausted(&err) {
-            eprintln!("fullduplex: accept failed ({err}); raise `ulimit -n`");
-            self.accept_paused_until = Some(now + Duration::from_millis(100));
             driver.cancel_accept();
+            self.on_accept_exhausted(&err, now);
         }
     }
 

@@ -1,0 +1,102 @@
+//! Refusing connections: over `max_connections`, and while the process is out of file
+//! descriptors, when a descriptor kept in reserve is let go so that each connection waiting in
+//! the listen backlog can be accepted and refused at once (503) instead of waiting unanswered
+//! until descriptors free up or its client gives up.
+//!
+//! Both event loops come here when an accept fails with `EMFILE` or `ENFILE`; accepting then
+//! pauses until the next deadline sweep, so a full descriptor table costs one round of accepts
+//! every [`ACCEPT_PAUSE`], not a busy loop.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+
+use super::Worker;
+use crate::server::handler::Handler;
+use crate::server::stats::Stats;
+
+/// How long accepting pauses after running out of descriptors.
+pub(super) const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// The most connections refused in one go (the listen backlog's depth).
+const MAX_SHED: usize = 4096;
+
+/// A descriptor held only to be given up when the others have run out.
+pub(super) fn reserve() -> Option<File> {
+    File::open("/dev/null").ok()
+}
+
+/// Whether `e` says the process or the system has no descriptor left (`EMFILE`, `ENFILE`).
+fn out_of_descriptors(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(24) | Some(23))
+}
+
+impl<H: Handler> Worker<H> {
+    /// Refuses a connection. A plain listener answers 503 (one write into the fresh socket's
+    /// empty buffer, which cannot block). A TLS listener closes the connection without a
+    /// byte: a plaintext 503 would be garbage to a TLS client, and a TLS handshake just to
+    /// refuse would spend the CPU that refusing is there to save. The request received so far
+    /// is read and dropped first: closing a socket with unread input sends a reset, which can
+    /// destroy the 503 before the client reads it.
+    pub(super) fn refuse_over_limit(&mut self, mut stream: mio::net::TcpStream) {
+        discard_received(&mut stream);
+        if !self.is_tls() {
+            let body = "server at capacity, try again later\n";
+            let response = format!(
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n\
+                 Content-Length: {}\r\nConnection: close\r\nRetry-After: 1\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write(response.as_bytes());
+        }
+        Stats::add(&self.stats.refused_over_limit, 1);
+    }
+
+    /// An accept failed for want of a resource: pause accepting until the next sweep, and if
+    /// descriptors are what ran out, refuse the connections already waiting. Says so once per
+    /// shortage, not at every retry.
+    pub(super) fn on_accept_exhausted(&mut self, err: &io::Error, now: Instant) {
+        self.accept_paused_until = Some(now + ACCEPT_PAUSE);
+        if !self.exhausted {
+            eprintln!(
+                "fullduplex: accept failed ({err}); refusing new connections until some close \
+                 (raise `ulimit -n`)"
+            );
+            self.exhausted = true;
+        }
+        if out_of_descriptors(err) {
+            self.shed_waiting();
+        }
+    }
+
+    /// Refuses the connections in the listen backlog with the reserve descriptor's place,
+    /// then takes the reserve back.
+    fn shed_waiting(&mut self) {
+        if self.reserve.take().is_none() {
+            self.reserve = reserve();
+            return;
+        }
+        // Each refused connection's descriptor is given back before the next accept.
+        for _ in 0..MAX_SHED {
+            let Some(listener) = self.listener.as_ref() else {
+                break;
+            };
+            let Ok((stream, _)) = listener.accept() else {
+                break;
+            };
+            self.refuse_over_limit(stream);
+        }
+        self.reserve = reserve();
+    }
+}
+
+/// Reads and drops what the peer has sent so far (a request head's worth at most).
+fn discard_received(stream: &mut impl Read) {
+    let mut buf = [0u8; 4096];
+    for _ in 0..4 {
+        match stream.read(&mut buf) {
+            Ok(n) if n == buf.len() => {}
+            _ => return,
+        }
+    }
+}
