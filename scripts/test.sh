@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
 # Runs every test of the project, installing what the tests need first.
 #
-#   scripts/test.sh [STAGE ...]     stages: cargo layers redis browser fuzz autobahn faults
-#                                   (default: all)
+#   scripts/test.sh [STAGE ...]     stages: cargo faults reliability layers redis browser fuzz
+#                                   autobahn (default: all of these); soak slow storms only when
+#                                   named (the full forms of issue 20's long cases)
 #
 #   cargo     unit, integration and property tests, doc examples (`cargo test --release`), then
 #             the runtime tests (tests/runtime_*.rs) a second time with their servers on the
 #             io_uring event loop (FULLDUPLEX_TEST_EVENT_LOOP=io-uring; the hostile peers of
-#             tests/hostile_peers.rs attack both event loops in the first run already)
+#             tests/hostile_peers.rs attack both event loops in the first run already); the
+#             storms of tests/storms.rs in their CI form (2 000 connections at once)
+#   faults    real network faults (tests/faults/): chat clients whose namespace's link is cut
+#             without a FIN, on both event loops; a chat node cut off from redis-server and
+#             restored, and Redis restarted empty meanwhile; the fault-injecting proxy. Needs
+#             root (network namespaces); installs iproute2 and redis-server when missing, and
+#             sets FULLDUPLEX_REQUIRE_NETNS=1 so nothing is skipped
+#   reliability  the CI forms of the soak (scripts/soak.sh --short: 2 000 chat clients in rooms
+#             of 100 for 2 minutes) and of the slow readers (scripts/slow-readers.sh ci: 200 of
+#             2 000 clients never read)
 #   layers    each layer alone: the core's direct dependencies are exactly httparse, sha1, base64,
 #             flate2, getrandom; clippy, rustdoc and the tests with no features, with `runtime`, with
 #             `runtime,tls`, with `tokio-tls` (the tokio adapter without mio; the default features
@@ -17,28 +27,22 @@
 #   redis     chat nodes sharing rooms through a real redis-server (scripts/redis-tests.sh)
 #   browser   the chat page in headless Chromium (tests/browser/run.sh: apt chromium, npm)
 #   fuzz      every cargo-fuzz target for FUZZ_SECONDS (default 45) on nightly (fuzz/run.sh)
-#   soak      (only when named) the chat under steady load for 20 minutes, memory, descriptors and
-#             every delivery checked, docs/soak.png drawn (scripts/soak.sh; SOAK_SHORT=1: 2 minutes)
 #   autobahn  the Autobahn testsuite, server and client roles, every case, on the mio runtime, on
 #             the tokio adapter and on the io_uring event loop (autobahn/run.sh), one after the
 #             other; AUTOBAHN_RUNTIMES="mio tokio io-uring" (the default) names which
-#   faults    real network faults (tests/faults/): chat clients whose namespace's link is cut
-#             without a FIN, on both event loops; a chat node cut off from redis-server and
-#             restored, and Redis restarted empty meanwhile; the fault-injecting proxy. Needs
-#             root (network namespaces); installs iproute2 and redis-server when missing, and
-#             sets FULLDUPLEX_REQUIRE_NETNS=1 so nothing is skipped
-#   slow      (only when named) slow readers against the send-buffer options
-#             (scripts/slow-readers.sh; SLOW_FORM=full, the default, ci or pressure)
 #
-# Stages run only when named:
-#   storms    issue 20 case 5 in full: 10 000 connections at once and a descriptor table too
-#             small for the clients, on both event loops (tests/storms.rs, whose CI form in the
-#             cargo stage opens 2 000), and 48 chat pages reconnecting after a server restart
-#             (tests/browser/storm.spec.mjs, 24 pages in the browser stage)
+# Stages run only when named (issue 20's long cases in full):
+#   soak      the chat under steady load for 20 minutes: 10 000 clients, memory, descriptors and
+#             every delivery checked, docs/soak.png drawn (scripts/soak.sh)
+#   slow      slow readers against each send-buffer option (scripts/slow-readers.sh;
+#             SLOW_FORM=full, the default, or pressure)
+#   storms    10 000 connections at once and a descriptor table too small for the clients, on
+#             both event loops (tests/storms.rs), and 48 chat pages reconnecting after a server
+#             restart (tests/browser/storm.spec.mjs; 24 pages in the browser stage)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL_STAGES=(cargo layers redis browser fuzz autobahn faults)
+ALL_STAGES=(cargo faults reliability layers redis browser fuzz autobahn)
 STAGES=("$@")
 [[ ${#STAGES[@]} -eq 0 ]] && STAGES=("${ALL_STAGES[@]}")
 
@@ -149,13 +153,17 @@ run_stage() {
         stage "faults: dead peers without a FIN, a partitioned broker (tests/faults/, as root)"
         faults
         ;;
+    reliability)
+        stage "the CI forms of the soak and the slow readers (scripts/soak.sh --short, scripts/slow-readers.sh ci)"
+        cargo build --release --bin fullduplex
+        scripts/soak.sh --short
+        scripts/slow-readers.sh ci
+        ;;
     soak)
-        # Not in ALL_STAGES: 20 minutes (issue 20, case 1). SOAK_SHORT=1: the 2-minute CI form.
-        stage "soak: 10 000 chat clients, rooms of 100, 1 msg/s per room (scripts/soak.sh${SOAK_SHORT:+ --short})"
-        scripts/soak.sh ${SOAK_SHORT:+--short}
+        stage "soak: 10 000 chat clients, rooms of 100, 1 msg/s per room, 20 minutes (scripts/soak.sh)"
+        scripts/soak.sh
         ;;
     slow)
-        # Issue 20, case 2: not among the default stages (the full form takes about 8 minutes).
         stage "slow readers, SLOW_FORM=${SLOW_FORM:-full} (scripts/slow-readers.sh)"
         cargo build --release --bin fullduplex
         scripts/slow-readers.sh "${SLOW_FORM:-full}"
