@@ -16,7 +16,8 @@
 # (exit 1).
 #
 # Environment: SCALE_CLIENTS (100000), SCALE_NODES (6), SCALE_GENERATORS (6), SCALE_SOURCES
-# (16), SCALE_SECONDS measured (60), SCALE_BIN (target/release/fullduplex, built when
+# (16), SCALE_SECONDS measured (60), SCALE_JOIN_RATE (connections started per second by each
+# generator, 250: all at once, the presence notices of 100 000 joins swamp 2 cores), SCALE_BIN (target/release/fullduplex, built when
 # missing), SCALE_OUT (target/scale-100k). Installs redis-server with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,7 @@ NODES=${SCALE_NODES:-6}
 GENERATORS=${SCALE_GENERATORS:-6}
 SOURCES=${SCALE_SOURCES:-16}
 SECONDS_MEASURED=${SCALE_SECONDS:-60}
+JOIN_RATE=${SCALE_JOIN_RATE:-250}
 BIN=${SCALE_BIN:-target/release/fullduplex}
 OUT=${SCALE_OUT:-target/scale-100k}
 WARMUP=20
@@ -135,7 +137,7 @@ start_generators() {
         (
             ulimit -n 20000
             exec "$BIN" bench chat "${URLS[0]}" ${urls:+--url "$urls"} -c "$per" \
-                --room "g$g" --room-size 100 --rate 1 --source-addrs "$SOURCES" \
+                --room "g$g" --room-size 100 --rate 1 --source-addrs "$SOURCES" --join-rate "$JOIN_RATE" \
                 --warmup "$WARMUP" --duration "$SECONDS_MEASURED" --json \
                 >"$OUT/gen$g.json" 2>"$OUT/gen$g.log"
         ) &
@@ -173,7 +175,7 @@ main() {
     rss0=$(nodes_rss) sock0=$(tcp_sockstat) cpu0=$(redis_cpu) cmd0=$(redis_commands) t0=$(date +%s)
     say "$NODES nodes (${URLS[*]}), redis on port $REDIS_PORT; nodes' RSS $((rss0 / 1024)) MiB, TCP inuse/mem pages $sock0"
     start_sampler
-    say "$GENERATORS generators, $CLIENTS clients, rooms of 100, 1 msg/s per room, $SOURCES source addresses, ${SECONDS_MEASURED} s measured"
+    say "$GENERATORS generators, $CLIENTS clients, rooms of 100, 1 msg/s per room, $SOURCES source addresses, $JOIN_RATE joins/s per generator, ${SECONDS_MEASURED} s measured"
     start_generators
     local pid
     for pid in "${GEN_PIDS[@]}"; do

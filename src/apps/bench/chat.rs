@@ -105,6 +105,11 @@ pub struct ChatBenchArgs {
     /// sender's sequence number).
     #[arg(short = 's', long = "size", default_value_t = 64, value_parser = clap::value_parser!(u32).range(LABEL_LEN as i64..=2000))]
     pub size: u32,
+    /// Start at most this many connections a second while the clients join (default: as
+    /// fast as 256 handshakes and joins under way at once allow): joining 100 000 clients
+    /// at once is a presence storm in which the joined clients fall behind reading.
+    #[arg(long, value_name = "PER_SECOND", value_parser = positive_rate)]
+    pub join_rate: Option<f64>,
     /// Spread the clients over N source addresses, 127.0.0.1 and up through 127.0.0.0/8
     /// (client k binds to the (k mod N)th before connecting), for more ephemeral ports than
     /// one address has; the server must listen on 127.0.0.1 or 0.0.0.0.

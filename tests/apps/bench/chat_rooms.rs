@@ -225,3 +225,24 @@ fn chat_mode_spreads_its_clients_over_source_addresses() {
         "{stderr}"
     );
 }
+
+#[test]
+fn chat_mode_paces_its_joins() {
+    let server = start_chat(None);
+    let url = format!("ws://{}/ws", server.local_addr());
+    // Connection k starts k / 4 s in: the sixth 1.25 s after the first.
+    let result = bench(&[
+        "chat",
+        &url,
+        "-c",
+        "6",
+        "--join-rate",
+        "4",
+        "--duration",
+        "0.3",
+    ]);
+    assert_eq!(result["members"], 6, "{result}");
+    let setup = result["setup_seconds"].as_f64().unwrap();
+    assert!(setup >= 1.25, "{result}");
+    server.stop();
+}

@@ -1,5 +1,5 @@
 //! The chat load's setup: every client connects and joins the room, at most [`CONCURRENCY`]
-//! at a time, and the run waits until the presence notices settle; or says why they do not.
+//! at a time (and at most `--join-rate` a second), and the run waits until the presence notices settle; or says why they do not.
 
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,7 @@ use fullduplex::client::MultiClient;
 const CONCURRENCY: usize = 256;
 /// Longest wait for the first welcome: a chat answers a join at once.
 const FIRST_WELCOME_LIMIT: Duration = Duration::from_secs(10);
-/// Longest wait for every client to join.
+/// Longest wait for every client to join, beyond the time `--join-rate` takes to start them.
 const SETUP_LIMIT: Duration = Duration::from_secs(120);
 
 /// Connects every client and polls until they joined and the presence notices settled.
@@ -29,7 +29,10 @@ pub(super) fn join_all(
     loop {
         let settling = load.member_count() + load.dropped + load.failed;
         let ws_settling = load.members.len() + load.websocket_ended;
-        while requested < websocket && requested - ws_settling < CONCURRENCY {
+        let paced = args.join_rate.map_or(usize::MAX, |rate| {
+            (started.elapsed().as_secs_f64() * rate) as usize + 1
+        });
+        while requested < websocket.min(paced) && requested - ws_settling < CONCURRENCY {
             let url = urls[requested % urls.len()];
             let from = args.source_addr(requested);
             let id = start_connection_from(clients, url, requested, from)?;
@@ -49,7 +52,7 @@ pub(super) fn join_all(
 }
 
 /// Why the clients are not joining, once that is clear: every connection failed, or none
-/// had a welcome in [`FIRST_WELCOME_LIMIT`], or not all joined in [`SETUP_LIMIT`].
+/// had a welcome in [`FIRST_WELCOME_LIMIT`], or not all joined in [`setup_limit`].
 fn not_joining(
     load: &Load,
     args: &ChatBenchArgs,
@@ -71,7 +74,8 @@ fn not_joining(
             load.opened
         ));
     }
-    if elapsed <= SETUP_LIMIT {
+    let limit = setup_limit(args);
+    if elapsed <= limit {
         return None;
     }
     let failures = if load.failures.is_empty() {
@@ -83,6 +87,14 @@ fn not_joining(
         "only {joined} of {} clients joined #{room} within {} s{failures}: is the chat \
          overloaded? (fewer clients may do)",
         args.clients,
-        SETUP_LIMIT.as_secs()
+        limit.as_secs()
     ))
+}
+
+/// [`SETUP_LIMIT`] after the time `--join-rate` takes to start every client.
+fn setup_limit(args: &ChatBenchArgs) -> Duration {
+    let pacing = args
+        .join_rate
+        .map_or(0.0, |rate| args.clients as f64 / rate);
+    SETUP_LIMIT + Duration::from_secs_f64(pacing)
 }
