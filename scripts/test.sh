@@ -156,8 +156,13 @@ run_stage() {
     reliability)
         stage "the CI forms of the soak and the slow readers (scripts/soak.sh --short, scripts/slow-readers.sh ci)"
         cargo build --release --bin fullduplex
-        scripts/soak.sh --short
-        scripts/slow-readers.sh ci
+        local log
+        log=$(mktemp)
+        scripts/soak.sh --short | tee "$log"
+        scripts/slow-readers.sh ci | tee -a "$log"
+        # The figures CI prints under the stage's line.
+        grep -E '^soak: (latency|PASS \()|^slow readers \(ci\): PASS' "$log" | sed 's/^/summary: /'
+        rm -f "$log"
         ;;
     soak)
         stage "soak: 10 000 chat clients, rooms of 100, 1 msg/s per room, 20 minutes (scripts/soak.sh)"
