@@ -304,7 +304,7 @@ impl<H: Handler> Worker<H> {
             match listener.accept() {
                 Ok((stream, addr)) => self.take_connection(stream, addr, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if is_resource_exhausted(&e) => {
+                Err(e) if shed::is_resource_exhausted(&e) => {
                     // Retried at the next sweep rather than in a busy loop.
                     self.on_accept_exhausted(&e, now);
                     return;
@@ -464,11 +464,6 @@ impl<H: Handler> Worker<H> {
 /// The connection in `slot`, unless it is gone or ending (borrows only the slots).
 fn live<S>(slots: &mut [Slot<S>], slot: usize) -> Option<&mut Peer<S>> {
     slots.get_mut(slot)?.peer.as_mut().filter(|p| !p.dead)
-}
-
-fn is_resource_exhausted(e: &io::Error) -> bool {
-    // EMFILE, ENFILE, ENOBUFS, ENOMEM
-    matches!(e.raw_os_error(), Some(24) | Some(23) | Some(105) | Some(12))
 }
 
 mod fanout;

@@ -31,6 +31,12 @@ fn out_of_descriptors(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(24) | Some(23))
 }
 
+/// Whether an accept failed for want of a resource: descriptors, or kernel memory (`ENOBUFS`,
+/// `ENOMEM`). Both loops then call [`Worker::on_accept_exhausted`].
+pub(super) fn is_resource_exhausted(e: &io::Error) -> bool {
+    out_of_descriptors(e) || matches!(e.raw_os_error(), Some(105) | Some(12))
+}
+
 impl<H: Handler> Worker<H> {
     /// Refuses a connection. A plain listener answers 503 (one write into the fresh socket's
     /// empty buffer, which cannot block). A TLS listener closes the connection without a

@@ -20,8 +20,9 @@ use std::time::{Duration, Instant};
 
 use io_uring::cqueue;
 
+use super::shed::is_resource_exhausted;
 use super::uring::{Driver, PAUSE_AT};
-use super::{is_resource_exhausted, Io, Slot, Worker};
+use super::{Io, Slot, Worker};
 use crate::server::handler::Handler;
 use crate::transport::sweep_interval;
 use crate::uring::op::{Op, UserData};
