@@ -113,6 +113,49 @@ fn without_redis_local_chat_goes_on_and_delivery_resumes_when_it_returns() {
     );
 }
 
+#[test]
+fn a_node_that_missed_events_asks_for_the_list_and_heals_within_a_heartbeat() {
+    let Some(binary) = redis_server() else { return };
+    let redis = Redis::start(binary);
+    let a = Node::start(&redis.url(), "node-a");
+    let b = Node::start(&redis.url(), "node-b");
+    let (mut ada, _) = Client::joined(a.addr, "Ada", "lobby");
+    let (_grace, _) = Client::joined(b.addr, "Grace", "lobby");
+    let grace = wait_for(&mut ada, "joined", by("Grace"))["user"].clone();
+    let syncs = a.metric("fullduplex_broker_syncs_total");
+
+    // Node a is told, falsely and in node b's name, that Grace left and a phantom came: what
+    // a lost event (or a stale snapshot) leaves behind. Heartbeats carry only a digest of b's
+    // list; a's differs now, so a asks b for its list, and the list puts both right.
+    let channel = "fullduplex:room:lobby";
+    let forged = [
+        json!({"v": 2, "node": "node-b", "kind": "leave", "room": "lobby", "user_id": grace["id"]}),
+        json!({"v": 2, "node": "node-b", "kind": "enter", "room": "lobby",
+               "user": {"id": "node-b:phantom", "nick": "Phantom"}}),
+    ];
+    for envelope in forged {
+        assert_eq!(redis.publish(channel, &envelope.to_string()), 2);
+    }
+    wait_for(&mut ada, "left", by("Grace"));
+    wait_for(&mut ada, "joined", by("Phantom"));
+    let forged_at = Instant::now();
+    let phantom = |v: &Value| v["user"]["nick"] == "Phantom";
+    let grace_back = |v: &Value| v["user"]["id"] == grace["id"];
+    wait_for_each(&mut ada, &[("left", &phantom), ("joined", &grace_back)]);
+    let took = forged_at.elapsed();
+    // One heartbeat to notice, a round trip for the snapshot; room for a loaded machine.
+    assert!(
+        took < Duration::from_millis(2 * HEARTBEAT_MS) + Duration::from_secs(2),
+        "took {took:?}"
+    );
+    assert!(a.metric("fullduplex_broker_syncs_total") > syncs);
+    // Healed for good: a newcomer on a sees exactly the three real users.
+    let (_, welcome) = Client::joined(a.addr, "Margaret", "lobby");
+    let mut listed = nicks(&welcome);
+    listed.sort();
+    assert_eq!(listed, ["Ada", "Grace", "Margaret"]);
+}
+
 /// A message's type and a test it must pass.
 type Wanted<'a> = (&'a str, &'a dyn Fn(&Value) -> bool);
 

@@ -122,6 +122,30 @@ impl Redis {
     }
 }
 
+impl Redis {
+    /// Publishes `payload` on `channel` as a node would (RESP over a fresh connection); the
+    /// number of subscribers that got it.
+    pub fn publish(&self, channel: &str, payload: &str) -> u64 {
+        use std::io::Write;
+        let mut tcp = std::net::TcpStream::connect((self.host, self.port)).expect("redis answers");
+        tcp.set_read_timeout(Some(PATIENCE))
+            .expect("a read timeout");
+        let mut command = b"*3\r\n$7\r\nPUBLISH\r\n".to_vec();
+        for arg in [channel, payload] {
+            command.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
+        }
+        tcp.write_all(&command).expect("redis takes the command");
+        let mut reply = String::new();
+        BufReader::new(tcp)
+            .read_line(&mut reply)
+            .expect("redis replies");
+        let count = reply.trim_end().strip_prefix(':');
+        count
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("PUBLISH: {reply:?}"))
+    }
+}
+
 impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();

@@ -2,7 +2,7 @@
 //! (see `docs/scale-out.md` for the channels and the format).
 //!
 //! ```json
-//! {"v":1,"node":"web1-4242-9f3a","kind":"deliver","room":"lobby","text":"{\"type\":\"message\",…}"}
+//! {"v":2,"node":"web1-4242-9f3a","kind":"deliver","room":"lobby","text":"{\"type\":\"message\",…}"}
 //! ```
 
 use std::collections::BTreeMap;
@@ -10,12 +10,14 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use super::presence::Digest;
 use crate::apps::chat::protocol::User;
 use fullduplex::protocol::DataKind;
 
 /// The format version this node writes and reads; envelopes of other versions are ignored
-/// (and counted), so a rolling upgrade never delivers what a node cannot read.
-pub const VERSION: u32 = 1;
+/// (and counted), so a rolling upgrade never delivers what a node cannot read. Version 2:
+/// heartbeats carry a digest of the list, and the list travels in `snapshot`s on request.
+pub const VERSION: u32 = 2;
 
 /// One message between nodes: who sent it and what it says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,12 +60,27 @@ pub enum Body {
         /// Their id.
         user_id: String,
     },
-    /// The sending node is alive, and these are all its users, by room.
+    /// The sending node is alive, and its list has this digest ([`Digest`]): a node that
+    /// holds another list for it asks for a snapshot.
     Heartbeat {
+        /// Users listed (once per room).
+        users: usize,
+        /// [`Digest::hash`], 16 hexadecimal digits (a JSON number would lose bits in some
+        /// readers).
+        digest: String,
+    },
+    /// All the sending node's users, by room: sent on connecting, to a `hello`, and to a
+    /// `sync` that names the sending node.
+    Snapshot {
         /// Every room with a user on the sending node.
         rooms: BTreeMap<String, Vec<User>>,
     },
-    /// The sending node (re)joined: every node answers with a heartbeat.
+    /// The node `of` is asked for a snapshot (the sender's digest of its list differs).
+    Sync {
+        /// The node asked.
+        of: String,
+    },
+    /// The sending node (re)joined: every node answers with a snapshot.
     Hello,
     /// The sending node is stopping: its users are gone.
     Bye,
@@ -103,6 +120,14 @@ impl Envelope {
         Self::new(node, Body::Deliver { room, text, binary })
     }
 
+    /// A `heartbeat` envelope's body for this digest.
+    pub fn heartbeat(digest: Digest) -> Body {
+        Body::Heartbeat {
+            users: digest.users,
+            digest: format!("{:016x}", digest.hash),
+        }
+    }
+
     /// The envelope as JSON.
     pub fn encode(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
@@ -113,18 +138,28 @@ impl Envelope {
         if bytes.len() > max_len {
             return Err(DecodeError::TooLarge);
         }
-        let value: serde_json::Value =
-            serde_json::from_slice(bytes).map_err(|_| DecodeError::Malformed)?;
-        let version = value.get("v").and_then(serde_json::Value::as_u64);
-        match version {
-            Some(v) if v == u64::from(VERSION) => {
-                serde_json::from_value(value).map_err(|_| DecodeError::Malformed)
-            }
-            Some(v) => Err(DecodeError::UnknownVersion(
-                u32::try_from(v).unwrap_or(u32::MAX),
-            )),
-            None => Err(DecodeError::Malformed),
+        // The version first, skipping the rest without building it (a snapshot holds every
+        // user of a node), then the envelope itself, straight into its types.
+        #[derive(Deserialize)]
+        struct Version {
+            v: u64,
         }
+        let Version { v } = serde_json::from_slice(bytes).map_err(|_| DecodeError::Malformed)?;
+        if v != u64::from(VERSION) {
+            return Err(DecodeError::UnknownVersion(
+                u32::try_from(v).unwrap_or(u32::MAX),
+            ));
+        }
+        serde_json::from_slice(bytes).map_err(|_| DecodeError::Malformed)
+    }
+}
+
+impl Body {
+    /// A `heartbeat`'s digest, if its `digest` is 16 hexadecimal digits.
+    pub fn digest(users: usize, digest: &str) -> Option<Digest> {
+        let hex = digest.len() == 16 && digest.bytes().all(|b| b.is_ascii_hexdigit());
+        let hash = u64::from_str_radix(digest, 16).ok().filter(|_| hex)?;
+        Some(Digest { users, hash })
     }
 }
 
@@ -166,7 +201,9 @@ mod tests {
                 room: "lobby".into(),
                 user_id: "n1:1".into(),
             },
-            Body::Heartbeat { rooms },
+            Envelope::heartbeat(Digest::of(&rooms)),
+            Body::Snapshot { rooms },
+            Body::Sync { of: "n2".into() },
             Body::Hello,
             Body::Bye,
         ];
@@ -182,8 +219,21 @@ mod tests {
         let envelope = Envelope::deliver("n1", "lobby", DataKind::Text, b"hi");
         assert_eq!(
             envelope.encode(),
-            r#"{"v":1,"node":"n1","kind":"deliver","room":"lobby","text":"hi"}"#
+            r#"{"v":2,"node":"n1","kind":"deliver","room":"lobby","text":"hi"}"#
         );
+        let digest = Digest {
+            users: 3,
+            hash: 0x00ab_cdef_0123_4567,
+        };
+        let heartbeat = Envelope::new("n1", Envelope::heartbeat(digest));
+        assert_eq!(
+            heartbeat.encode(),
+            r#"{"v":2,"node":"n1","kind":"heartbeat","users":3,"digest":"00abcdef01234567"}"#
+        );
+        assert_eq!(Body::digest(3, "00abcdef01234567"), Some(digest));
+        for bad in ["abcdef01234567", "+0abcdef01234567", "00abcdef0123456g", ""] {
+            assert_eq!(Body::digest(3, bad), None, "{bad:?}");
+        }
         let Body::Deliver { text, binary, .. } =
             Envelope::deliver("n1", "r", DataKind::Binary, &[0, 1, 255]).body
         else {
@@ -204,11 +254,15 @@ mod tests {
             Err(DecodeError::Malformed)
         );
         assert_eq!(
-            decode(r#"{"v":2,"node":"n","kind":"hello"}"#),
-            Err(DecodeError::UnknownVersion(2))
+            decode(r#"{"v":1,"node":"n","kind":"hello"}"#),
+            Err(DecodeError::UnknownVersion(1))
         );
         assert_eq!(
-            decode(r#"{"v":1,"node":"n","kind":"dance"}"#),
+            decode(r#"{"v":2,"node":"n","kind":"dance"}"#),
+            Err(DecodeError::Malformed)
+        );
+        assert_eq!(
+            decode(r#"{"v":2,"node":"n","kind":"hello","#),
             Err(DecodeError::Malformed)
         );
         assert_eq!(decode(&"x".repeat(129)), Err(DecodeError::TooLarge));

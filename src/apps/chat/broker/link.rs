@@ -69,6 +69,8 @@ pub struct LinkStats {
     pub connect_failures: AtomicU64,
     /// Remote users removed because their node went silent.
     pub expired_users: AtomicU64,
+    /// Snapshots asked of other nodes (a heartbeat's digest differed from this node's view).
+    pub syncs: AtomicU64,
     /// Envelopes from other nodes this node could not hand to its workers (their mailboxes
     /// were full): the local members of the room missed them.
     pub undelivered: AtomicU64,
@@ -132,6 +134,11 @@ impl LinkStats {
                 "broker_expired_users_total",
                 "Remote users removed because their node went silent.",
                 &self.expired_users,
+            ),
+            (
+                "broker_syncs_total",
+                "Snapshots asked of other nodes whose heartbeat's digest differed from this node's view.",
+                &self.syncs,
             ),
             (
                 "broker_undelivered_total",

@@ -9,9 +9,10 @@
 //! [`ServerHandle`], which queues the work and wakes them with their `mio::Waker`: a worker
 //! never waits on Redis, it only puts envelopes in a bounded queue.
 //!
-//! Presence: every node publishes its user list in a heartbeat; a node not heard from for
-//! [`BrokerOptions::node_timeout`] is taken for dead and its users leave every other node's
-//! list. While Redis is unreachable the chat goes on for each node's own users, `/healthz`
+//! Presence: every node publishes a digest of its user list in a heartbeat (and the list
+//! itself when it connects, or when a node whose digest differs asks for it); a node not heard
+//! from for [`BrokerOptions::node_timeout`] is taken for dead and its users leave every other
+//! node's list. While Redis is unreachable the chat goes on for each node's own users, `/healthz`
 //! says `degraded`, and room events are not published (the sender of a chat message is told).
 
 use std::collections::BTreeMap;
@@ -51,7 +52,7 @@ pub struct BrokerOptions {
     /// Prefix of every channel name, so several chats can share one Redis. Default:
     /// `fullduplex:`.
     pub prefix: String,
-    /// How often this node publishes its user list. Default: 2 s.
+    /// How often this node publishes a heartbeat (the digest of its user list). Default: 2 s.
     pub heartbeat_interval: Duration,
     /// A node silent for this long is taken for dead, and its users are removed. Default:
     /// 6 s (three heartbeats).
@@ -152,12 +153,21 @@ impl Inner {
         }
     }
 
-    /// Queues this node's user list. Taken and queued under the presence lock, so it is
-    /// published after every `enter` and `leave` it includes, never before.
+    /// Queues a heartbeat: the digest of this node's user list. Taken and queued under the
+    /// presence lock, so it is published after every `enter` and `leave` it includes, never
+    /// before: a node that received them all holds the same digest.
     pub(crate) fn heartbeat(&self) {
         let presence = self.presence();
+        let body = Envelope::heartbeat(presence.local_digest());
+        self.send(self.nodes_channel(), body);
+        drop(presence);
+    }
+
+    /// Queues this node's whole user list, under the presence lock as [`Inner::heartbeat`].
+    pub(crate) fn snapshot(&self) {
+        let presence = self.presence();
         let rooms: BTreeMap<String, Vec<User>> = presence.local().clone();
-        self.send(self.nodes_channel(), Body::Heartbeat { rooms });
+        self.send(self.nodes_channel(), Body::Snapshot { rooms });
         drop(presence);
     }
 }

@@ -4,6 +4,11 @@
 //!
 //! A remote node's users stay listed while its heartbeats keep coming: one that is silent
 //! for longer than the node timeout is taken for dead and its users are removed.
+//!
+//! A heartbeat carries a [`Digest`] of the sender's list, not the list: each node compares it
+//! with the digest of what it holds for that node, and asks for the whole list (a snapshot)
+//! only when they differ, after an outage or a lost event. So a quiet cluster sends a few
+//! dozen bytes per node per interval however many users it has.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -30,6 +35,45 @@ pub enum Change {
         /// Who.
         user: User,
     },
+}
+
+/// A node's list in brief: how many users, and an order-independent 64-bit hash of every
+/// (room, id, nick). Two lists with the same digest are taken for the same list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Digest {
+    /// Users listed, counting a user once per room.
+    pub users: usize,
+    /// The wrapping sum of each entry's FNV-1a hash: the same for the same entries in any
+    /// order, and the same on every node and build (a fixed function, not `std`'s hasher).
+    pub hash: u64,
+}
+
+impl Digest {
+    /// The digest of a list.
+    pub fn of(rooms: &Rooms) -> Self {
+        let mut digest = Self::default();
+        for (room, users) in rooms {
+            for user in users {
+                digest.users += 1;
+                digest.hash = digest.hash.wrapping_add(entry_hash(room, user));
+            }
+        }
+        digest
+    }
+}
+
+/// FNV-1a (64 bits) of `room`, `id` and `nick`, each followed by a 0xFF byte (never in UTF-8),
+/// so that no two different entries run together into the same bytes.
+fn entry_hash(room: &str, user: &User) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut hash = OFFSET;
+    for part in [room, &user.id, &user.nick] {
+        for &byte in part.as_bytes().iter().chain(&[0xFF]) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(PRIME);
+        }
+    }
+    hash
 }
 
 #[derive(Debug)]
@@ -67,9 +111,21 @@ impl Presence {
         remove_user(&mut self.local, room, user_id).is_some()
     }
 
-    /// This node's users, by room (what its heartbeats say).
+    /// This node's users, by room (what its snapshots say).
     pub fn local(&self) -> &Rooms {
         &self.local
+    }
+
+    /// The digest of this node's users (what its heartbeats say).
+    pub fn local_digest(&self) -> Digest {
+        Digest::of(&self.local)
+    }
+
+    /// A remote node's heartbeat: it is alive, and its list has this digest. `true` if what
+    /// this node holds for it has the same digest; `false` if it differs (then ask that node
+    /// for a snapshot).
+    pub fn remote_heartbeat(&mut self, node: &str, digest: Digest, now: Instant) -> bool {
+        Digest::of(&self.node(node, now).rooms) == digest
     }
 
     /// Whether this node has a user in `room` (else nothing from other nodes is delivered).
@@ -108,7 +164,7 @@ impl Presence {
         Some(Change::Left { room, user })
     }
 
-    /// A remote node's heartbeat: its whole list replaces what was known, and the
+    /// A remote node's snapshot: its whole list replaces what was known, and the
     /// differences are returned (empty when nothing was missed).
     pub fn remote_snapshot(&mut self, node: &str, rooms: Rooms, now: Instant) -> Vec<Change> {
         let known = std::mem::replace(&mut self.node(node, now).rooms, rooms);
@@ -257,7 +313,7 @@ mod tests {
     }
 
     #[test]
-    fn a_heartbeat_reports_only_what_was_missed() {
+    fn a_snapshot_reports_only_what_was_missed() {
         let now = Instant::now();
         let mut presence = Presence::default();
         presence.remote_enter("b", "lobby", user("b1"), now);
@@ -277,6 +333,59 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn a_heartbeat_matches_only_the_same_list() {
+        let now = Instant::now();
+        let mut presence = Presence::default();
+        presence.enter_local("lobby", &user("1"));
+        presence.enter_local("lobby", &user("2"));
+        presence.enter_local("other", &user("1"));
+        let ours = presence.local_digest();
+        assert_eq!(ours.users, 3);
+        // Node b learnt the same list in another order: the same digest.
+        let mut b = Presence::default();
+        b.remote_enter("a", "other", user("1"), now);
+        b.remote_enter("a", "lobby", user("2"), now);
+        b.remote_enter("a", "lobby", user("1"), now);
+        assert!(b.remote_heartbeat("a", ours, now));
+        // One event missed, or a user in another room, or another nick: a different digest.
+        b.remote_leave("a", "lobby", "2", now);
+        assert!(!b.remote_heartbeat("a", ours, now));
+        b.remote_enter("a", "elsewhere", user("2"), now);
+        assert!(!b.remote_heartbeat("a", ours, now));
+        b.remote_leave("a", "elsewhere", "2", now);
+        let renamed = User {
+            nick: "someone else".into(),
+            ..user("2")
+        };
+        b.remote_enter("a", "lobby", renamed, now);
+        assert!(!b.remote_heartbeat("a", ours, now));
+        // The snapshot heals it.
+        b.remote_snapshot("a", presence.local().clone(), now);
+        assert!(b.remote_heartbeat("a", ours, now));
+        // A node never heard of, with nobody: nothing to ask for; with somebody: ask.
+        assert!(b.remote_heartbeat("c", Digest::default(), now));
+        assert!(!b.remote_heartbeat("d", ours, now));
+        // Entries do not run together: ("ab", "c") is not ("a", "bc").
+        let id = |id: &str| User {
+            id: id.into(),
+            nick: "n".into(),
+        };
+        assert_ne!(entry_hash("ab", &id("c")), entry_hash("a", &id("bc")));
+    }
+
+    #[test]
+    fn a_heartbeat_keeps_a_node_alive() {
+        let start = Instant::now();
+        let timeout = Duration::from_secs(6);
+        let mut presence = Presence::default();
+        presence.remote_enter("b", "lobby", user("b1"), start);
+        let digest = Digest::of(&rooms(&[("lobby", &["b1"])]));
+        assert!(presence.remote_heartbeat("b", digest, start + timeout));
+        assert!(presence.expire(start + timeout * 2, timeout).is_empty());
+        assert_eq!(presence.expire(start + timeout * 3, timeout).len(), 1);
     }
 
     #[test]

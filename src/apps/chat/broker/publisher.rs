@@ -46,7 +46,8 @@ fn run(inner: &Inner, queue: &Receiver<Outgoing>) {
                 LinkStats::bump(&inner.stats.connects, 1);
                 inner.stats.publisher_up.store(true, Relaxed);
                 inner.log(format_args!("publishing to {}", options.url));
-                inner.heartbeat();
+                // Whatever the others missed while this link was down, they have it all now.
+                inner.snapshot();
                 match serve(inner, &mut connection, queue) {
                     Exit::Stop => return say_goodbye(inner, &mut connection),
                     Exit::Broken(err) => {

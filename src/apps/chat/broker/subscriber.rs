@@ -154,9 +154,31 @@ fn receive(inner: &Inner, handle: &ServerHandle, bytes: &[u8]) {
             let change = inner.presence().remote_leave(node, &room, &user_id, now);
             change.into_iter().collect()
         }
-        Body::Heartbeat { rooms } => inner.presence().remote_snapshot(node, rooms, now),
+        Body::Heartbeat { users, digest } => {
+            let digest = Body::digest(users, &digest);
+            let same = digest.is_some_and(|d| inner.presence().remote_heartbeat(node, d, now));
+            if !same {
+                // Something was missed (an outage, a full queue) or the digest is unreadable:
+                // the node's whole list, once, from the node itself.
+                LinkStats::bump(&inner.stats.syncs, 1);
+                inner.send(
+                    inner.nodes_channel(),
+                    Body::Sync {
+                        of: node.to_owned(),
+                    },
+                );
+            }
+            Vec::new()
+        }
+        Body::Snapshot { rooms } => inner.presence().remote_snapshot(node, rooms, now),
+        Body::Sync { of } => {
+            if of == inner.options.node_id {
+                inner.snapshot();
+            }
+            Vec::new()
+        }
         Body::Hello => {
-            inner.heartbeat();
+            inner.snapshot();
             Vec::new()
         }
         Body::Bye => inner.presence().remove_node(node),
