@@ -2,7 +2,7 @@
 # Runs every test of the project, installing what the tests need first.
 #
 #   scripts/test.sh [STAGE ...]     stages: cargo faults reliability layers redis browser fuzz
-#                                   autobahn (default: all of these); soak slow storms only when
+#                                   autobahn (default: all of these); soak slow storms scale only when
 #                                   named (the full forms of issue 20's long cases)
 #
 #   cargo     unit, integration and property tests, doc examples (`cargo test --release`), then
@@ -16,8 +16,9 @@
 #             root (network namespaces); installs iproute2 and redis-server when missing, and
 #             sets FULLDUPLEX_REQUIRE_NETNS=1 so nothing is skipped
 #   reliability  the CI forms of the soak (scripts/soak.sh --short: 2 000 chat clients in rooms
-#             of 100 for 2 minutes) and of the slow readers (scripts/slow-readers.sh ci: 200 of
-#             2 000 clients never read)
+#             of 100 for 2 minutes), of the slow readers (scripts/slow-readers.sh ci: 200 of
+#             2 000 clients never read) and of the 100 000 clients (scripts/scale-100k.sh
+#             --short: 20 000 clients on 2 chat nodes sharing rooms through redis-server)
 #   layers    each layer alone: the core's direct dependencies are exactly httparse, sha1, base64,
 #             flate2, getrandom; clippy, rustdoc and the tests with no features, with `runtime`, with
 #             `runtime,tls`, with `tokio-tls` (the tokio adapter without mio; the default features
@@ -36,6 +37,8 @@
 #             every delivery checked, docs/soak.png drawn (scripts/soak.sh)
 #   slow      slow readers against each send-buffer option (scripts/slow-readers.sh;
 #             SLOW_FORM=full, the default, or pressure)
+#   scale     100 000 chat clients on 6 nodes through redis-server, every delivery checked
+#             (scripts/scale-100k.sh; about 3 minutes of the whole machine)
 #   storms    10 000 connections at once and a descriptor table too small for the clients, on
 #             both event loops (tests/storms.rs), and 48 chat pages reconnecting after a server
 #             restart (tests/browser/storm.spec.mjs; 24 pages in the browser stage)
@@ -154,15 +157,22 @@ run_stage() {
         faults
         ;;
     reliability)
-        stage "the CI forms of the soak and the slow readers (scripts/soak.sh --short, scripts/slow-readers.sh ci)"
+        stage "the CI forms of the soak, the slow readers and the 100 000 clients (scripts/soak.sh --short, scripts/slow-readers.sh ci, scripts/scale-100k.sh --short)"
         cargo build --release --bin fullduplex
         local log
         log=$(mktemp)
         scripts/soak.sh --short | tee "$log"
         scripts/slow-readers.sh ci | tee -a "$log"
+        scripts/scale-100k.sh --short | tee -a "$log"
         # The figures CI prints under the stage's line.
-        grep -E '^soak: (latency|PASS \()|^slow readers \(ci\): PASS' "$log" | sed 's/^/summary: /'
+        grep -E '^soak: (latency|PASS \()|^slow readers \(ci\): PASS|^scale-100k: (generator 0|PASS \()' "$log" |
+            sed 's/^/summary: /'
         rm -f "$log"
+        ;;
+    scale)
+        stage "100 000 chat clients on 6 nodes through redis-server (scripts/scale-100k.sh)"
+        cargo build --release --bin fullduplex
+        scripts/scale-100k.sh
         ;;
     soak)
         stage "soak: 10 000 chat clients, rooms of 100, 1 msg/s per room, 20 minutes (scripts/soak.sh)"
@@ -180,7 +190,7 @@ run_stage() {
         STORM_PAGES=48 tests/browser/run.sh storm.spec.mjs
         ;;
     *)
-        echo "test.sh: unknown stage '$1' (stages: ${ALL_STAGES[*]})" >&2
+        echo "test.sh: unknown stage '$1' (stages: ${ALL_STAGES[*]}; named only: soak slow storms scale)" >&2
         exit 2
         ;;
     esac
