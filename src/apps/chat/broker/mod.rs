@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::fallback::Sessions;
 use super::hub::{topic, Census, Health, Hub, Reach};
@@ -115,6 +115,8 @@ pub(crate) struct Inner {
     pub(crate) stopping: AtomicBool,
     /// This node's fallback sessions, which remote room events reach too.
     pub(crate) fallback: std::sync::OnceLock<Arc<Sessions>>,
+    /// When this node last queued its snapshot.
+    last_snapshot: Mutex<Option<Instant>>,
 }
 
 impl Inner {
@@ -169,6 +171,20 @@ impl Inner {
         let rooms: BTreeMap<String, Vec<User>> = presence.local().clone();
         self.send(self.nodes_channel(), Body::Snapshot { rooms });
         drop(presence);
+        *self.last_snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+    }
+
+    /// Answers a `sync` naming this node: with a snapshot, unless one was queued less than
+    /// half a heartbeat interval ago. Several nodes that missed the same event ask at once
+    /// after the same heartbeat, and one snapshot serves them all (every node reads it). A
+    /// node whose loss came after that snapshot asks again after the next heartbeat, so a
+    /// list heals within two heartbeats and a round trip either way.
+    pub(crate) fn answer_sync(&self) {
+        let recent = self.options.heartbeat_interval / 2;
+        let last = *self.last_snapshot.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_none_or(|at| at.elapsed() >= recent) {
+            self.snapshot();
+        }
     }
 }
 
@@ -194,6 +210,7 @@ impl RedisHub {
                 queue,
                 stopping: AtomicBool::new(false),
                 fallback: std::sync::OnceLock::new(),
+                last_snapshot: Mutex::new(None),
             }),
             receiver: Mutex::new(Some(receiver)),
             publisher: Mutex::new(None),

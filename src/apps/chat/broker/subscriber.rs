@@ -173,7 +173,7 @@ fn receive(inner: &Inner, handle: &ServerHandle, bytes: &[u8]) {
         Body::Snapshot { rooms } => inner.presence().remote_snapshot(node, rooms, now),
         Body::Sync { of } => {
             if of == inner.options.node_id {
-                inner.snapshot();
+                inner.answer_sync();
             }
             Vec::new()
         }
