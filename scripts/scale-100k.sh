@@ -22,7 +22,7 @@
 # Environment: SCALE_CLIENTS (100000), SCALE_NODES (6), SCALE_GENERATORS (6), SCALE_SOURCES
 # (16), SCALE_SECONDS measured (60), SCALE_WARMUP (20), SCALE_RATE messages per second per room (1), SCALE_JOIN_RATE (connections started per second by each
 # generator, 250: all at once, the presence notices of 100 000 joins swamp 2 cores), SCALE_BIN (target/release/fullduplex, built when
-# missing), SCALE_OUT (target/scale-100k). Installs redis-server with apt-get when missing.
+# missing), SCALE_OUT (target/scale-100k). Installs redis-server and jq with apt-get when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,11 +61,14 @@ trap cleanup EXIT
 
 say() { printf 'scale-100k: %s\n' "$*"; }
 
-need_redis() {
-    command -v redis-server >/dev/null && return 0
-    say "installing redis-server"
+need_tools() {
+    local missing=()
+    command -v redis-server >/dev/null || missing+=(redis-server)
+    command -v jq >/dev/null || missing+=(jq)
+    ((${#missing[@]} == 0)) && return 0
+    say "installing ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
 free_port() {
@@ -196,7 +199,7 @@ report() {
 main() {
     mkdir -p "$OUT"
     [[ -x $BIN ]] || cargo build --release --bin fullduplex
-    need_redis
+    need_tools
     ulimit -n 20000
     start_redis
     start_nodes
