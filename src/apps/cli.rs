@@ -108,7 +108,7 @@ pub struct ListenArgs {
     pub io_uring: Option<IoUringMode>,
     /// What each connection's socket may hold of its outgoing bytes: `kernel` (autotuned, up
     /// to net.ipv4.tcp_wmem's maximum), `lowat:BYTES` (TCP_NOTSENT_LOWAT) or `sndbuf:BYTES`
-    /// (a capped SO_SNDBUF); BYTES may end in k. A slow reader's backlog beyond it waits in
+    /// (a capped SO_SNDBUF); BYTES may end in K or M. A slow reader's backlog beyond it waits in
     /// the server's bounded queue. [default: the library's, `SendBuffer::DEFAULT`]
     #[arg(long, value_name = "HOW", value_parser = parse_send_buffer)]
     pub send_buffer: Option<SendBuffer>,
@@ -236,24 +236,47 @@ fn parse_threads(text: &str) -> Result<usize, String> {
 
 /// `--send-buffer`: `kernel`, `lowat:BYTES` or `sndbuf:BYTES`.
 fn parse_send_buffer(text: &str) -> Result<SendBuffer, String> {
-    let usage = "expected kernel, lowat:BYTES or sndbuf:BYTES (BYTES may end in k)";
-    let bytes = |text: &str| {
-        let (digits, scale) = match text.strip_suffix(['k', 'K']) {
-            Some(digits) => (digits, 1024),
-            None => (text, 1),
-        };
-        digits
-            .parse::<u32>()
-            .ok()
-            .and_then(|n| n.checked_mul(scale))
-            .filter(|&n| n > 0)
-            .ok_or_else(|| format!("not a positive number of bytes below 4 GiB: {text}"))
-    };
+    let usage = "expected kernel, lowat:BYTES or sndbuf:BYTES (BYTES: e.g. 65536, 64K or 1M)";
+    let bytes = |text: &str| parse_size(text, 1..=u32::MAX as usize);
     match text.split_once(':') {
         None if text == "kernel" => Ok(SendBuffer::Kernel),
-        Some(("lowat", n)) => bytes(n).map(SendBuffer::NotSentLowat),
-        Some(("sndbuf", n)) => bytes(n).map(|n| SendBuffer::Capped(n as usize)),
+        Some(("lowat", n)) => bytes(n).map(|n| SendBuffer::NotSentLowat(n as u32)),
+        Some(("sndbuf", n)) => bytes(n).map(SendBuffer::Capped),
         _ => Err(usage.into()),
+    }
+}
+
+/// A byte count within `range`: digits with an optional K or M suffix (KiB, MiB; `k`, `KiB`
+/// and `KB` too), as every size option of the commands takes it.
+pub fn parse_size(text: &str, range: std::ops::RangeInclusive<usize>) -> Result<usize, String> {
+    let upper = text.trim().to_ascii_uppercase();
+    let (digits, unit) = match upper.trim_end_matches("IB").trim_end_matches('B') {
+        s if s.ends_with('K') => (&s[..s.len() - 1], 1 << 10),
+        s if s.ends_with('M') => (&s[..s.len() - 1], 1 << 20),
+        s => (s, 1),
+    };
+    let size = digits
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .ok_or_else(|| format!("{text:?} is not a size: write e.g. 65536, 512K or 2M"))?;
+    if range.contains(&size) {
+        Ok(size)
+    } else {
+        let (low, high) = (size_name(*range.start()), size_name(*range.end()));
+        Err(format!(
+            "{text:?} is out of range: between {low} and {high}"
+        ))
+    }
+}
+
+/// A size as [`parse_size`] reads it: 64M, 1K, or the digits.
+fn size_name(size: usize) -> String {
+    match size {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{}M", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{}K", n >> 10),
+        n => n.to_string(),
     }
 }
 
@@ -370,6 +393,36 @@ mod tests {
         assert!(parse_threads("many")
             .unwrap_err()
             .starts_with("not a number"));
+    }
+
+    #[test]
+    fn sizes_and_send_buffers() {
+        let chat = 1 << 10..=64 << 20;
+        assert_eq!(parse_size("65536", chat.clone()), Ok(65536));
+        assert_eq!(parse_size("512k", chat.clone()), Ok(512 << 10));
+        assert_eq!(parse_size("2M", chat.clone()), Ok(2 << 20));
+        assert_eq!(parse_size("2MiB", chat.clone()), Ok(2 << 20));
+        let small = parse_size("12", chat.clone()).unwrap_err();
+        assert!(small.contains("between 1K and 64M"), "{small}");
+        assert!(parse_size("lots", chat.clone())
+            .unwrap_err()
+            .contains("not a size"));
+        assert!(parse_size("99999999999999999999M", chat).is_err());
+        assert_eq!(
+            parse_send_buffer("lowat:64k"),
+            Ok(SendBuffer::NotSentLowat(64 << 10))
+        );
+        assert_eq!(
+            parse_send_buffer("sndbuf:1M"),
+            Ok(SendBuffer::Capped(1 << 20))
+        );
+        assert_eq!(parse_send_buffer("kernel"), Ok(SendBuffer::Kernel));
+        let zero = parse_send_buffer("lowat:0").unwrap_err();
+        assert!(zero.contains("between 1 and 4294967295"), "{zero}");
+        assert!(parse_send_buffer("lowat:4096M").is_err());
+        assert!(parse_send_buffer("fast")
+            .unwrap_err()
+            .starts_with("expected kernel"));
     }
 
     #[test]
