@@ -155,11 +155,14 @@ fn receive(inner: &Inner, handle: &ServerHandle, bytes: &[u8]) {
             change.into_iter().collect()
         }
         Body::Heartbeat { users, digest } => {
-            let digest = Body::digest(users, &digest);
-            let same = digest.is_some_and(|d| inner.presence().remote_heartbeat(node, d, now));
-            if !same {
-                // Something was missed (an outage, a full queue) or the digest is unreadable:
-                // the node's whole list, once, from the node itself.
+            let Some(digest) = Body::digest(users, &digest) else {
+                // Not 16 hexadecimal digits: ignored like any malformed envelope.
+                LinkStats::bump(&inner.stats.bad_envelopes, 1);
+                return;
+            };
+            if !inner.presence().remote_heartbeat(node, digest, now) {
+                // Something was missed (an outage, a full queue): the node's whole list,
+                // once, from the node itself.
                 LinkStats::bump(&inner.stats.syncs, 1);
                 inner.send(
                     inner.nodes_channel(),
