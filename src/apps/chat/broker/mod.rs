@@ -169,9 +169,12 @@ impl Inner {
     pub(crate) fn snapshot(&self) {
         let presence = self.presence();
         let rooms: BTreeMap<String, Vec<User>> = presence.local().clone();
-        self.send(self.nodes_channel(), Body::Snapshot { rooms });
+        let queued = self.send(self.nodes_channel(), Body::Snapshot { rooms });
         drop(presence);
-        *self.last_snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        if queued {
+            // Only a snapshot on its way may stand in for the next ones asked for.
+            *self.last_snapshot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+        }
     }
 
     /// Answers a `sync` naming this node: with a snapshot, unless one was queued less than
