@@ -156,6 +156,10 @@ pub(crate) struct Shared {
     pub(crate) config: Arc<Config>,
     max_mailbox: usize,
     pub(crate) stats: Arc<Stats>,
+    /// Held shared around each worker's `accept`, and exclusively while a worker out of
+    /// descriptors gives its reserve up to refuse waiting connections, so that the descriptor it
+    /// frees is not taken by another worker's accept (`worker::shed`).
+    pub(crate) accept_gate: std::sync::RwLock<()>,
     shutting_down: AtomicBool,
     local_addr: SocketAddr,
 }
@@ -374,6 +378,7 @@ impl<H: Handler> Server<H> {
             config: Arc::new(self.config.connection),
             max_mailbox: self.config.max_mailbox,
             stats: Arc::new(Stats::default()),
+            accept_gate: std::sync::RwLock::new(()),
             shutting_down: AtomicBool::new(false),
             local_addr,
         });

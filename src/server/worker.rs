@@ -227,7 +227,7 @@ impl<H: Handler> Worker<H> {
         loop {
             let now = Instant::now();
             let timeout = if self.more_to_read.is_empty() {
-                next_sweep.saturating_duration_since(now)
+                self.wake_at(next_sweep).saturating_duration_since(now)
             } else {
                 Duration::ZERO
             };
@@ -250,6 +250,7 @@ impl<H: Handler> Worker<H> {
             }
             self.read_more(now);
             self.run_commands(now);
+            self.resume_accepting(now);
             if now >= next_sweep {
                 self.sweep_deadlines(now);
                 next_sweep = now + sweep_every;
@@ -293,19 +294,24 @@ impl<H: Handler> Worker<H> {
         if self.reserve.is_none() {
             self.reserve = shed::reserve();
         }
-        if !matches!(self.io, Io::Mio(_)) {
-            // io_uring's multishot accept is armed again at the end of the turn.
+        if !matches!(self.io, Io::Mio(_)) && !self.exhausted {
+            // io_uring's multishot accept is armed again at the end of the turn. Out of
+            // descriptors, it accepts here as mio's loop does, when its listener poll says.
             return;
         }
         loop {
             let Some(listener) = self.listener.as_ref() else {
                 return;
             };
-            match listener.accept() {
+            // Not while another worker sheds (see `shed`); a poisoned gate guards nothing.
+            let gate = self.handle.shared.accept_gate.read();
+            let accepted = listener.accept();
+            drop(gate);
+            match accepted {
                 Ok((stream, addr)) => self.take_connection(stream, addr, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if shed::is_resource_exhausted(&e) => {
-                    // Retried at the next sweep rather than in a busy loop.
+                    // Retried when the pause is over rather than in a busy loop.
                     self.on_accept_exhausted(&e, now);
                     return;
                 }

@@ -13,6 +13,9 @@ pub(crate) enum Op {
     Send,
     /// Multishot poll of the mailbox's eventfd.
     Wake,
+    /// A one-shot poll of a socket's readiness: a connecting client's (writable), a
+    /// listener's while a worker out of descriptors accepts as mio's loop does (readable).
+    Poll,
     /// The timer for the next deadline sweep.
     Timer,
     /// A cancellation (its own completion says nothing the loop needs).
@@ -20,11 +23,12 @@ pub(crate) enum Op {
 }
 
 impl Op {
-    const ALL: [Op; 6] = [
+    const ALL: [Op; 7] = [
         Op::Accept,
         Op::Recv,
         Op::Send,
         Op::Wake,
+        Op::Poll,
         Op::Timer,
         Op::Cancel,
     ];

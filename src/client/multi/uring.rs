@@ -17,9 +17,6 @@
 //! - **Removing.** A socket's descriptor is closed only when nothing is in flight on it: a
 //!   connection removed with a receive armed, a send or a connect poll in flight has them
 //!   cancelled and is kept until their completions came.
-//!
-//! The connect poll's completions carry [`Op::Accept`]: a client accepts nothing, and the
-//! connect is the other end of an accept.
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -98,7 +95,7 @@ impl UringLoop {
         }
         self.connect_polls[slot] = true;
         let fd = types::Fd(stream.as_raw_fd());
-        let data = UserData::new(Op::Accept, slot as u32, generation);
+        let data = UserData::new(Op::Poll, slot as u32, generation);
         self.push(opcode::PollAdd::new(fd, libc::POLLOUT as u32).build(), data);
         self.touched.push(slot);
     }
@@ -184,7 +181,7 @@ impl UringLoop {
             writable: false,
         };
         match data.op {
-            Op::Accept => {
+            Op::Poll => {
                 self.connect_polls[slot] = false;
                 ready.writable = true;
             }
@@ -200,7 +197,7 @@ impl UringLoop {
                 }
                 None => ready.writable = true,
             },
-            Op::Wake | Op::Timer | Op::Cancel => {}
+            Op::Accept | Op::Wake | Op::Timer | Op::Cancel => {}
         }
         ready
     }
@@ -266,7 +263,7 @@ impl UringLoop {
             return;
         };
         match data.op {
-            Op::Accept => *connect_poll = false,
+            Op::Poll => *connect_poll = false,
             Op::Recv => {
                 if !cqueue::more(flags) {
                     stream.recv_armed = false;

@@ -134,9 +134,6 @@ impl<H: Handler> Worker<H> {
     /// Deadlines: handshakes and HTTP responses (the worker's), draining sockets, and the
     /// established connections' own (keepalive, idle, closes that get no answer) when due.
     pub(super) fn sweep_deadlines(&mut self, now: Instant) {
-        if self.accept_paused_until.is_some_and(|until| now >= until) {
-            self.accept(now);
-        }
         for slot in 0..self.slots.len() {
             match self.check_deadline(slot, now) {
                 Due::Nothing => {}

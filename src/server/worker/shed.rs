@@ -4,8 +4,9 @@
 //! until descriptors free up or its client gives up.
 //!
 //! Both event loops come here when an accept fails with `EMFILE` or `ENFILE`; accepting then
-//! pauses until the next deadline sweep, so a full descriptor table costs one round of accepts
-//! every [`ACCEPT_PAUSE`], not a busy loop.
+//! pauses for [`ACCEPT_PAUSE`] (the loop wakes when it is over), so a full descriptor table
+//! costs one round of accepts every [`ACCEPT_PAUSE`], not a busy loop, and a connection that
+//! comes meanwhile waits that long at most for its 503.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -58,7 +59,21 @@ impl<H: Handler> Worker<H> {
         Stats::add(&self.stats.refused_over_limit, 1);
     }
 
-    /// An accept failed for want of a resource: pause accepting until the next sweep, and if
+    /// When the loop must wake next: at the sweep, or earlier when accepting resumes.
+    pub(super) fn wake_at(&self, next_sweep: Instant) -> Instant {
+        self.accept_paused_until
+            .map_or(next_sweep, |until| until.min(next_sweep))
+    }
+
+    /// Accepting resumes once its pause is over (the listener's readiness came meanwhile and
+    /// was let go, so accepting is tried now rather than at its next readiness).
+    pub(super) fn resume_accepting(&mut self, now: Instant) {
+        if self.accept_paused_until.is_some_and(|until| now >= until) {
+            self.accept(now);
+        }
+    }
+
+    /// An accept failed for want of a resource: pause accepting for [`ACCEPT_PAUSE`], and if
     /// descriptors are what ran out, refuse the connections already waiting. Says so once per
     /// shortage, not at every retry.
     pub(super) fn on_accept_exhausted(&mut self, err: &io::Error, now: Instant) {
@@ -77,7 +92,15 @@ impl<H: Handler> Worker<H> {
 
     /// Refuses the connections in the listen backlog with the reserve descriptor's place,
     /// then takes the reserve back.
+    ///
+    /// The other workers' accepts wait meanwhile (the shared `accept_gate`): one of them would
+    /// otherwise take the descriptor just freed, open a connection with it, and leave this
+    /// worker without a reserve until descriptors free up. io_uring's multishot accepts run in
+    /// the kernel, out of the gate's reach: there that race remains (a connection then opens
+    /// on the freed descriptor, and the reserve is taken again when one closes).
     fn shed_waiting(&mut self) {
+        let shared = self.handle.shared.clone();
+        let _gate = shared.accept_gate.write();
         if self.reserve.take().is_none() {
             self.reserve = reserve();
             return;

@@ -44,9 +44,13 @@ pub(crate) struct Driver {
     wake: EventFd,
     /// The relative time of the armed timer (read by the kernel when submitted).
     timer: types::Timespec,
-    pub(crate) timer_armed: bool,
+    /// When the timers in flight complete, earliest first: the sweep's, and at most one
+    /// earlier (accepting resumes after a pause).
+    timers: Vec<Instant>,
     pub(crate) wake_armed: bool,
     pub(crate) accept_armed: bool,
+    /// Whether the one-shot poll of the listener (accepting out of descriptors) is in flight.
+    pub(crate) listen_armed: bool,
     /// Connections to arm a multishot receive on.
     pub(crate) arm: Vec<usize>,
     /// Connections whose receive ended for want of buffers: armed again once some are back.
@@ -74,9 +78,10 @@ impl Driver {
             buffers,
             wake,
             timer: types::Timespec::new(),
-            timer_armed: false,
+            timers: Vec::with_capacity(2),
             wake_armed: false,
             accept_armed: false,
+            listen_armed: false,
             arm: Vec::new(),
             starved: Vec::new(),
             paused: Vec::new(),
@@ -140,10 +145,28 @@ impl Driver {
         self.accept_armed = true;
     }
 
+    /// Arms a one-shot poll for the listener's readiness: out of descriptors, the worker
+    /// accepts itself when it completes, as mio's loop does (see `shed`), so that no accept of
+    /// its runs in the kernel, beyond the reach of the accept gate.
+    pub(crate) fn arm_listen(&mut self, listener: RawFd) {
+        let poll = opcode::PollAdd::new(types::Fd(listener), libc::POLLIN as u32)
+            .build()
+            .user_data(UserData::of_loop(Op::Poll).encode());
+        self.push(&poll);
+        self.listen_armed = true;
+    }
+
     /// Cancels the multishot accept (shutdown, or accepting paused).
     pub(crate) fn cancel_accept(&mut self) {
         if self.accept_armed {
             self.cancel(UserData::of_loop(Op::Accept));
+        }
+    }
+
+    /// Cancels the listener's poll (shutdown).
+    fn cancel_listen(&mut self) {
+        if self.listen_armed {
+            self.cancel(UserData::of_loop(Op::Poll));
         }
     }
 
@@ -157,14 +180,31 @@ impl Driver {
         self.wake_armed = true;
     }
 
-    /// Arms the timer to complete after `after`.
-    pub(crate) fn arm_timer(&mut self, after: Duration) {
-        self.timer = types::Timespec::from(after);
+    /// Arms a timer to complete at `at`, unless one in flight completes by then. At most two
+    /// are in flight: one armed for an earlier time leaves the later one running rather than
+    /// cancel it (its completion is one more turn of the loop, no more).
+    pub(crate) fn arm_timer_by(&mut self, at: Instant, now: Instant) {
+        let wanted = match self.timers.as_slice() {
+            [] => true,
+            [due] => at < *due,
+            _ => false,
+        };
+        if !wanted {
+            return;
+        }
+        self.timer = types::Timespec::from(at.saturating_duration_since(now));
         let timeout = opcode::Timeout::new(&self.timer)
             .build()
             .user_data(UserData::of_loop(Op::Timer).encode());
         self.push(&timeout);
-        self.timer_armed = true;
+        self.timers.insert(0, at);
+    }
+
+    /// A timer completed: the one due first.
+    pub(crate) fn timer_fired(&mut self) {
+        if !self.timers.is_empty() {
+            self.timers.remove(0);
+        }
     }
 
     fn cancel(&mut self, target: UserData) {
@@ -275,18 +315,21 @@ impl Driver {
     /// never freed under the kernel.
     pub(crate) fn finish(&mut self, within: Duration) {
         self.cancel_accept();
+        self.cancel_listen();
         self.sweep_graves(Instant::now(), Duration::ZERO);
         let deadline = Instant::now() + within;
-        while (self.has_graves() || self.accept_armed) && Instant::now() < deadline {
-            if !self.timer_armed {
-                self.arm_timer(Duration::from_millis(10));
-            }
+        while (self.has_graves() || self.accept_armed || self.listen_armed)
+            && Instant::now() < deadline
+        {
+            let now = Instant::now();
+            self.arm_timer_by(now + Duration::from_millis(10), now);
             if self.submit(true).is_err() {
                 break;
             }
             for (user_data, result, flags) in std::mem::take(&mut self.completions) {
                 match UserData::decode(user_data).map(|d| d.op) {
-                    Some(Op::Timer) => self.timer_armed = false,
+                    Some(Op::Timer) => self.timer_fired(),
+                    Some(Op::Poll) => self.listen_armed = false,
                     Some(Op::Accept) => {
                         self.accept_armed &= cqueue::more(flags);
                         if result >= 0 {

@@ -40,11 +40,12 @@ impl<H: Handler> Worker<H> {
         self.queue_submissions();
         loop {
             let wait = self.more_to_read.is_empty();
+            let wake_at = self.wake_at(next_sweep);
             let Io::Uring(driver) = &mut self.io else {
                 return;
             };
-            if wait && !driver.timer_armed {
-                driver.arm_timer(next_sweep.saturating_duration_since(Instant::now()));
+            if wait {
+                driver.arm_timer_by(wake_at, Instant::now());
             }
             if let Err(err) = driver.submit(wait) {
                 eprintln!("fullduplex: worker {}: io_uring failed: {err}", self.index);
@@ -55,6 +56,7 @@ impl<H: Handler> Worker<H> {
             self.read_received(now);
             self.read_more(now);
             self.run_commands(now);
+            self.resume_accepting(now);
             if now >= next_sweep {
                 self.sweep_deadlines(now);
                 let close_timeout = self.config.close_timeout;
@@ -87,6 +89,12 @@ impl<H: Handler> Worker<H> {
             };
             match data.op {
                 Op::Accept => self.on_accepted(result, flags, now),
+                Op::Poll => {
+                    if let Io::Uring(driver) = &mut self.io {
+                        driver.listen_armed = false;
+                    }
+                    self.accept(now);
+                }
                 Op::Recv => self.on_received(data, result, flags),
                 Op::Send => self.on_sent(data, result, flags),
                 Op::Wake => {
@@ -97,7 +105,7 @@ impl<H: Handler> Worker<H> {
                 }
                 Op::Timer => {
                     if let Io::Uring(driver) = &mut self.io {
-                        driver.timer_armed = false;
+                        driver.timer_fired();
                     }
                 }
                 Op::Cancel => {}
@@ -219,7 +227,13 @@ impl<H: Handler> Worker<H> {
             driver.arm_wake();
         }
         if let Some(listener) = &self.listener {
-            if !driver.accept_armed && self.accept_paused_until.is_none() {
+            if self.accept_paused_until.is_some() {
+                // Accepting resumes when the pause is over.
+            } else if self.exhausted {
+                if !driver.listen_armed {
+                    driver.arm_listen(listener.as_raw_fd());
+                }
+            } else if !driver.accept_armed {
                 driver.arm_accept(listener.as_raw_fd());
             }
         }
