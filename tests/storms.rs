@@ -93,6 +93,7 @@ fn a_full_descriptor_table_keeps_serving_refuses_the_rest_and_recovers() {
         let (mut ada, mut grace) = (member(&chat, "Ada"), member(&chat, "Grace"));
         assert_eq!(expect(&mut ada, "welcome")["room"], "held");
         expect(&mut grace, "welcome");
+        let baseline = chat.descriptors();
 
         let mut flood = Storm::start(&chat.url(), FLOOD, PATIENCE);
         flood.settle(Instant::now() + 2 * PATIENCE);
@@ -152,10 +153,27 @@ fn a_full_descriptor_table_keeps_serving_refuses_the_rest_and_recovers() {
             "said once per shortage"
         );
 
-        // Descriptors free up: new connections open again.
+        // Descriptors free up: new connections open again. A client sees its connection end
+        // when the chat's Close comes, before the chat has closed its socket: the storm that
+        // follows waits until the chat holds no more descriptors than before the flood.
         drop(let_in);
         let opened = flood.tally.opened;
         flood.close_all(Instant::now() + PATIENCE);
+        let (closed, held) = (Instant::now(), chat.descriptors());
+        let deadline = closed + PATIENCE;
+        while chat.descriptors() > baseline {
+            assert!(
+                Instant::now() < deadline,
+                "{event_loop}: the chat still holds {} descriptors, {baseline} before the flood",
+                chat.descriptors()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        eprintln!(
+            "exhaustion [{event_loop}]: the flood closed; the chat held {held} descriptors, back \
+             to {baseline} within {:.0} ms",
+            closed.elapsed().as_secs_f64() * 1e3
+        );
         let mut again = Storm::start(&chat.url(), opened / 2, PATIENCE);
         again.settle(Instant::now() + 2 * PATIENCE);
         assert_eq!(
