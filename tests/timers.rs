@@ -165,6 +165,11 @@ fn a_peer_that_never_answers_times_out_at_the_pong_deadline_in_each_role() {
         );
         assert_eq!(conn.poll_timeout(), None);
         assert!(conn.send_text("too late").is_err());
+        // What arrives after the timeout, even a protocol violation, is not read: the
+        // connection is over, and a Close for it would never be sent.
+        conn.receive(&[0x8f, 0x00]);
+        assert_eq!(conn.poll_event().map(|e| e.is_some()), Ok(false));
+        assert_eq!(conn.state(), State::TimedOut(Timeout::Pong));
     }
 }
 

@@ -7,6 +7,8 @@
 //! - every failure is followed by a Close frame whose code is the error's (§7.1.7) unless a
 //!   Close was already sent, and every Close carries a valid code (§7.4);
 //! - nothing is written after the first Close frame (§5.5.1), and no event follows `Closed`;
+//! - the frames written make messages: a continuation only inside a fragmented message, no new
+//!   message inside one (§5.4), control frames whole and at most 125 bytes (§5.5);
 //! - text delivered as `&str` is valid UTF-8 (§8.1).
 //!
 //! Input layout: three option bytes (see [`Options`]) then the bytes from the peer.
@@ -74,21 +76,42 @@ impl Options {
 
 /// What the connection wrote so far, checked frame by frame.
 #[derive(Debug, Default)]
-struct Written {
+pub(crate) struct Written {
     /// Output bytes not yet forming a whole frame.
-    pending: Vec<u8>,
+    pub(crate) pending: Vec<u8>,
     /// The code of the first Close frame written (`NoStatus` for an empty one).
-    close: Option<CloseCode>,
+    pub(crate) close: Option<CloseCode>,
+    /// Whether a fragmented message is under way (its last frame not written yet).
+    in_message: bool,
 }
 
 impl Written {
     /// Takes the connection's output and checks each whole frame in it.
-    fn take(&mut self, conn: &mut Connection, role: Role) {
+    pub(crate) fn take(&mut self, conn: &mut Connection, role: Role) {
         let n = conn.pending_output().len();
         let out: Vec<u8> = conn.output_chunks().flatten().copied().collect();
         assert!(out.len() >= n);
         conn.consume_output(out.len());
-        self.pending.extend_from_slice(&out);
+        self.wire(&out, role);
+    }
+
+    /// Takes at most `limit` bytes of the connection's output (a peer that reads slowly).
+    pub(crate) fn take_some(&mut self, conn: &mut Connection, role: Role, limit: usize) {
+        let mut out = Vec::new();
+        for chunk in conn.output_chunks() {
+            let room = limit - out.len();
+            out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if out.len() == limit {
+                break;
+            }
+        }
+        conn.consume_output(out.len());
+        self.wire(&out, role);
+    }
+
+    /// Bytes that reached the wire, in order, checked as whole frames form.
+    pub(crate) fn wire(&mut self, out: &[u8], role: Role) {
+        self.pending.extend_from_slice(out);
         while let Some((header, len)) = FrameHeader::parse(&self.pending).expect("we wrote it") {
             let end = len + header.payload_len as usize;
             if self.pending.len() < end {
@@ -102,6 +125,17 @@ impl Written {
     fn check(&mut self, header: &FrameHeader, len: usize, end: usize, role: Role) {
         assert!(self.close.is_none(), "a frame after our Close: {header:?}");
         assert_eq!(header.mask.is_some(), role == Role::Client, "§5.1 masking");
+        match header.opcode {
+            Opcode::Continuation => {
+                assert!(self.in_message, "a continuation outside a message");
+                self.in_message = !header.fin;
+            }
+            Opcode::Text | Opcode::Binary => {
+                assert!(!self.in_message, "a message inside a fragmented one");
+                self.in_message = !header.fin;
+            }
+            _ => assert!(header.fin && header.payload_len <= 125, "§5.5 {header:?}"),
+        }
         if header.opcode == Opcode::Close {
             let mut payload = self.pending[len..end].to_vec();
             if let Some(key) = header.mask {
@@ -126,7 +160,9 @@ pub fn run(data: &[u8], role: Role) {
         Role::Server => Connection::server(config.clone()),
         Role::Client => {
             let mut keys = Rng::new(u64::from(options.seed));
-            Connection::client(config.clone(), move || (keys.next_u64() as u32).to_be_bytes())
+            Connection::client(config.clone(), move || {
+                (keys.next_u64() as u32).to_be_bytes()
+            })
         }
     };
     if let Some(params) = options.deflate() {
@@ -212,7 +248,7 @@ fn poll_all(conn: &mut Connection, written: &mut Written, role: Role, mut ended:
     ended
 }
 
-fn check_failure(
+pub(crate) fn check_failure(
     conn: &mut Connection,
     written: &mut Written,
     role: Role,

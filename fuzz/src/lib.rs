@@ -2,6 +2,7 @@
 //! checks of what a `Connection` writes (RFC 6455 §5.2 frames, a valid Close, then silence).
 
 pub mod connection;
+pub mod driven;
 
 // The counting allocator of the stable test suite, shared rather than copied: `Counting`
 // forwards to the system allocator and counts live heap bytes and their peak; each target

@@ -231,8 +231,9 @@ impl Connection {
     /// - [`Config::close_timeout`] after our Close, the handshake not finished (no answer,
     ///   or our last frames unwritten): [`State::TimedOut`] with [`Timeout::Close`].
     ///
-    /// A timed-out connection drops its queued output and sends nothing more: the runtime
-    /// closes the transport (the application sees 1006, RFC 6455 §7.1.5).
+    /// A timed-out connection drops its queued output, sends nothing more and reads nothing
+    /// more (bytes still received give no event and no error): the runtime closes the
+    /// transport (the application sees 1006, RFC 6455 §7.1.5).
     pub fn handle_timeout(&mut self, now: Instant) {
         let activity = self.rx.take_activity();
         let stage = self.stage();
@@ -244,7 +245,10 @@ impl Connection {
             Action::CloseIdle => {
                 let _ = self.tx.close(CloseCode::GoingAway, "idle timeout");
             }
-            Action::Abandon(_) => self.tx.abandon(),
+            Action::Abandon(_) => {
+                self.tx.abandon();
+                self.rx.abandon();
+            }
         }
     }
 

@@ -77,6 +77,9 @@ enum Reception {
     /// We failed the connection: the endpoint "MUST NOT continue to attempt to process data
     /// (including a responding Close frame) from the remote endpoint" (RFC 6455 §7.1.7).
     Failed(ProtocolError),
+    /// A deadline passed and the connection was given up (`State::TimedOut`): its transport
+    /// is to be closed, and what still arrives is neither an event nor an error.
+    Abandoned,
 }
 
 /// What one step of `Receiver::advance` found.
@@ -177,7 +180,7 @@ impl Receiver {
     /// Marks `n` bytes of [`read_space`](Self::read_space) as received.
     pub fn commit_read(&mut self, n: usize) {
         if self.reception != Reception::Reading {
-            // After the peer's Close or a failure, further bytes are discarded.
+            // After the peer's Close, a failure or a timeout, further bytes are discarded.
             return;
         }
         if let Some(Flight { input: f, .. }) = self.flight.as_deref_mut() {
@@ -239,11 +242,18 @@ impl Receiver {
         self.reception == Reception::CloseReceived
     }
 
+    /// Stops reading: the connection timed out (see `Connection::handle_timeout`).
+    pub(crate) fn abandon(&mut self) {
+        if self.reception == Reception::Reading {
+            self.reception = Reception::Abandoned;
+        }
+    }
+
     /// The protocol error that failed the connection, if any.
     pub fn failure(&self) -> Option<ProtocolError> {
         match self.reception {
             Reception::Failed(err) => Some(err),
-            Reception::Reading | Reception::CloseReceived => None,
+            Reception::Reading | Reception::CloseReceived | Reception::Abandoned => None,
         }
     }
 
