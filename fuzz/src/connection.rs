@@ -50,27 +50,28 @@ pub struct Options {
 
 impl Options {
     fn deflate(&self) -> Option<DeflateParams> {
-        (self.flags & 1 != 0).then(|| DeflateParams {
-            server_no_context_takeover: self.flags & 2 != 0,
-            client_no_context_takeover: self.flags & 4 != 0,
-            server_max_window_bits: 8 + (self.seed % 8),
-            client_max_window_bits: 15 - (self.seed / 8 % 8),
-        })
+        deflate_params(self.flags, self.seed)
     }
 
     fn config(&self) -> Config {
-        Config {
-            max_frame_size: MAX_FRAME,
-            max_message_size: MAX_MESSAGE,
-            max_fragments: 64,
-            message_delivery: if self.flags & 8 != 0 {
-                MessageDelivery::Streamed
-            } else {
-                MessageDelivery::Whole
-            },
-            deflate: Some(DeflateConfig::default()),
-            ..Config::default()
-        }
+        base_config(self.flags & 8 != 0)
+    }
+}
+
+/// The fuzzed connections' limits ([`MAX_FRAME`], [`MAX_MESSAGE`], 64 fragments), deflate
+/// offered, whole or `streamed` delivery; the rest as by default.
+pub(crate) fn base_config(streamed: bool) -> Config {
+    Config {
+        max_frame_size: MAX_FRAME,
+        max_message_size: MAX_MESSAGE,
+        max_fragments: 64,
+        message_delivery: if streamed {
+            MessageDelivery::Streamed
+        } else {
+            MessageDelivery::Whole
+        },
+        deflate: Some(DeflateConfig::default()),
+        ..Config::default()
     }
 }
 
@@ -156,21 +157,43 @@ pub fn run(data: &[u8], role: Role) {
     let wire = u.take_rest();
     let config = options.config();
     let base = crate::reset_peak();
-    let mut conn = match role {
+    let mut conn = connection(role, &config, options.seed, options.deflate());
+    exercise(&mut conn, wire, &options, role);
+    let used = crate::peak().saturating_sub(base);
+    assert!(used <= HEAP_BUDGET, "heap {used} > budget {HEAP_BUDGET}");
+}
+
+/// Deflate agreed when bit 0 of `flags` is set; bits 1–2: no context takeover for server /
+/// client; the windows from `seed`.
+pub(crate) fn deflate_params(flags: u8, seed: u8) -> Option<DeflateParams> {
+    (flags & 1 != 0).then(|| DeflateParams {
+        server_no_context_takeover: flags & 2 != 0,
+        client_no_context_takeover: flags & 4 != 0,
+        server_max_window_bits: 8 + (seed % 8),
+        client_max_window_bits: 15 - (seed / 8 % 8),
+    })
+}
+
+/// A connection of `role` (a client's masking keys from `seed`), with `deflate` if agreed.
+pub(crate) fn connection(
+    role: Role,
+    config: &Config,
+    seed: u8,
+    deflate: Option<DeflateParams>,
+) -> Connection {
+    let conn = match role {
         Role::Server => Connection::server(config.clone()),
         Role::Client => {
-            let mut keys = Rng::new(u64::from(options.seed));
+            let mut keys = Rng::new(u64::from(seed));
             Connection::client(config.clone(), move || {
                 (keys.next_u64() as u32).to_be_bytes()
             })
         }
     };
-    if let Some(params) = options.deflate() {
-        conn = conn.with_deflate(params);
+    match deflate {
+        Some(params) => conn.with_deflate(params),
+        None => conn,
     }
-    exercise(&mut conn, wire, &options, role);
-    let used = crate::peak().saturating_sub(base);
-    assert!(used <= HEAP_BUDGET, "heap {used} > budget {HEAP_BUDGET}");
 }
 
 /// Feeds `wire` into `conn` in the splits `options` choose, polling after each piece and

@@ -21,15 +21,16 @@ use std::io::IoSlice;
 use std::time::{Duration, Instant};
 
 use arbitrary::{Arbitrary, Unstructured};
-use fullduplex::config::{DeflateConfig, MessageDelivery, SlowConsumer};
+use fullduplex::config::SlowConsumer;
 use fullduplex::error::SendError;
-use fullduplex::protocol::deflate::DeflateParams;
 use fullduplex::protocol::{
     CloseCode, Connection, DataKind, Event, Message, Role, SharedFrame, State,
 };
 use fullduplex::Config;
 
-use crate::connection::{check_failure, Written, HEAP_BUDGET, MAX_FRAME, MAX_MESSAGE};
+use crate::connection::{
+    base_config, check_failure, connection, deflate_params, Written, HEAP_BUDGET,
+};
 use crate::Rng;
 
 /// Largest message we send (a `u16` length).
@@ -59,15 +60,6 @@ impl Setup {
     fn config(&self) -> Config {
         let tens = |n: u8| Duration::from_millis(10 * u64::from(n));
         Config {
-            max_frame_size: MAX_FRAME,
-            max_message_size: MAX_MESSAGE,
-            max_fragments: 64,
-            message_delivery: if self.flags & 8 != 0 {
-                MessageDelivery::Streamed
-            } else {
-                MessageDelivery::Whole
-            },
-            deflate: Some(DeflateConfig::default()),
             ping_interval: (self.ping > 0).then(|| tens(self.ping)),
             pong_timeout: tens(self.pong.max(1)),
             idle_timeout: (self.idle > 0).then(|| tens(self.idle)),
@@ -78,17 +70,8 @@ impl Setup {
             } else {
                 SlowConsumer::Close
             },
-            ..Config::default()
+            ..base_config(self.flags & 8 != 0)
         }
-    }
-
-    fn deflate(&self) -> Option<DeflateParams> {
-        (self.flags & 1 != 0).then(|| DeflateParams {
-            server_no_context_takeover: self.flags & 2 != 0,
-            client_no_context_takeover: self.flags & 4 != 0,
-            server_max_window_bits: 8 + (self.seed % 8),
-            client_max_window_bits: 15 - (self.seed / 8 % 8),
-        })
     }
 
     fn role(&self) -> Role {
@@ -156,18 +139,8 @@ pub fn run(data: &[u8]) {
     let config = setup.config();
     let base = crate::reset_peak();
     let role = setup.role();
-    let mut conn = match role {
-        Role::Server => Connection::server(config.clone()),
-        Role::Client => {
-            let mut keys = Rng::new(u64::from(setup.seed));
-            Connection::client(config.clone(), move || {
-                (keys.next_u64() as u32).to_be_bytes()
-            })
-        }
-    };
-    if let Some(params) = setup.deflate() {
-        conn = conn.with_deflate(params);
-    }
+    let deflate = deflate_params(setup.flags, setup.seed);
+    let mut conn = connection(role, &config, setup.seed, deflate);
     let mut run = Run {
         role,
         config,
