@@ -98,14 +98,7 @@ impl Written {
 
     /// Takes at most `limit` bytes of the connection's output (a peer that reads slowly).
     pub(crate) fn take_some(&mut self, conn: &mut Connection, role: Role, limit: usize) {
-        let mut out = Vec::new();
-        for chunk in conn.output_chunks() {
-            let room = limit - out.len();
-            out.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            if out.len() == limit {
-                break;
-            }
-        }
+        let out = prefix(conn.output_chunks(), limit);
         conn.consume_output(out.len());
         self.wire(&out, role);
     }
@@ -161,6 +154,20 @@ pub fn run(data: &[u8], role: Role) {
     exercise(&mut conn, wire, &options, role);
     let used = crate::peak().saturating_sub(base);
     assert!(used <= HEAP_BUDGET, "heap {used} > budget {HEAP_BUDGET}");
+}
+
+/// The first `limit` bytes of `chunks` (all of them if fewer): what a transport that takes
+/// `limit` bytes writes of them.
+pub(crate) fn prefix<'a>(chunks: impl IntoIterator<Item = &'a [u8]>, limit: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in chunks {
+        let room = limit - out.len();
+        out.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if out.len() == limit {
+            break;
+        }
+    }
+    out
 }
 
 /// Deflate agreed when bit 0 of `flags` is set; bits 1–2: no context takeover for server /

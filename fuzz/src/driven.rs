@@ -29,7 +29,7 @@ use fullduplex::protocol::{
 use fullduplex::Config;
 
 use crate::connection::{
-    base_config, check_failure, connection, deflate_params, Written, HEAP_BUDGET,
+    base_config, check_failure, connection, deflate_params, prefix, Written, HEAP_BUDGET,
 };
 use crate::Rng;
 
@@ -266,10 +266,7 @@ impl Run {
                 let sent = conn
                     .sender()
                     .send_through(message, |slices: &[IoSlice<'_>]| {
-                        for slice in slices {
-                            let room = usize::from(taken) - wrote.len();
-                            wrote.extend_from_slice(&slice[..slice.len().min(room)]);
-                        }
+                        wrote = prefix(slices.iter().map(|s| &s[..]), usize::from(taken));
                         wrote.len()
                     })
                     .is_ok();
@@ -287,10 +284,7 @@ impl Run {
         let can_take = self.rng.below(4096);
         let mut wrote = Vec::new();
         let write = |tx: &mut fullduplex::protocol::Sender| {
-            for chunk in tx.output_chunks() {
-                let room = can_take - wrote.len();
-                wrote.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            }
+            wrote = prefix(tx.output_chunks(), can_take);
             tx.consume_output(wrote.len());
         };
         let open = conn.state() == State::Open;

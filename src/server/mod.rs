@@ -156,9 +156,7 @@ pub(crate) struct Shared {
     pub(crate) config: Arc<Config>,
     max_mailbox: usize,
     pub(crate) stats: Arc<Stats>,
-    /// Held shared around each worker's `accept`, and exclusively while a worker out of
-    /// descriptors gives its reserve up to refuse waiting connections, so that the descriptor it
-    /// frees is not taken by another worker's accept (`worker::shed`).
+    /// Held shared around each `accept`, exclusively while a worker sheds (`worker::shed`).
     pub(crate) accept_gate: std::sync::RwLock<()>,
     shutting_down: AtomicBool,
     local_addr: SocketAddr,

@@ -149,7 +149,8 @@ pub(crate) struct Worker<H: Handler> {
     spare_messages: Vec<(Arc<crate::server::shared_message::SharedMessage>, u64)>,
     shutdown_deadline: Option<Instant>,
     accept_paused_until: Option<Instant>,
-    /// Whether the last accept ran out of a resource (said once, until one succeeds).
+    /// Whether the last accept ran out of a resource (said once, until one succeeds). Until
+    /// then, io_uring accepts as mio does, gated (`shed`), rather than in the kernel.
     exhausted: bool,
     /// A descriptor given up to refuse waiting connections when the others ran out (`shed`).
     reserve: Option<std::fs::File>,

@@ -95,9 +95,11 @@ impl<H: Handler> Worker<H> {
     ///
     /// The other workers' accepts wait meanwhile (the shared `accept_gate`): one of them would
     /// otherwise take the descriptor just freed, open a connection with it, and leave this
-    /// worker without a reserve until descriptors free up. io_uring's multishot accepts run in
-    /// the kernel, out of the gate's reach: there that race remains (a connection then opens
-    /// on the freed descriptor, and the reserve is taken again when one closes).
+    /// worker without a reserve until descriptors free up. io_uring's multishot accept runs in
+    /// the kernel, out of the gate's reach, so an io_uring worker out of descriptors gives it
+    /// up and accepts here, gated, on a poll of the listener (`uring_loop`); only a worker
+    /// that has not run out yet still has one armed, so the race remains at the onset of a
+    /// shortage alone (the reserve is taken again when a descriptor frees up).
     fn shed_waiting(&mut self) {
         let shared = self.handle.shared.clone();
         let _gate = shared.accept_gate.write();
